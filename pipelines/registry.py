@@ -1,0 +1,463 @@
+"""The versioned model registry: immutable versions, movable aliases, checked by sha256.
+
+Layout under the registry root::
+
+    <name>/<version>/model.joblib    the pickled pipeline, never rewritten
+    <name>/<version>/meta.json       sha256, features and dtypes, task, libraries, metrics...
+    <name>/aliases.json              {"production": 3}
+
+A version is built in ``<name>/.tmp-<uuid>`` and renamed into place: the rename fails when the
+number is taken, so concurrent registers get distinct versions and nobody sees a half-written
+one. The sha256 of model.joblib is checked before every unpickling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
+from jobs.scoring import REGRESSION, Feature, ModelSpec, conform, predict, task_of
+from jobs.stats import PROBABILITY_EDGES, regression_edges, summarize
+
+MODEL_FILE = "model.joblib"
+META_FILE = "meta.json"
+ALIASES_FILE = "aliases.json"
+# Model names and aliases. No leading digit, so an alias is never mistaken for a version.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version, as recorded in its meta.json."""
+
+    name: str
+    version: int
+    directory: Path
+    sha256: str
+    features: tuple[Feature, ...]
+    task: str
+    classes: tuple | None
+    library_versions: dict[str, str]
+    metrics: dict = field(default_factory=dict)
+    reference: dict | None = None
+    created_at: str = ""
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / MODEL_FILE
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.name, self.version, self.task, self.features, self.classes)
+
+    @property
+    def label(self) -> str:
+        return f"model {self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    pipeline: object
+    warnings: tuple[str, ...] = ()
+
+
+_PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib": "joblib"}
+
+
+def library_versions() -> dict[str, str]:
+    """The versions that decide whether a pickled pipeline can be loaded again."""
+    return {
+        "sklearn": sklearn.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "joblib": joblib.__version__,
+        "python": platform.python_version(),
+    }
+
+
+class Registry:
+    """A model registry rooted at a directory; the constructor does no I/O."""
+
+    def __init__(self, root: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.root = Path(root)
+        self.clock = clock
+
+    # --- writing -------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        pipeline,
+        *,
+        training_frame: pd.DataFrame | None = None,
+        alias: str | None = None,
+        metrics: Mapping | None = None,
+    ) -> int:
+        """Store a fitted pipeline as the next version of ``name``; returns the version."""
+        _check_name(name, "model name")
+        if alias is not None:
+            _check_name(alias, "alias")
+        _check_fitted(pipeline, f"the pipeline given for {name}")
+        meta = self._describe(name, pipeline, training_frame, _plain_metrics(metrics))
+        model_dir = self.root / name
+        model_dir.mkdir(parents=True, exist_ok=True)
+        tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            joblib.dump(pipeline, tmp / MODEL_FILE)
+            _fsync(tmp / MODEL_FILE)
+            meta["sha256"] = hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest()
+            version = self._install(model_dir, tmp, meta)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # cleanup only; the error propagates
+            raise
+        if alias is not None:
+            self.promote(name, version, alias)
+        return version
+
+    def register_file(
+        self,
+        name: str,
+        path: Path | str,
+        *,
+        alias: str | None = None,
+        training_frame: pd.DataFrame | None = None,
+        metrics: Mapping | None = None,
+    ) -> int:
+        """Register a pipeline saved with joblib; it must be a fitted scikit-learn estimator."""
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file", hint="give the path of a .joblib file")
+        try:
+            pipeline = joblib.load(path)
+        except Exception as exc:  # anything unpickling can raise: say which file, keep cause
+            raise UsageError(
+                f"{path}: cannot be loaded with joblib: {type(exc).__name__}: {exc}",
+                hint="save the fitted pipeline with joblib.dump(pipeline, path)",
+            ) from exc
+        return self.register(
+            name, pipeline, training_frame=training_frame, alias=alias, metrics=metrics
+        )
+
+    def promote(self, name: str, version: int | str, alias: str) -> None:
+        """Point ``alias`` at an existing version (atomically; the old target stays loadable).
+
+        ``version`` is resolved like any reference: an alias there copies its target.
+        """
+        _check_name(alias, "alias")
+        mv = self.resolve(name, version)
+        with self._aliases_lock(name):
+            current = _read_aliases(self.root / name)
+            current[alias] = mv.version
+            text = json.dumps(current, indent=2, sort_keys=True)
+            _write_atomic(self.root / name / ALIASES_FILE, text)
+
+    def _describe(self, name: str, pipeline, frame: pd.DataFrame | None, metrics: dict) -> dict:
+        names = [str(c) for c in pipeline.feature_names_in_]
+        task, classes = task_of(pipeline)
+        dtypes: list[str | None] = [None] * len(names)
+        reference = None
+        if frame is not None:
+            missing = [c for c in names if c not in frame.columns]
+            if missing:
+                raise UsageError(
+                    f"the training frame for {name} lacks column(s) {', '.join(missing)}",
+                    hint="pass the frame the pipeline was fitted on",
+                )
+            dtypes = [str(frame[c].dtype) for c in names]
+            # Not numbered yet: version 0 only appears in error messages of this check.
+            spec = ModelSpec(name, 0, task, tuple(map(Feature, names, dtypes)), classes)
+            scores, _ = predict(pipeline, conform(frame, spec), spec)
+            edges = regression_edges(scores) if task == REGRESSION else PROBABILITY_EDGES
+            reference = summarize(scores, edges)
+        return {
+            "name": name,
+            "features": [{"name": n, "dtype": d} for n, d in zip(names, dtypes, strict=True)],
+            "task": task,
+            "classes": None if classes is None else list(classes),
+            "library_versions": library_versions(),
+            "metrics": metrics,
+            "reference": reference,
+            "created_at": self.clock().astimezone(timezone.utc).isoformat(),
+        }
+
+    def _install(self, model_dir: Path, tmp: Path, meta: dict) -> int:
+        version = max(self._version_numbers(model_dir), default=0) + 1
+        while True:
+            meta["version"] = version
+            _write_atomic(tmp / META_FILE, json.dumps(meta, indent=2, default=_jsonable))
+            try:
+                os.rename(tmp, model_dir / str(version))
+            except OSError as exc:
+                # Taken by a concurrent register (a version dir is never empty): try the next.
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    version += 1
+                    continue
+                raise
+            _fsync(model_dir)
+            return version
+
+    @contextlib.contextmanager
+    def _aliases_lock(self, name: str) -> Iterator[None]:
+        # Serialises read-modify-write of aliases.json between processes.
+        with open(self.root / name / ".aliases.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.fullmatch(p.name))
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        self._check_exists(name)
+        return [self._read_meta(name, v) for v in sorted(self._version_numbers(self.root / name))]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        self._check_exists(name)
+        return _read_aliases(self.root / name)
+
+    def resolve(self, name: str, ref: str | int) -> ModelVersion:
+        """A version by number (int or digit string) or by alias."""
+        self._check_exists(name)
+        model_dir = self.root / name
+        aliases = _read_aliases(model_dir)
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            version = int(ref)
+        elif ref in aliases:
+            version = aliases[ref]
+        else:
+            version = None
+        if version is None or not (model_dir / str(version) / META_FILE).is_file():
+            existing = sorted(self._version_numbers(model_dir))
+            named = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
+            raise ModelNotFound(
+                f"model {name} has no version or alias {ref!r}",
+                hint=f"versions: {', '.join(map(str, existing)) or 'none'}; aliases: {named}",
+            )
+        return self._read_meta(name, version)
+
+    def verified_bytes(self, mv: ModelVersion) -> bytes:
+        """The model file's bytes, read once and checked against the recorded sha256."""
+        try:
+            data = mv.model_path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ModelIntegrityError(
+                f"{mv.label}: {MODEL_FILE} is missing from {mv.directory}",
+                hint="re-register the model or restore the file",
+            ) from exc
+        except OSError as exc:
+            raise TransientError(f"{mv.label}: cannot read {mv.model_path}: {exc}") from exc
+        _check_sha256(data, mv)
+        return data
+
+    def load(self, mv: ModelVersion) -> LoadedModel:
+        """Unpickle a version after checking its sha256; library drift becomes a warning."""
+        pipeline = unpickle(self.verified_bytes(mv), mv)
+        return LoadedModel(mv, pipeline, version_warnings(mv))
+
+    def _check_exists(self, name: str) -> None:
+        _check_name(name, "model name")
+        if not (self.root / name).is_dir():
+            raise ModelNotFound(
+                f"no model named {name} in the registry {self.root}",
+                hint=f"models: {', '.join(self.names()) or 'none'}; register one first",
+            )
+
+    @staticmethod
+    def _version_numbers(model_dir: Path) -> list[int]:
+        if not model_dir.is_dir():
+            return []
+        return [int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.is_dir()]
+
+    def _read_meta(self, name: str, version: int) -> ModelVersion:
+        directory = self.root / name / str(version)
+        try:
+            meta = json.loads((directory / META_FILE).read_text())
+            return ModelVersion(
+                name=name,
+                version=version,
+                directory=directory,
+                sha256=meta["sha256"],
+                features=tuple(Feature(f["name"], f["dtype"]) for f in meta["features"]),
+                task=meta["task"],
+                classes=None if meta["classes"] is None else tuple(meta["classes"]),
+                library_versions=dict(meta["library_versions"]),
+                metrics=dict(meta.get("metrics") or {}),
+                reference=meta.get("reference"),
+                created_at=meta.get("created_at", ""),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"model {name} v{version}: unreadable {META_FILE}: {type(exc).__name__}: {exc}",
+                hint="restore the file or re-register the model",
+            ) from exc
+
+
+def unpickle(data: bytes, mv: ModelVersion):
+    """The pipeline in ``data`` (bytes of mv's model file), rechecking the sha256 first.
+
+    Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
+    """
+    _check_sha256(data, mv)
+    try:
+        with warnings.catch_warnings():
+            # Reported once, as LoadedModel.warnings, instead of on every load.
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+            return joblib.load(io.BytesIO(data))
+    except Exception as exc:  # missing module, incompatible library...: all mean "cannot use"
+        libs = mv.library_versions
+        fitted = ", ".join(f"{k} {v}" for k, v in libs.items())
+        pins = " ".join(f"{_PIP.get(k, k)}=={v}" for k, v in libs.items() if k in _PIP)
+        raise ModelError(
+            f"{mv.label} cannot be unpickled: {type(exc).__name__}: {exc} (fitted with {fitted})",
+            hint=f"install the libraries it was fitted with (pip install {pins}) or retrain it",
+        ) from exc
+
+
+def version_warnings(mv: ModelVersion) -> tuple[str, ...]:
+    """Differences between the recorded scikit-learn version and the installed one."""
+    fitted = mv.library_versions.get("sklearn")
+    if fitted and fitted != sklearn.__version__:
+        return (
+            f"{mv.name} v{mv.version} was fitted with scikit-learn {fitted}, "
+            f"this is {sklearn.__version__}",
+        )
+    return ()
+
+
+def register(
+    name: str,
+    fitted_pipeline,
+    *,
+    training_frame: pd.DataFrame | None = None,
+    alias: str | None = None,
+    metrics: Mapping | None = None,
+    root: Path | str | None = None,
+) -> int:
+    """Register a fitted pipeline in the registry at ``root`` (default: the settings')."""
+    if root is None:
+        from jobs.settings import Settings
+
+        root = Settings.resolve().models_root
+    return Registry(root).register(
+        name, fitted_pipeline, training_frame=training_frame, alias=alias, metrics=metrics
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid {what} {name!r}",
+            hint="use letters, digits, '_', '.', '-', starting with a letter or '_'",
+        )
+
+
+def _check_fitted(pipeline, what: str) -> None:
+    if not isinstance(pipeline, BaseEstimator):
+        raise UsageError(
+            f"{what} is a {type(pipeline).__name__}, not a scikit-learn estimator",
+            hint="register a fitted sklearn Pipeline or estimator",
+        )
+    try:
+        check_is_fitted(pipeline)
+    except NotFittedError as exc:
+        raise UsageError(f"{what} is not fitted", hint="fit it before registering") from exc
+    if not hasattr(pipeline, "feature_names_in_"):
+        raise UsageError(
+            f"{what} has no feature_names_in_: it was fitted without column names",
+            hint="fit it on a pandas DataFrame so scoring can match columns by name",
+        )
+
+
+def _plain_metrics(metrics: Mapping | None) -> dict:
+    """Metrics as plain JSON data (numpy scalars become Python numbers)."""
+    try:
+        return json.loads(json.dumps(dict(metrics or {}), default=_jsonable))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"metrics must be JSON data (numbers, text, lists, mappings): {exc}",
+            hint="pass e.g. {'roc_auc': 0.81}",
+        ) from exc
+
+
+def _check_sha256(data: bytes, mv: ModelVersion) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != mv.sha256:
+        raise ModelIntegrityError(
+            f"{mv.label}: {MODEL_FILE} changed since it was registered "
+            f"(sha256 {actual[:12]}… != {mv.sha256[:12]}… recorded)",
+            hint="re-register the model or restore the file",
+        )
+
+
+def _read_aliases(model_dir: Path) -> dict[str, int]:
+    path = model_dir / ALIASES_FILE
+    if not path.exists():
+        return {}
+    try:
+        return {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable aliases: {exc}", hint="fix or delete it") from exc
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a directory's entries, to disk before we rely on it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _jsonable(value):
+    """JSON fallback for numpy values in metrics and references."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
