@@ -1,0 +1,136 @@
+"""SQLAlchemy engines for every database batchscore touches, made one way.
+
+``postgresql://`` means the installed psycopg (3) driver; SQLite gets a busy timeout and, for
+writers, ``BEGIN IMMEDIATE`` so that concurrent processes queue instead of deadlocking.
+Connection failures become ``TransientError`` here, once, with the password hidden.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from jobs.errors import ConfigError, SourceError, TransientError
+
+SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another one to commit
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"{url!r} is not a database URL", hint="use e.g. sqlite:///data/warehouse.db") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redact(url: str | URL) -> str:
+    """The URL as it may appear in logs and errors: never with its password."""
+    try:
+        return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<invalid url>"
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return (url if isinstance(url, URL) else parse_url(url)).get_backend_name() == "sqlite"
+
+
+def is_postgres(url: str | URL) -> bool:
+    return (url if isinstance(url, URL) else parse_url(url)).get_backend_name() == "postgresql"
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    parsed = url if isinstance(url, URL) else parse_url(url)
+    db = parsed.database
+    return None if not db or db == ":memory:" else Path(db)
+
+
+def make_engine(url: str, *, writer: bool = False, must_exist: bool = False) -> Engine:
+    """An engine with no pool kept between runs (cron processes are short-lived).
+
+    ``must_exist``: refuse a SQLite file that is not there, instead of creating an empty one.
+    """
+    parsed = parse_url(url)
+    if is_sqlite(parsed):
+        path = sqlite_path(parsed)
+        if must_exist and path is not None and not path.exists():
+            raise SourceError(
+                f"database file {path} does not exist",
+                hint="check the url, or create the warehouse first",
+            )
+        if path is not None and writer:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
+        _sqlite_transactions(engine, immediate=writer)
+        return engine
+    try:
+        return sa.create_engine(parsed, poolclass=NullPool)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"no driver for {parsed.drivername}: {exc.name} is not installed",
+            hint="pip install 'batchscore[postgres]'" if is_postgres(parsed) else "install the database driver",
+        ) from exc
+
+
+def _sqlite_transactions(engine: Engine, *, immediate: bool) -> None:
+    # pysqlite's own transaction handling starts transactions late and never for DDL; take it
+    # over so a transaction (DDL included) starts at begin(), and writers lock up front.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    default = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        # A connection may ask for another kind with execution_options(sqlite_begin=...).
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", default))
+
+
+@contextmanager
+def connect(engine: Engine, what: str, *, begin: bool = False):
+    """A connection (in a transaction if ``begin``); a failure to connect is transient."""
+    try:
+        cm = engine.begin() if begin else engine.connect()
+        conn = cm.__enter__()
+    except sa.exc.OperationalError as exc:
+        raise TransientError(
+            f"cannot connect to the {what} database {redact(engine.url)}: {_first_line(exc.orig)}",
+            hint="check that the database is up and the url is right; the run can be retried",
+        ) from exc
+    try:
+        yield conn
+    except BaseException as exc:
+        cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        cm.__exit__(None, None, None)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else type(exc).__name__
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's statement and parameter dump."""
+    orig = getattr(exc, "orig", None)
+    return _first_line(orig if orig is not None else exc)
+
+
+def table_parts(name: str) -> tuple[str | None, str]:
+    """``schema.table`` -> (schema, table); ``table`` -> (None, table)."""
+    schema, _, table = name.rpartition(".")
+    return (schema or None), table

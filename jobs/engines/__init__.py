@@ -1,0 +1,88 @@
+"""Engines: score one day from a source into a sink. ``pandas`` in this process, ``spark``
+distributed. Both take the same ``ScoringTask`` and give the same ``EngineResult``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from jobs.config import OutputConfig, SourceConfig
+from jobs.errors import ConfigError
+from jobs.scoring import Lineage, ModelSpec
+from pipelines.registry import ModelVersion
+
+Progress = Callable[[int], None]  # called with the rows scored so far
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    """Everything an engine needs for one (job, day), as plain data."""
+
+    job: str
+    day: date
+    source: SourceConfig
+    output: OutputConfig
+    id_columns: tuple[str, ...]
+    passthrough: tuple[str, ...]
+    chunk_size: int
+    model: ModelVersion  # the registry's record: sha256, feature schema, reference scores
+    pipeline: object  # the fitted scikit-learn pipeline, loaded and verified
+    positive: int  # predict_proba column of the positive class
+    lineage: Lineage
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.model.spec
+
+    @property
+    def wanted_columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.id_columns, *self.passthrough, *self.spec.feature_names]))
+
+
+@dataclass
+class EngineResult:
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+    scores: dict  # the day's score distribution (jobs.stats summary)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class StageTimer:
+    """Seconds spent per stage, for the ledger's stats."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def iterate(self, name: str, items: Iterator) -> Iterator:
+        """Count the time spent producing each item of ``items`` under ``name``."""
+        while True:
+            with self.stage(name):
+                item = next(items, _DONE)
+            if item is _DONE:
+                return
+            yield item
+
+
+_DONE = object()
+
+
+def run_engine(name: str, task: ScoringTask, progress: Progress | None = None) -> EngineResult:
+    if name == "pandas":
+        from jobs.engines.pandas_engine import run
+    elif name == "spark":
+        from jobs.engines.spark_engine import run
+    else:
+        raise ConfigError(f"unknown engine {name!r}", hint="known engines: pandas, spark")
+    return run(task, progress)

@@ -1,0 +1,319 @@
+"""The run ledger (``batchscore_runs``) and the per-(job, day) lock, in the state database.
+
+A run ``claim``s its (job, day): it inserts a lock row (the primary key makes that atomic
+across processes, hosts and schedulers), then a ``running`` ledger row. A lock whose owner is
+dead -- a process of this host that no longer exists, or another host's lock whose heartbeat
+is older than ``LEASE_S`` -- is cleared at once and its run marked failed. A live owner's lock
+is never overridden, not even by ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from jobs import db
+from jobs.errors import JobLocked
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0  # how often a running claim proves it is alive
+LEASE_S = 90.0  # another host's lock without a heartbeat for this long is dead
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "batchscore_runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("job", sa.String(200), nullable=False),
+    sa.Column("score_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("rows_read", sa.BigInteger),
+    sa.Column("rows_written", sa.BigInteger),
+    sa.Column("rows_rejected", sa.BigInteger),
+    sa.Column("model_name", sa.String(200)),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("engine", sa.String(16)),
+    sa.Column("error", sa.Text),
+    sa.Column("stats", sa.JSON),
+    sa.Index("ix_batchscore_runs_job_day", "job", "score_date"),
+)
+
+locks = sa.Table(
+    "batchscore_locks",
+    metadata,
+    sa.Column("job", sa.String(200), primary_key=True),
+    sa.Column("score_date", sa.Date, primary_key=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_started", sa.String(32)),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+COLUMNS = [c.name for c in runs.columns]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Claim:
+    """A held (job, day): the ledger row of this attempt and the lock's heartbeat."""
+
+    run_id: str
+    job: str
+    day: date
+    attempt: int
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+
+class Ledger:
+    def __init__(self, url: str, clock: Callable[[], datetime] = utcnow) -> None:
+        self.url = url
+        self.clock = clock
+        self._engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = db.make_engine(self.url, writer=True)
+            with db.connect(self._engine, "state", begin=True) as conn:
+                metadata.create_all(conn)
+        return self._engine
+
+    def _begin(self):
+        return db.connect(self.engine, "state", begin=True)
+
+    # --- claiming ------------------------------------------------------------------------
+
+    def claim(self, job: str, day: date, *, force: bool = False, engine: str = "pandas") -> Claim | None:
+        """Lock (job, day) and open its ledger row; None if the day already succeeded.
+
+        Raises ``JobLocked`` while another live process holds the day.
+        """
+        run_id = str(uuid.uuid4())
+        self._lock(job, day, run_id)
+        try:
+            with self._begin() as conn:
+                if not force and self._succeeded(conn, job, day):
+                    conn.execute(locks.delete().where(locks.c.run_id == run_id))
+                    return None
+                attempt = 1 + conn.execute(
+                    sa.select(sa.func.count()).select_from(runs).where(runs.c.job == job, runs.c.score_date == day)
+                ).scalar_one()
+                conn.execute(
+                    runs.insert().values(
+                        run_id=run_id, job=job, score_date=day, status=RunStatus.RUNNING.value,
+                        attempt=attempt, started_at=self.clock(), engine=engine,
+                    )
+                )
+        except BaseException:
+            self._unlock(run_id)
+            raise
+        claim = Claim(run_id=run_id, job=job, day=day, attempt=attempt)
+        claim._thread = threading.Thread(target=self._heartbeat, args=(claim,), daemon=True, name=f"heartbeat-{job}")
+        claim._thread.start()
+        return claim
+
+    def _lock(self, job: str, day: date, run_id: str) -> None:
+        me = _process_identity()
+        for _ in range(5):
+            now = self.clock()
+            try:
+                with self._begin() as conn:
+                    conn.execute(
+                        locks.insert().values(
+                            job=job, score_date=day, run_id=run_id, acquired_at=now, heartbeat_at=now, **me
+                        )
+                    )
+                return
+            except sa.exc.IntegrityError:
+                pass  # held: look at the holder below
+            with self._begin() as conn:
+                holder = conn.execute(
+                    sa.select(locks).where(locks.c.job == job, locks.c.score_date == day)
+                ).mappings().first()
+                if holder is None:
+                    continue  # released meanwhile: try again
+                if _alive(holder, now):
+                    raise JobLocked(
+                        f"already being scored by run {holder['run_id']} (pid {holder['pid']} on "
+                        f"{holder['host']}, since {_aware(holder['acquired_at']):%Y-%m-%d %H:%M:%S} UTC)",
+                        hint="wait for it to finish; --force does not override a live run",
+                        job=job,
+                        day=day,
+                    )
+                log.warning(
+                    "%s %s: clearing the lock of dead run %s (pid %s on %s)",
+                    job, day, holder["run_id"], holder["pid"], holder["host"],
+                )
+                conn.execute(locks.delete().where(locks.c.run_id == holder["run_id"]))
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == holder["run_id"], runs.c.status == RunStatus.RUNNING.value)
+                    .values(
+                        status=RunStatus.FAILED.value,
+                        finished_at=now,
+                        error=f"the process running it (pid {holder['pid']} on {holder['host']}) died",
+                    )
+                )
+        raise JobLocked("could not take the lock after 5 tries", hint="try again", job=job, day=day)
+
+    def _unlock(self, run_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(locks.delete().where(locks.c.run_id == run_id))
+
+    def _heartbeat(self, claim: Claim) -> None:
+        while not claim._stop.wait(HEARTBEAT_S):
+            try:
+                with self._begin() as conn:
+                    conn.execute(locks.update().where(locks.c.run_id == claim.run_id).values(heartbeat_at=self.clock()))
+            except Exception:  # a missed beat is not fatal; the lease allows several
+                log.warning("%s %s: heartbeat failed", claim.job, claim.day, exc_info=True)
+
+    # --- closing -------------------------------------------------------------------------
+
+    def set_model(self, claim: Claim, name: str, version: int) -> None:
+        with self._begin() as conn:
+            conn.execute(runs.update().where(runs.c.run_id == claim.run_id).values(model_name=name, model_version=version))
+
+    def finish(self, claim: Claim, *, rows_read: int, rows_written: int, rows_rejected: int, stats: dict) -> None:
+        self._close(
+            claim, status=RunStatus.SUCCEEDED, rows_read=rows_read, rows_written=rows_written,
+            rows_rejected=rows_rejected, stats=_jsonable(stats),
+        )
+
+    def fail(self, claim: Claim, error: str, stats: dict | None = None) -> None:
+        self._close(claim, status=RunStatus.FAILED, error=error, stats=_jsonable(stats) if stats else None)
+
+    def _close(self, claim: Claim, *, status: RunStatus, **values) -> None:
+        claim._stop.set()
+        if claim._thread is not None:
+            claim._thread.join()
+        with self._begin() as conn:
+            conn.execute(
+                runs.update().where(runs.c.run_id == claim.run_id).values(status=status.value, finished_at=self.clock(), **values)
+            )
+            conn.execute(locks.delete().where(locks.c.run_id == claim.run_id))
+
+    # --- reading -------------------------------------------------------------------------
+
+    @staticmethod
+    def _succeeded(conn: sa.Connection, job: str, day: date) -> bool:
+        return conn.execute(
+            sa.select(runs.c.run_id).where(
+                runs.c.job == job, runs.c.score_date == day, runs.c.status == RunStatus.SUCCEEDED.value
+            ).limit(1)
+        ).first() is not None
+
+    def history(self, job: str, *, last: int | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
+        """Ledger rows of a job, newest first, as plain dicts."""
+        stmt = sa.select(runs).where(runs.c.job == job)
+        if start is not None:
+            stmt = stmt.where(runs.c.score_date >= start)
+        if end is not None:
+            stmt = stmt.where(runs.c.score_date <= end)
+        stmt = stmt.order_by(runs.c.started_at.desc(), runs.c.attempt.desc())
+        if last is not None:
+            stmt = stmt.limit(last)
+        with self._begin() as conn:
+            return [_row(r) for r in conn.execute(stmt).mappings()]
+
+    def latest_per_day(self, job: str, start: date, end: date) -> dict[date, dict]:
+        """The decisive row of each day: a succeeded one if any, else the newest."""
+        out: dict[date, dict] = {}
+        for row in reversed(self.history(job, start=start, end=end)):
+            day = row["score_date"]
+            if out.get(day, {}).get("status") != RunStatus.SUCCEEDED.value or row["status"] == RunStatus.SUCCEEDED.value:
+                out[day] = row
+        return out
+
+    def last_run(self, job: str) -> dict | None:
+        rows = self.history(job, last=1)
+        return rows[0] if rows else None
+
+
+def _row(mapping) -> dict:
+    row = dict(mapping)
+    for key in ("started_at", "finished_at"):
+        row[key] = _aware(row[key])
+    if isinstance(row.get("stats"), str):  # some drivers hand JSON back as text
+        row["stats"] = json.loads(row["stats"])
+    return row
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite keeps no time zone: every timestamp we write is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _jsonable(stats: dict | None):
+    return json.loads(json.dumps(stats, default=_json_default)) if stats is not None else None
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+# --- liveness ------------------------------------------------------------------------------
+
+def _process_identity() -> dict:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "pid_started": _pid_started(pid)}
+
+
+def _pid_started(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (tells a reused pid apart)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else fields[19]  # a zombie has finished: dead
+
+
+def _alive(holder, now: datetime) -> bool:
+    if holder["host"] == socket.gethostname():
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # exists, owned by another user
+        started = _pid_started(holder["pid"])
+        if Path("/proc").is_dir() and started is None:
+            return False
+        return holder["pid_started"] is None or started == holder["pid_started"]
+    return now - _aware(holder["heartbeat_at"]) < timedelta(seconds=LEASE_S)

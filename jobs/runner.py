@@ -1,0 +1,140 @@
+"""run_day(): the one place that composes lock, ledger, registry, engine (source -> score ->
+sink) for one (job, day). Every attempt past the lock is a ledger row, failures included."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from jobs.config import JobConfig
+from jobs.engines import Progress, ScoringTask, run_engine
+from jobs.errors import BatchScoreError
+from jobs.ledger import Ledger, utcnow
+from jobs.scoring import Lineage, positive_index
+from jobs.settings import Settings
+from pipelines.registry import Registry
+
+log = logging.getLogger(__name__)
+
+SUCCEEDED, SKIPPED = "succeeded", "skipped"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    job: str
+    day: date
+    status: str  # succeeded | skipped
+    run_id: str | None = None
+    rows_read: int = 0
+    rows_written: int = 0
+    model_name: str | None = None
+    model_version: int | None = None
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+
+def run_day(
+    job: JobConfig,
+    day: date,
+    settings: Settings,
+    *,
+    force: bool = False,
+    pipeline_version: str | int | None = None,
+    engine: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Score ``day`` for ``job`` unless it already succeeded (then skip, unless ``force``).
+
+    Raises a ``BatchScoreError`` (with the job and day filled in) when the run fails; the
+    failure is in the ledger before it is raised.
+    """
+    engine_name = engine or job.engine
+    ledger = Ledger(settings.state_url, clock)
+    try:
+        claim = ledger.claim(job.name, day, force=force, engine=engine_name)
+    except BatchScoreError as exc:
+        raise exc.in_context(job.name, day)
+    if claim is None:
+        log.info("%s %s: skipped, the day already succeeded (use --force to score it again)", job.name, day)
+        return RunOutcome(job=job.name, day=day, status=SKIPPED)
+
+    started = time.perf_counter()
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = {}
+    try:  # the one broad except of a run: record the failure, re-raise it
+        registry = Registry(settings.models_root)
+        with _timed(timings, "model_load"):
+            version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
+            ledger.set_model(claim, version.name, version.version)
+            loaded = registry.load(version)
+        warnings = tuple(loaded.warnings)
+        for warning in warnings:
+            log.warning("%s %s: %s", job.name, day, warning)
+        log.info(
+            "%s %s: run %s (attempt %d) scoring with %s v%d on %s",
+            job.name, day, claim.run_id, claim.attempt, version.name, version.version, engine_name,
+        )
+        task = ScoringTask(
+            job=job.name,
+            day=day,
+            source=job.source,
+            output=job.output,
+            id_columns=tuple(job.id_columns),
+            passthrough=tuple(job.passthrough),
+            chunk_size=job.chunk_size,
+            model=version,
+            pipeline=loaded.pipeline,
+            positive=positive_index(version.spec, job.output.positive_class) if version.spec.task == "binary" else 1,
+            lineage=Lineage(day=day, model_name=version.name, model_version=version.version, run_id=claim.run_id, scored_at=clock()),
+        )
+        result = run_engine(engine_name, task, progress)
+        seconds = time.perf_counter() - started
+        timings.update(result.timings)
+        timings["total"] = round(seconds, 4)
+        ledger.finish(
+            claim,
+            rows_read=result.rows_read,
+            rows_written=result.rows_written,
+            rows_rejected=result.rows_rejected,
+            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings)},
+        )
+    except BaseException as exc:
+        if isinstance(exc, BatchScoreError):
+            exc.in_context(job.name, day)
+        message = str(exc) or type(exc).__name__
+        ledger.fail(claim, message, {"timings": timings, "warnings": list(warnings)})
+        log.error("%s %s: run %s failed: %s", job.name, day, claim.run_id, message)
+        raise
+    log.info(
+        "%s %s: succeeded, %d rows written in %.2fs (%.0f rows/s) with %s v%d",
+        job.name, day, result.rows_written, seconds, result.rows_written / seconds if seconds else 0.0,
+        version.name, version.version,
+    )
+    return RunOutcome(
+        job=job.name,
+        day=day,
+        status=SUCCEEDED,
+        run_id=claim.run_id,
+        rows_read=result.rows_read,
+        rows_written=result.rows_written,
+        model_name=version.name,
+        model_version=version.version,
+        seconds=seconds,
+        warnings=warnings,
+    )
+
+
+class _timed:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = round(time.perf_counter() - self.start, 4)
+        return False

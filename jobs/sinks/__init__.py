@@ -1,0 +1,33 @@
+"""Sinks: replace one day of scores, atomically.
+
+``replace_day(day, schema, batches)`` consumes the scored batches and makes them the day's
+whole output in one step: readers see the old day or the new one, never a mix, and a
+failure leaves the old day untouched. Registered by kind in ``open_sink``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Protocol
+
+import pyarrow as pa
+
+from jobs.config import ParquetOutput, SqlOutput
+from jobs.errors import ConfigError
+
+
+class Sink(Protocol):
+    def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int: ...
+
+    def describe(self) -> str: ...
+
+
+def open_sink(config: SqlOutput | ParquetOutput) -> Sink:
+    from jobs.sinks.parquet import ParquetDaySink
+    from jobs.sinks.sql import SqlDaySink
+
+    kinds = {"sql": SqlDaySink, "parquet": ParquetDaySink}
+    if config.kind not in kinds:
+        raise ConfigError(f"unknown output kind {config.kind!r}", hint=f"known kinds: {', '.join(kinds)}")
+    return kinds[config.kind](config)

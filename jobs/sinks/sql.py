@@ -1,0 +1,168 @@
+"""SQL sink: delete the day and insert its scores in ONE transaction.
+
+PostgreSQL: ``COPY`` inside the transaction (MVCC keeps readers on the old day until commit).
+SQLite: batches are staged in a TEMP table first, so the database's write lock is held only
+for the short delete + insert-select at the end, not while the day is being scored.
+Others: plain inserts inside the transaction.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from jobs import db
+from jobs.config import SqlOutput
+from jobs.errors import SinkError, TransientError
+from jobs.scoring import SCORE_DATE
+
+
+class SqlDaySink:
+    def __init__(self, config: SqlOutput) -> None:
+        self.config = config
+
+    def describe(self) -> str:
+        return self.config.table
+
+    def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+        engine = db.make_engine(self.config.url, writer=True)
+        table = table_for(self.config.table, schema)
+        with db.connect(engine, "output") as conn, _wrapped(self.config.table):
+            if db.is_sqlite(engine.url):
+                return _replace_sqlite(conn, table, day, batches)
+            ensure_table(conn, table)
+            with conn.begin():
+                if db.is_postgres(engine.url):
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                        {"key": f"batchscore:{self.config.table}:{day.isoformat()}"},
+                    )
+                conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
+                write = _copy_postgres if db.is_postgres(engine.url) else _insert
+                return sum(write(conn, table, batch) for batch in batches)
+
+
+def table_for(name: str, schema: pa.Schema) -> sa.Table:
+    """The output table, typed from the scored batches' Arrow schema."""
+    schema_name, table_name = db.table_parts(name)
+    columns = [sa.Column(f.name, _sql_type(f.type), nullable=f.nullable) for f in schema]
+    table = sa.Table(table_name, sa.MetaData(), *columns, schema=schema_name)
+    sa.Index(f"ix_{table_name}_{SCORE_DATE}", table.c[SCORE_DATE])
+    return table
+
+
+def ensure_table(conn: sa.Connection, table: sa.Table) -> None:
+    """Create the table and its score_date index if missing, committed on their own (an empty
+    table is no half-written day, and concurrent days of a backfill need not wait on it)."""
+    with conn.begin():
+        create_table(conn, table)
+
+
+def create_table(conn: sa.Connection, table: sa.Table) -> None:
+    """In the current transaction: create if missing; an existing table must have every column."""
+    conn.execute(CreateTable(table, if_not_exists=True))
+    for index in table.indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    missing = [c.name for c in table.columns if c.name not in existing]
+    if missing:
+        raise SinkError(
+            f"output table {table.fullname} lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+            hint="add them with ALTER TABLE, or write to a new table",
+        )
+
+
+def _sql_type(kind: pa.DataType) -> sa.types.TypeEngine:
+    if pa.types.is_boolean(kind):
+        return sa.Boolean()
+    if pa.types.is_integer(kind):
+        return sa.BigInteger() if kind.bit_width == 64 or pa.types.is_unsigned_integer(kind) else sa.Integer()
+    if pa.types.is_floating(kind):
+        return sa.Double()
+    if pa.types.is_decimal(kind):
+        return sa.Numeric(kind.precision, kind.scale)
+    if pa.types.is_date(kind):
+        return sa.Date()
+    if pa.types.is_timestamp(kind):
+        return sa.DateTime(timezone=kind.tz is not None)
+    return sa.Text()
+
+
+def _insert(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
+    if batch.num_rows:
+        conn.execute(table.insert(), batch.to_pylist())
+    return batch.num_rows
+
+
+def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
+    """COPY one batch as CSV: pyarrow writes floats in shortest round-trip form, so scores
+    arrive bit for bit; an unquoted empty field is NULL, a quoted one an empty string."""
+    if not batch.num_rows:
+        return 0
+    quote = conn.dialect.identifier_preparer
+    columns = ", ".join(quote.quote(name) for name in batch.schema.names)
+    buffer = io.BytesIO()
+    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {quote.format_table(table)} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(buffer.getbuffer())
+    return batch.num_rows
+
+
+def _replace_sqlite(conn: sa.Connection, table: sa.Table, day: date, batches) -> int:
+    stage = sa.Table(
+        f"batchscore_stage_{table.name}",
+        sa.MetaData(),
+        *[sa.Column(c.name, c.type) for c in table.columns],
+        prefixes=["TEMPORARY"],
+    )
+    # Staging touches only the connection's temp database: a plain BEGIN, no write lock on
+    # the main file, so readers (our own source included) go on while the day is scored.
+    conn.execution_options(sqlite_begin="BEGIN")
+    with conn.begin():
+        stage.drop(conn, checkfirst=True)
+        stage.create(conn)
+    rows = 0
+    for batch in batches:
+        with conn.begin():
+            rows += _insert(conn, stage, batch)
+    # The source is exhausted by now (its cursor held a read lock on the file until then):
+    # create, delete and insert in one short write transaction.
+    conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+    with conn.begin():
+        create_table(conn, table)
+        conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
+        names = [c.name for c in table.columns]
+        conn.execute(table.insert().from_select(names, sa.select(*[stage.c[n] for n in names])))
+    with conn.begin():
+        stage.drop(conn)
+    return rows
+
+
+class _wrapped:
+    """Database errors while writing become ours, once, here; the transaction has rolled back."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
+            return False
+        if db.is_disconnect(exc) or isinstance(exc, sa.exc.OperationalError):
+            raise TransientError(
+                f"writing {self.what} failed, nothing was committed: {db.describe_db_error(exc)}",
+                hint="the run can be retried",
+            ) from exc
+        raise SinkError(
+            f"writing {self.what} failed, nothing was committed: {db.describe_db_error(exc)}",
+            hint="check the output table and its permissions",
+        ) from exc

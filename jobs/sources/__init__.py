@@ -1,0 +1,72 @@
+"""Sources: one day's input rows as a stream of Arrow record batches.
+
+A source is a small class registered by kind in ``SOURCES``; ``open_source`` builds one from
+its config. ``iter_batches(day)`` yields batches of at most ``chunk_size`` rows and never
+holds the whole day; ``columns()`` names what is available without reading rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+import pyarrow as pa
+
+from jobs.config import ParquetSource, SqlSource
+from jobs.errors import ConfigError
+
+
+class Source(Protocol):
+    def columns(self) -> list[str]: ...
+
+    def iter_batches(self, day) -> Iterator[pa.RecordBatch]: ...
+
+    def describe(self) -> str: ...
+
+
+def _sources() -> dict:
+    from jobs.sources.parquet import ParquetDaySource
+    from jobs.sources.sql import SqlDaySource
+
+    return {"sql": SqlDaySource, "parquet": ParquetDaySource}
+
+
+def open_source(
+    config: SqlSource | ParquetSource, *, chunk_size: int, wanted: Sequence[str]
+) -> Source:
+    """The source for ``config``; ``wanted`` are the columns the job needs (others are skipped)."""
+    kinds = _sources()
+    if config.kind not in kinds:
+        raise ConfigError(f"unknown source kind {config.kind!r}", hint=f"known kinds: {', '.join(kinds)}")
+    return kinds[config.kind](config, chunk_size=chunk_size, wanted=list(wanted))
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Batches of exactly ``size`` rows (the last one smaller), from batches of any size.
+
+    Small files or row groups would otherwise mean many tiny predict calls; a batch larger
+    than ``size`` is split so memory stays bounded by the chunk size.
+    """
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= size:
+            table = pa.Table.from_batches(pending)
+            head = table.slice(0, size).combine_chunks().to_batches()
+            yield _one_batch(head, table.schema)
+            tail = table.slice(size)
+            pending = tail.combine_chunks().to_batches() if tail.num_rows else []
+            rows = tail.num_rows
+    if rows:
+        table = pa.Table.from_batches(pending).combine_chunks()
+        yield _one_batch(table.to_batches(), table.schema)
+
+
+def _one_batch(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()[0]

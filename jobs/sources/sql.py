@@ -1,0 +1,125 @@
+"""SQL source: a table filtered on its date column, or a query bound with ``:score_date``.
+
+Rows stream through a server-side cursor (``stream_results``), ``chunk_size`` at a time,
+so memory does not grow with the day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from jobs import db
+from jobs.config import SqlSource
+from jobs.errors import SourceError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+class SqlDaySource:
+    def __init__(self, config: SqlSource, *, chunk_size: int, wanted: list[str]) -> None:
+        self.config = config
+        self.chunk_size = chunk_size
+        self.wanted = wanted
+
+    def describe(self) -> str:
+        return self.config.table or "query"
+
+    def columns(self) -> list[str]:
+        engine = db.make_engine(self.config.url, must_exist=True)
+        with db.connect(engine, "source") as conn, _wrapped(self.describe()):
+            if self.config.table:
+                return [c.name for c in self._table(conn).columns]
+            result = conn.execute(sa.text(self.config.query), {"score_date": date(1970, 1, 1)})
+            names = list(result.keys())
+            result.close()
+            return names
+
+    def iter_batches(self, day: date) -> Iterator[pa.RecordBatch]:
+        engine = db.make_engine(self.config.url, must_exist=True)
+        with db.connect(engine, "source") as conn, _wrapped(self.describe()):
+            stmt, params = self._statement(conn, day)
+            result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
+                stmt, params
+            )
+            names = list(result.keys())
+            for rows in result.partitions(self.chunk_size):
+                yield rows_to_batch(rows, names)
+
+    def _table(self, conn: sa.Connection) -> sa.Table:
+        schema, name = db.table_parts(self.config.table)
+        try:
+            return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+        except sa.exc.NoSuchTableError as exc:
+            raise SourceError(
+                f"source table {self.config.table} does not exist in {db.redact(self.config.url)}",
+                hint="check source.table and source.url",
+            ) from exc
+
+    def _statement(self, conn: sa.Connection, day: date):
+        if self.config.query:
+            return sa.text(self.config.query).bindparams(sa.bindparam("score_date", type_=sa.Date)), {"score_date": day}
+        table = self._table(conn)
+        if self.config.date_column not in table.c:
+            raise SourceError(
+                f"source table {self.config.table} has no column {self.config.date_column}",
+                hint="fix source.date_column",
+            )
+        present = [table.c[name] for name in self.wanted if name in table.c]
+        column = table.c[self.config.date_column]
+        # A half-open range matches DATE, TIMESTAMP and ISO text columns alike.
+        stmt = sa.select(*present).where(
+            column >= sa.bindparam("start", type_=sa.Date),
+            column < sa.bindparam("end", type_=sa.Date),
+        )
+        return stmt, {"start": day, "end": day + timedelta(days=1)}
+
+
+def rows_to_batch(rows: list, names: list[str]) -> pa.RecordBatch:
+    """Row tuples -> an Arrow batch, types inferred from the values (NULLs stay null)."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    arrays = []
+    for name, values in zip(names, columns, strict=True):
+        try:
+            arrays.append(pa.array(values, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SourceError(
+                f"source column {name} mixes types that cannot share one column: {exc}",
+                hint="cast the column in the query",
+            ) from exc
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+class _wrapped:
+    """Turn database errors raised while reading into our errors, once, here."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
+            return False
+        if db.is_disconnect(exc) or isinstance(exc, sa.exc.OperationalError) and _looks_transient(exc):
+            raise TransientError(
+                f"lost the source database while reading {self.what}: {db.describe_db_error(exc)}",
+                hint="the run can be retried once the database is back",
+            ) from exc
+        raise SourceError(
+            f"reading {self.what} failed: {db.describe_db_error(exc)}",
+            hint="check the source table or query",
+        ) from exc
+
+
+def _looks_transient(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        marker in text
+        for marker in ("connection", "server closed", "terminating", "timeout", "database is locked", "disk i/o")
+    )

@@ -1,0 +1,98 @@
+"""Score distributions, accumulated chunk by chunk without keeping the day in memory.
+
+Count, mean, std, min and max are exact (streamed). Quantiles come from a bounded,
+deterministic sample: exact while the day has at most ``SAMPLE_SIZE`` scores. The histogram
+has fixed edges so days can be compared with each other and with the training reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLE_SIZE = 200_000  # scores kept for quantiles; 1.6 MB, whatever the size of the day
+QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+PROBABILITY_EDGES = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())  # 20 bins of 0.05
+
+
+class ScoreStats:
+    """Streaming accumulator of a score distribution; ``summary()`` gives plain JSON data."""
+
+    def __init__(self, edges: tuple[float, ...] | None = PROBABILITY_EDGES, seed: int = 0):
+        self._edges = None if edges is None else np.asarray(edges, dtype=float)
+        self._rng = np.random.default_rng(seed)
+        self.count = 0
+        self._sum = 0.0
+        self._sumsq_dev = 0.0  # sum of squared deviations (Chan et al. parallel update)
+        self._min = np.inf
+        self._max = -np.inf
+        self._sample: list[np.ndarray] = []
+        self._sample_size = 0
+        self._counts = None if edges is None else np.zeros(len(edges) - 1, dtype=np.int64)
+
+    def update(self, scores: np.ndarray) -> None:
+        scores = np.asarray(scores, dtype=float)
+        n = scores.size
+        if n == 0:
+            return
+        mean_b = float(scores.mean())
+        m2_b = float(((scores - mean_b) ** 2).sum())
+        if self.count:
+            mean_a = self._sum / self.count
+            delta = mean_b - mean_a
+            total = self.count + n
+            self._sumsq_dev += m2_b + delta * delta * self.count * n / total
+        else:
+            self._sumsq_dev = m2_b
+        self.count += n
+        self._sum += float(scores.sum())
+        self._min = min(self._min, float(scores.min()))
+        self._max = max(self._max, float(scores.max()))
+        if self._counts is not None:
+            clipped = np.clip(scores, self._edges[0], self._edges[-1])
+            self._counts += np.histogram(clipped, bins=self._edges)[0]
+        self._keep_sample(scores)
+
+    def _keep_sample(self, scores: np.ndarray) -> None:
+        # Keep a uniform share of every chunk so the sample never exceeds SAMPLE_SIZE.
+        self._sample.append(scores.copy())
+        self._sample_size += scores.size
+        if self._sample_size > SAMPLE_SIZE:
+            merged = np.concatenate(self._sample)
+            keep = self._rng.choice(merged.size, SAMPLE_SIZE, replace=False)
+            self._sample = [merged[np.sort(keep)]]
+            self._sample_size = SAMPLE_SIZE
+
+    def summary(self) -> dict:
+        if not self.count:
+            return {"count": 0}
+        sample = np.concatenate(self._sample)
+        out = {
+            "count": self.count,
+            "mean": self._sum / self.count,
+            "std": float(np.sqrt(self._sumsq_dev / self.count)),
+            "min": self._min,
+            "max": self._max,
+            "quantiles": {
+                f"p{round(q * 100):02d}": float(v)
+                for q, v in zip(QUANTILES, np.quantile(sample, QUANTILES), strict=True)
+            },
+            "quantiles_exact": self.count <= SAMPLE_SIZE,
+        }
+        if self._counts is not None:
+            out["histogram"] = {"edges": self._edges.tolist(), "counts": self._counts.tolist()}
+        return out
+
+
+def summarize(scores: np.ndarray, edges: tuple[float, ...] | None = PROBABILITY_EDGES) -> dict:
+    """The summary of one array of scores (the training reference, a test)."""
+    acc = ScoreStats(edges)
+    acc.update(scores)
+    return acc.summary()
+
+
+def regression_edges(scores: np.ndarray, bins: int = 20) -> tuple[float, ...]:
+    """Fixed edges for a regressor's scores: equal-width over the reference's range."""
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    if lo == hi:
+        hi = lo + 1.0
+    return tuple(np.linspace(lo, hi, bins + 1).tolist())

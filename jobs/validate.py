@@ -1,0 +1,42 @@
+"""validate: a job's config, source, pipeline and columns, checked without scoring anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from jobs.config import JobConfig
+from jobs.errors import NoInputRows
+from jobs.scoring import check_columns, positive_index
+from jobs.settings import Settings
+from jobs.sources import open_source
+from pipelines.registry import Registry
+
+
+def validate_job(job: JobConfig, settings: Settings, day: date | None = None) -> Iterator[str]:
+    """Yield one line per check passed; raise the first failure's error (with job and day)."""
+    yield "config ok"
+    registry = Registry(settings.models_root)
+    try:
+        version = registry.resolve(job.pipeline.name, job.pipeline.version)
+        loaded = registry.load(version)
+        if version.spec.task == "binary":
+            positive_index(version.spec, job.output.positive_class)
+        yield f"pipeline {version.name} v{version.version} loads (sha256 ok, {version.task}, {len(version.features)} features)"
+        for warning in loaded.warnings:
+            yield f"warning: {warning}"
+        wanted = list(dict.fromkeys([*job.id_columns, *job.passthrough, *version.spec.feature_names]))
+        source = open_source(job.source, chunk_size=job.chunk_size, wanted=wanted)
+        columns = source.columns()
+        yield f"source {source.describe()} reachable ({len(columns)} columns)"
+        check_columns(columns, version.spec, also=[*job.id_columns, *job.passthrough])
+        yield "required columns present"
+        if day is not None:
+            first = next((b for b in source.iter_batches(day) if b.num_rows), None)
+            if first is None:
+                raise NoInputRows(f"the source {source.describe()} has no rows for this day")
+            yield f"source has rows for {day}"
+    except Exception as exc:
+        if hasattr(exc, "in_context"):
+            exc.in_context(job.name, day)
+        raise
