@@ -286,3 +286,16 @@ def output_batch(
                 arr = arr.cast(field.type)
         arrays.append(arr)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def score_batch(
+    pipeline, batch: pa.RecordBatch, spec: ModelSpec, positive: int, schema: pa.Schema, lineage: Lineage
+) -> tuple[pa.RecordBatch, np.ndarray]:
+    """One chunk end to end: conform its features, predict, build its output rows.
+
+    The single code path of every engine (pandas in-process, Spark in ``mapInPandas``).
+    Returns the output batch and its scores.
+    """
+    features = conform(batch.select(spec.feature_names).to_pandas(), spec)
+    scores, labels = predict(pipeline, features, spec, positive)
+    return output_batch(batch, schema, scores, labels, lineage), scores

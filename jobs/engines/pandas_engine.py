@@ -13,7 +13,7 @@ from itertools import chain
 
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from jobs.errors import NoInputRows
-from jobs.scoring import check_columns, conform, output_batch, output_schema, predict
+from jobs.scoring import check_columns, output_schema, score_batch
 from jobs.sinks import open_sink
 from jobs.sources import open_source
 from jobs.stats import PROBABILITY_EDGES, ScoreStats
@@ -45,10 +45,8 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
     def scored():
         for batch in chain([first], batches):
             with timer.stage("score"):
-                features = conform(batch.select(task.spec.feature_names).to_pandas(), task.spec)
-                scores, labels = predict(task.pipeline, features, task.spec, task.positive)
+                out, scores = score_batch(task.pipeline, batch, task.spec, task.positive, schema, task.lineage)
                 stats.update(scores)
-                out = output_batch(batch, schema, scores, labels, task.lineage)
             counts["read"] += batch.num_rows
             if progress is not None:
                 progress(counts["read"])
