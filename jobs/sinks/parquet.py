@@ -33,6 +33,9 @@ class ParquetDaySink:
         # score_date lives in the directory name, as hive readers expect.
         file_schema = schema.remove(schema.get_field_index(SCORE_DATE))
         rows = 0
+        # We hold the day's lock: any other staging directory of this day is a dead run's.
+        for leftover in final.parent.glob(f".tmp-{final.name}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         try:
             staging.mkdir(parents=True)
             with pq.ParquetWriter(staging / "part-0.parquet", file_schema) as writer:
