@@ -1,0 +1,109 @@
+"""Job files and settings: defaults, ${VAR} expansion, precedence, path resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.config import load_job
+from jobs.errors import ConfigError
+from jobs.settings import Settings
+
+MINIMAL = {
+    "name": "j",
+    "source": {"kind": "parquet", "path": "data/features", "date_column": "d"},
+    "pipeline": {"name": "m"},
+    "id_columns": ["id"],
+    "output": {"kind": "sql", "url": "sqlite:///data/out.db", "table": "s"},
+}
+
+
+def _write(tmp_path: Path, body: dict, name: str = "j") -> Path:
+    configs = tmp_path / "configs"
+    configs.mkdir(exist_ok=True)
+    path = configs / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
+def test_defaults_follow_the_spec(tmp_path):
+    job = load_job(_write(tmp_path, MINIMAL))
+    assert job.schedule is None and job.timezone == "UTC" and job.score_date == "yesterday"
+    assert job.catchup is False and job.chunk_size == 100_000 and job.engine == "pandas"
+    assert job.passthrough == [] and job.retries == 0 and job.retry_delay_s == 60
+    assert job.pipeline.version == "production"
+
+
+def test_relative_paths_resolve_against_the_parent_of_the_config_dir(tmp_path):
+    job = load_job(_write(tmp_path, MINIMAL))
+    assert job.source.path == str(tmp_path / "data" / "features")
+    assert job.output.url == f"sqlite:///{tmp_path / 'data' / 'out.db'}"
+
+
+def test_env_variables_and_defaults_are_expanded_in_every_string(tmp_path):
+    body = dict(MINIMAL, output={"kind": "sql", "url": "${OUT_URL:-sqlite:///x.db}", "table": "${TABLE}"})
+    job = load_job(_write(tmp_path, body), env={"TABLE": "scores", "OUT_URL": "postgresql://u:p@h/db"})
+    assert job.output.url == "postgresql://u:p@h/db" and job.output.table == "scores"
+    job = load_job(_write(tmp_path, body), env={"TABLE": "scores"})
+    assert job.output.url == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_expanded_values_are_validated_too(tmp_path):
+    body = dict(MINIMAL, output={"kind": "sql", "url": "sqlite:///x.db", "table": "${TABLE}"})
+    with pytest.raises(ConfigError, match="output.table"):
+        load_job(_write(tmp_path, body), env={"TABLE": "s; DROP TABLE x"})
+
+
+def test_a_nested_unknown_key_names_its_path_and_the_allowed_keys(tmp_path):
+    body = dict(MINIMAL, source={"kind": "parquet", "path": "p", "date_column": "d", "filter": "x"})
+    with pytest.raises(ConfigError) as err:
+        load_job(_write(tmp_path, body))
+    assert "unknown key source.filter" in str(err.value)
+    assert "allowed keys here: kind, path, date_column" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "source, needle",
+    [
+        ({"kind": "sql", "url": "sqlite:///x.db", "table": "t"}, "date_column"),
+        ({"kind": "sql", "url": "sqlite:///x.db", "query": "SELECT 1"}, ":score_date"),
+        ({"kind": "sql", "url": "sqlite:///x.db", "table": "t", "date_column": "d", "query": "q :score_date"}, "not both"),
+        ({"kind": "csv", "path": "x"}, "sql, parquet"),
+    ],
+)
+def test_source_shapes_are_checked(tmp_path, source, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_job(_write(tmp_path, dict(MINIMAL, source=source)))
+
+
+def test_reserved_output_column_names_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="output column"):
+        load_job(_write(tmp_path, dict(MINIMAL, passthrough=["score"])))
+
+
+def test_settings_precedence_is_flag_env_file_default(tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "settings.yaml").write_text("state_url: sqlite:///from_file.db\nmodels: file_models\n")
+    env = {"BATCHSCORE_CONFIG_DIR": str(configs), "BATCHSCORE_MODELS": "/env/models"}
+    s = Settings.resolve({}, env, cwd=tmp_path)
+    assert s.state_url == f"sqlite:///{tmp_path / 'from_file.db'}"
+    assert s.models_root == Path("/env/models")
+    s = Settings.resolve({"models": "flag_models", "state_url": "postgresql://h/db"}, env, cwd=tmp_path)
+    assert s.models_root == tmp_path / "flag_models" and s.state_url == "postgresql://h/db"
+    s = Settings.resolve({}, {}, cwd=tmp_path)
+    assert s.config_dir == configs and s.models_root == tmp_path / "file_models"
+    (configs / "settings.yaml").unlink()
+    s = Settings.resolve({}, {}, cwd=tmp_path)
+    assert s.state_url == f"sqlite:///{tmp_path / 'data' / 'batchscore.db'}"
+    assert s.models_root == tmp_path / "data" / "models"
+
+
+def test_settings_file_with_an_unknown_key_is_an_error(tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "settings.yaml").write_text("state: x\n")
+    with pytest.raises(ConfigError, match="unknown key state"):
+        Settings.resolve({}, {}, cwd=tmp_path)
