@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -12,9 +15,12 @@ from tests.pgserver import PostgresNotInstalled, PostgresServer, create_database
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """URL of the database ``batchscore_test`` on a private PostgreSQL server for this session."""
-    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    # Not under pytest's basetemp: any other pytest session on the machine chmods
+    # /tmp/pytest-of-USER to 0700, which locks the server's unprivileged user out of its files.
+    base = Path(tempfile.mkdtemp(prefix="batchscore-pg-"))
+    server = PostgresServer(base)
     missing = None
     try:
         server.start()
@@ -29,6 +35,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
