@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from jobs.errors import ConfigError, SourceError, TransientError
+from jobs.errors import BatchScoreError, ConfigError, SourceError, TransientError
 
 SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another one to commit
 
@@ -118,6 +118,32 @@ def connect(engine: Engine, what: str, *, begin: bool = False):
 
 def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+_TRANSIENT_MARKERS = ("connection", "server closed", "terminating", "timeout", "database is locked", "disk i/o")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A lost connection, a locked or unreachable database: worth a retry."""
+    if is_disconnect(exc):
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        text = str(exc.orig).lower()
+        return any(marker in text for marker in _TRANSIENT_MARKERS)
+    return False
+
+
+@contextmanager
+def translated(action: str, permanent: type[BatchScoreError], hint: str):
+    """Database errors raised inside become ours, once: transient ones retryable."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        if is_transient(exc):
+            raise TransientError(
+                f"{action} failed: {describe_db_error(exc)}", hint="the run can be retried"
+            ) from exc
+        raise permanent(f"{action} failed: {describe_db_error(exc)}", hint=hint) from exc
 
 
 def _first_line(exc: BaseException | None) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from jobs import db
 from jobs.config import SqlOutput
-from jobs.errors import SinkError, TransientError
+from jobs.errors import SinkError
 from jobs.scoring import SCORE_DATE
 
 
@@ -33,7 +33,9 @@ class SqlDaySink:
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         engine = db.make_engine(self.config.url, writer=True)
         table = table_for(self.config.table, schema)
-        with db.connect(engine, "output") as conn, _wrapped(self.config.table):
+        with db.connect(engine, "output") as conn, db.translated(
+            f"writing {self.config.table} (nothing was committed)", SinkError, "check the output table and its permissions"
+        ):
             if db.is_sqlite(engine.url):
                 return _replace_sqlite(conn, table, day, batches)
             ensure_table(conn, table)
@@ -143,26 +145,3 @@ def _replace_sqlite(conn: sa.Connection, table: sa.Table, day: date, batches) ->
     with conn.begin():
         stage.drop(conn)
     return rows
-
-
-class _wrapped:
-    """Database errors while writing become ours, once, here; the transaction has rolled back."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
-            return False
-        if db.is_disconnect(exc) or isinstance(exc, sa.exc.OperationalError):
-            raise TransientError(
-                f"writing {self.what} failed, nothing was committed: {db.describe_db_error(exc)}",
-                hint="the run can be retried",
-            ) from exc
-        raise SinkError(
-            f"writing {self.what} failed, nothing was committed: {db.describe_db_error(exc)}",
-            hint="check the output table and its permissions",
-        ) from exc

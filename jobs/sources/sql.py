@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from jobs import db
 from jobs.config import SqlSource
-from jobs.errors import SourceError, TransientError
+from jobs.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class SqlDaySource:
 
     def columns(self) -> list[str]:
         engine = db.make_engine(self.config.url, must_exist=True)
-        with db.connect(engine, "source") as conn, _wrapped(self.describe()):
+        with db.connect(engine, "source") as conn, _translated(self.describe()):
             if self.config.table:
                 return [c.name for c in self._table(conn).columns]
             result = conn.execute(sa.text(self.config.query), {"score_date": date(1970, 1, 1)})
@@ -41,7 +41,7 @@ class SqlDaySource:
 
     def iter_batches(self, day: date) -> Iterator[pa.RecordBatch]:
         engine = db.make_engine(self.config.url, must_exist=True)
-        with db.connect(engine, "source") as conn, _wrapped(self.describe()):
+        with db.connect(engine, "source") as conn, _translated(self.describe()):
             stmt, params = self._statement(conn, day)
             result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
                 stmt, params
@@ -94,32 +94,5 @@ def rows_to_batch(rows: list, names: list[str]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
-class _wrapped:
-    """Turn database errors raised while reading into our errors, once, here."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
-            return False
-        if db.is_disconnect(exc) or isinstance(exc, sa.exc.OperationalError) and _looks_transient(exc):
-            raise TransientError(
-                f"lost the source database while reading {self.what}: {db.describe_db_error(exc)}",
-                hint="the run can be retried once the database is back",
-            ) from exc
-        raise SourceError(
-            f"reading {self.what} failed: {db.describe_db_error(exc)}",
-            hint="check the source table or query",
-        ) from exc
-
-
-def _looks_transient(exc: sa.exc.OperationalError) -> bool:
-    text = str(exc.orig).lower()
-    return any(
-        marker in text
-        for marker in ("connection", "server closed", "terminating", "timeout", "database is locked", "disk i/o")
-    )
+def _translated(what: str):
+    return db.translated(f"reading {what}", SourceError, "check the source table or query")
