@@ -40,7 +40,8 @@ def run_demo(settings: Settings, day: date) -> Iterator[str]:
     if churn.NAME not in registry.names() or "production" not in registry.aliases(churn.NAME):
         version = churn.train_and_register(registry, root / "data" / "training.parquet")
         mv = registry.resolve(churn.NAME, version)
-        yield f"trained and registered {churn.NAME} v{version} as production ({mv.metrics})"
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items())
+        yield f"trained and registered {churn.NAME} v{version} as production ({metrics})"
     job = load_named(settings.config_dir, DEMO_JOB)
     outcome = run_day(job, day, settings)
     if outcome.status == "skipped":
