@@ -29,6 +29,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_RETRY_DELAY_S = 60.0
 DEFAULT_PIPELINE_VERSION = "production"
+DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out
 
 
 def _table_name(value: str) -> str:
@@ -116,6 +117,50 @@ class ParquetOutput(_Frozen):
         return self.path
 
 
+class QualityConfig(_Frozen):
+    """Input checks of every run (``quality:``); each failure stops the run before the write."""
+
+    min_rows: int = Field(1, ge=0)
+    max_rows: int | None = Field(None, ge=1)
+    max_null_fraction: float | dict[str, float] = DEFAULT_MAX_NULL_FRACTION  # a mapping: per column, others 0.05
+    max_unseen_category_fraction: float = Field(0.01, ge=0, le=1)
+    max_out_of_range_fraction: float | None = Field(None, ge=0, le=1)  # None: counted only
+    on_fail: Literal["fail", "warn"] = "fail"
+    on_bad_rows: Literal["fail", "reject"] = "fail"
+    max_reject_fraction: float = Field(0.001, ge=0, le=1)
+
+    @field_validator("max_null_fraction")
+    @classmethod
+    def _check_fractions(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        for key, fraction in (value.items() if isinstance(value, dict) else [("", value)]):
+            if key:
+                _column_name(key)
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"{fraction!r} is not a fraction between 0 and 1")
+        return value
+
+    @model_validator(mode="after")
+    def _rows_in_order(self) -> QualityConfig:
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError(f"max_rows {self.max_rows} is below min_rows {self.min_rows}")
+        return self
+
+    def null_limit(self, column: str) -> float:
+        if isinstance(self.max_null_fraction, dict):
+            return self.max_null_fraction.get(column, DEFAULT_MAX_NULL_FRACTION)
+        return self.max_null_fraction
+
+
+class DriftConfig(_Frozen):
+    """Score and feature drift against the training reference and the previous day (``drift:``)."""
+
+    max_psi: float = Field(0.2, gt=0)
+    on_fail: Literal["warn", "fail"] = "warn"
+    features: list[str] = []  # per-feature drift (PSI) for these
+
+    _check_features = field_validator("features")(lambda v: [_column_name(c) for c in v])
+
+
 SourceConfig = Annotated[SqlSource | ParquetSource, Field(discriminator="kind")]
 OutputConfig = Annotated[SqlOutput | ParquetOutput, Field(discriminator="kind")]
 
@@ -135,6 +180,8 @@ class JobConfig(_Frozen):
     engine: Literal["pandas", "spark"] = "pandas"
     retries: int = Field(0, ge=0)
     retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)
+    quality: QualityConfig = QualityConfig()
+    drift: DriftConfig = DriftConfig()
 
     @field_validator("name")
     @classmethod
@@ -278,6 +325,7 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 
 # --- error messages ----------------------------------------------------------------------
 
+_SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig}
 _KINDS = {"source": {"sql": SqlSource, "parquet": ParquetSource}, "output": {"sql": SqlOutput, "parquet": ParquetOutput}}
 
 
@@ -293,8 +341,8 @@ def _explain(exc: ValidationError) -> str:
         model: type[BaseModel] = JobConfig
         if loc and loc[0] in _KINDS and len(loc) > 1 and loc[1] in _KINDS[loc[0]]:
             model = _KINDS[loc[0]][loc.pop(1)]
-        elif loc and loc[0] == "pipeline":
-            model = PipelineRef
+        elif loc and loc[0] in _SECTIONS:
+            model = _SECTIONS[loc[0]]
         key = ".".join(str(x) for x in loc) or "(top level)"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key}; allowed keys here: {_allowed(model)}")

@@ -109,3 +109,14 @@ class TransientError(BatchScoreError):
     """A failure a retry may fix: a lost database connection, an I/O error."""
 
     transient = True
+
+
+class QualityCheckFailed(BatchScoreError):
+    """A data-quality, bad-row or drift check failed; the run stopped before its write.
+
+    ``stats`` carries the run's quality and drift figures so the ledger keeps them.
+    """
+
+    def __init__(self, what: str, *, hint: str | None = None, stats: dict | None = None) -> None:
+        super().__init__(what, hint=hint)
+        self.stats = stats or {}

@@ -254,6 +254,18 @@ class Ledger:
                 out[day] = row
         return out
 
+    def previous_success(self, job: str, day: date) -> dict | None:
+        """The newest succeeded run of the last day before ``day`` that succeeded."""
+        stmt = (
+            sa.select(runs)
+            .where(runs.c.job == job, runs.c.score_date < day, runs.c.status == RunStatus.SUCCEEDED.value)
+            .order_by(runs.c.score_date.desc(), runs.c.started_at.desc())
+            .limit(1)
+        )
+        with self._begin() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return None if row is None else _row(row)
+
     def last_run(self, job: str) -> dict | None:
         rows = self.history(job, last=1)
         return rows[0] if rows else None

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from jobs.config import JobConfig
 from jobs.engines import Progress, ScoringTask, run_engine
-from jobs.errors import BatchScoreError
+from jobs.errors import BatchScoreError, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
 from jobs.scoring import Lineage, positive_index
 from jobs.settings import Settings
@@ -90,23 +90,30 @@ def run_day(
             pipeline=loaded.pipeline,
             positive=positive_index(version.spec, job.output.positive_class) if version.spec.task == "binary" else 1,
             lineage=Lineage(day=day, model_name=version.name, model_version=version.version, run_id=claim.run_id, scored_at=clock()),
+            quality=job.quality,
+            drift=job.drift,
+            previous=_previous(ledger, job.name, day),
         )
         result = run_engine(engine_name, task, progress)
         seconds = time.perf_counter() - started
         timings.update(result.timings)
         timings["total"] = round(seconds, 4)
+        for warning in result.warnings:
+            log.warning("%s %s: %s", job.name, day, warning)
+        warnings += tuple(result.warnings)
         ledger.finish(
             claim,
             rows_read=result.rows_read,
             rows_written=result.rows_written,
             rows_rejected=result.rows_rejected,
-            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings)},
+            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks},
         )
     except BaseException as exc:
         if isinstance(exc, BatchScoreError):
             exc.in_context(job.name, day)
         message = str(exc) or type(exc).__name__
-        ledger.fail(claim, message, {"timings": timings, "warnings": list(warnings)})
+        checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
+        ledger.fail(claim, message, {"timings": timings, "warnings": list(warnings), **checks})
         log.error("%s %s: run %s failed: %s", job.name, day, claim.run_id, message)
         raise
     log.info(
@@ -126,6 +133,14 @@ def run_day(
         seconds=seconds,
         warnings=warnings,
     )
+
+
+def _previous(ledger: Ledger, job: str, day: date) -> dict | None:
+    """The score distribution of the last succeeded day before ``day``, for drift."""
+    row = ledger.previous_success(job, day)
+    if row is None or not (row.get("stats") or {}).get("scores"):
+        return None
+    return {"day": row["score_date"].isoformat(), "scores": row["stats"]["scores"]}
 
 
 class _timed:

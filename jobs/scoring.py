@@ -16,6 +16,7 @@ import pyarrow as pa
 from pandas.api import types as ptypes
 
 from jobs.errors import ScoringError, SchemaMismatch
+from jobs.rejects import isolate_bad_rows
 
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 
@@ -190,35 +191,39 @@ def _cast(series: pd.Series, expected: str) -> pd.Series | None:
 
 # --- predicting --------------------------------------------------------------------------
 
-def predict(
+def raw_predict(
     pipeline, features: pd.DataFrame, spec: ModelSpec, positive: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Scores (float64) and, for a multiclass model, labels (text) of one conformed chunk."""
+    """Scores (float64, possibly NaN/inf) and, for a multiclass model, labels of a conformed frame."""
     try:
         raw = pipeline.predict(features) if spec.task == REGRESSION else pipeline.predict_proba(features)
     except Exception as exc:  # any estimator's failure on this data, wrapped once, here
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} failed on a chunk of {len(features)} rows: "
             f"{type(exc).__name__}: {exc}",
-            hint="check the input values, or fix the pipeline",
+            hint="check the input values, or fix the pipeline (quality.on_bad_rows: reject sets such rows aside)",
         ) from exc
     if spec.task == REGRESSION:
-        scores = np.asarray(raw, dtype=np.float64)
-        labels = None
-    else:
-        proba = np.asarray(raw, dtype=np.float64)
-        if spec.task == BINARY:
-            scores, labels = proba[:, positive], None
-        else:
-            best = proba.argmax(axis=1)
-            scores = proba[np.arange(len(best)), best]
-            labels = np.asarray([str(c) for c in spec.classes], dtype=object)[best]
+        return np.asarray(raw, dtype=np.float64), None
+    proba = np.asarray(raw, dtype=np.float64)
+    if spec.task == BINARY:
+        return proba[:, positive], None
+    best = proba.argmax(axis=1)
+    labels = np.asarray([str(c) for c in spec.classes], dtype=object)[best]
+    return proba[np.arange(len(best)), best], labels
+
+
+def predict(
+    pipeline, features: pd.DataFrame, spec: ModelSpec, positive: int = 1
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores (float64) and, for a multiclass model, labels (text) of one conformed chunk."""
+    scores, labels = raw_predict(pipeline, features, spec, positive)
     bad = ~np.isfinite(scores)
     if bad.any():
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} gave {int(bad.sum())} non-finite "
             f"score(s) (NaN or inf) in a chunk of {len(scores)} rows",
-            hint="check the input values of those rows, or fix the pipeline",
+            hint="check the input values of those rows, or fix the pipeline (quality.on_bad_rows: reject sets such rows aside)",
         )
     return scores, labels
 
@@ -288,14 +293,87 @@ def output_batch(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+REASON = "reason"  # why a rejected row could not be scored
+
+
+def reject_schema(id_fields: Sequence[pa.Field]) -> pa.Schema:
+    """Rows set aside by ``quality.on_bad_rows: reject``: ids, score_date, run_id, reason."""
+    return pa.schema(
+        list(id_fields)
+        + [
+            pa.field(SCORE_DATE, pa.date32(), nullable=False),
+            pa.field(RUN_ID, pa.string(), nullable=False),
+            pa.field(REASON, pa.string(), nullable=False),
+        ]
+    )
+
+
+def reject_batch(source: pa.RecordBatch, reasons: Sequence[str], schema: pa.Schema, lineage: Lineage) -> pa.RecordBatch:
+    n = source.num_rows
+    arrays = []
+    for field in schema:
+        if field.name == SCORE_DATE:
+            arrays.append(pa.array([lineage.day] * n, pa.date32()))
+        elif field.name == RUN_ID:
+            arrays.append(pa.array([lineage.run_id] * n, pa.string()))
+        elif field.name == REASON:
+            arrays.append(pa.array(list(reasons), pa.string()))
+        else:
+            arrays.append(source.column(field.name).cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One scored chunk: its output rows, their scores, and the rows set aside (reject mode)."""
+
+    output: pa.RecordBatch
+    scores: np.ndarray
+    rejects: pa.RecordBatch | None = None  # ids, score_date, run_id, reason
+
+
+def score_chunk(
+    pipeline,
+    batch: pa.RecordBatch,
+    spec: ModelSpec,
+    positive: int,
+    schema: pa.Schema,
+    lineage: Lineage,
+    *,
+    monitor=None,
+    reject_schema: pa.Schema | None = None,
+) -> ChunkResult:
+    """One chunk end to end: conform its features, let ``monitor`` observe them (input checks),
+    predict, build its output rows.
+
+    With ``reject_schema`` (``quality.on_bad_rows: reject``) the rows the pipeline cannot
+    score are isolated by bisection and returned as reject rows instead of failing the chunk.
+    """
+    features = conform(batch.select(spec.feature_names).to_pandas(), spec)
+    if monitor is not None:
+        monitor.observe(features)
+    if reject_schema is None:
+        scores, labels = predict(pipeline, features, spec, positive)
+        return ChunkResult(output_batch(batch, schema, scores, labels, lineage), scores)
+    scores, labels, reasons = isolate_bad_rows(lambda part: raw_predict(pipeline, part, spec, positive), features)
+    if not reasons:
+        return ChunkResult(output_batch(batch, schema, scores, labels, lineage), scores)
+    bad = np.zeros(len(scores), dtype=bool)
+    bad[list(reasons)] = True
+    good = pa.array(~bad)
+    kept = batch.filter(good)
+    output = output_batch(kept, schema, scores[~bad], None if labels is None else labels[~bad], lineage)
+    rejects = reject_batch(batch.filter(pa.array(bad)), [reasons[i] for i in sorted(reasons)], reject_schema, lineage)
+    return ChunkResult(output, scores[~bad], rejects)
+
+
 def score_batch(
     pipeline, batch: pa.RecordBatch, spec: ModelSpec, positive: int, schema: pa.Schema, lineage: Lineage
 ) -> tuple[pa.RecordBatch, np.ndarray]:
     """One chunk end to end: conform its features, predict, build its output rows.
 
-    The single code path of every engine (pandas in-process, Spark in ``mapInPandas``).
-    Returns the output batch and its scores.
+    The single code path of every engine (pandas in-process, Spark in ``mapInPandas``), via
+    ``score_chunk``. Returns the output batch and its scores.
     """
-    features = conform(batch.select(spec.feature_names).to_pandas(), spec)
-    scores, labels = predict(pipeline, features, spec, positive)
-    return output_batch(batch, schema, scores, labels, lineage), scores
+    result = score_chunk(pipeline, batch, spec, positive, schema, lineage)
+    return result.output, result.scores

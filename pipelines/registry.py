@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
 from jobs.scoring import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from jobs.stats import PROBABILITY_EDGES, regression_edges, summarize
+from pipelines.profile import profile_frame
 
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
@@ -68,6 +69,7 @@ class ModelVersion:
     metrics: dict = field(default_factory=dict)
     reference: dict | None = None
     created_at: str = ""
+    profile: dict | None = None  # per-feature training profile (pipelines.profile)
 
     @property
     def model_path(self) -> Path:
@@ -184,7 +186,7 @@ class Registry:
         names = [str(c) for c in pipeline.feature_names_in_]
         task, classes = task_of(pipeline)
         dtypes: list[str | None] = [None] * len(names)
-        reference = None
+        reference = profile = None
         if frame is not None:
             missing = [c for c in names if c not in frame.columns]
             if missing:
@@ -198,6 +200,7 @@ class Registry:
             scores, _ = predict(pipeline, conform(frame, spec), spec)
             edges = regression_edges(scores) if task == REGRESSION else PROBABILITY_EDGES
             reference = summarize(scores, edges)
+            profile = profile_frame(frame, names)
         return {
             "name": name,
             "features": [{"name": n, "dtype": d} for n, d in zip(names, dtypes, strict=True)],
@@ -206,6 +209,7 @@ class Registry:
             "library_versions": library_versions(),
             "metrics": metrics,
             "reference": reference,
+            "profile": profile,
             "created_at": self.clock().astimezone(timezone.utc).isoformat(),
         }
 
@@ -319,6 +323,7 @@ class Registry:
                 metrics=dict(meta.get("metrics") or {}),
                 reference=meta.get("reference"),
                 created_at=meta.get("created_at", ""),
+                profile=meta.get("profile"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from jobs.config import OutputConfig, SourceConfig
+from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig
 from jobs.errors import ConfigError
 from jobs.scoring import Lineage, ModelSpec
 from pipelines.registry import ModelVersion
@@ -32,6 +32,9 @@ class ScoringTask:
     pipeline: object  # the fitted scikit-learn pipeline, loaded and verified
     positive: int  # predict_proba column of the positive class
     lineage: Lineage
+    quality: QualityConfig = QualityConfig()
+    drift: DriftConfig = DriftConfig()
+    previous: dict | None = None  # the previous succeeded day: {"day": ISO, "scores": summary}
 
     @property
     def spec(self) -> ModelSpec:
@@ -49,6 +52,8 @@ class EngineResult:
     rows_rejected: int
     scores: dict  # the day's score distribution (jobs.stats summary)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    checks: dict = field(default_factory=dict)  # quality and drift figures (jobs.quality)
+    warnings: list[str] = field(default_factory=list)  # checks over their limit that only warn
 
 
 class StageTimer:

@@ -13,7 +13,9 @@ from itertools import chain
 
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from jobs.errors import NoInputRows
-from jobs.scoring import check_columns, output_schema, score_batch
+from jobs.quality import RunMonitor
+from jobs.rejects import write_rejects
+from jobs.scoring import check_columns, output_schema, reject_schema, score_chunk
 from jobs.sinks import open_sink
 from jobs.sources import open_source
 from jobs.stats import PROBABILITY_EDGES, ScoreStats
@@ -41,26 +43,40 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
     )
     stats = ScoreStats(_edges(task))
     counts = {"read": 0}
+    monitor = RunMonitor.for_task(task)
+    rejecting = task.quality.on_bad_rows == "reject"
+    rejects_schema = reject_schema([first.schema.field(n) for n in task.id_columns]) if rejecting else None
+    rejects = []
 
     def scored():
         for batch in chain([first], batches):
             with timer.stage("score"):
-                out, scores = score_batch(task.pipeline, batch, task.spec, task.positive, schema, task.lineage)
-                stats.update(scores)
+                result = score_chunk(
+                    task.pipeline, batch, task.spec, task.positive, schema, task.lineage,
+                    monitor=monitor, reject_schema=rejects_schema,
+                )
+                stats.update(result.scores)
+            if result.rejects is not None:
+                rejects.append(result.rejects)
+                monitor.add_rejected(result.rejects.num_rows)
             counts["read"] += batch.num_rows
             if progress is not None:
                 progress(counts["read"])
-            yield out
+            yield result.output
 
     chunks = scored()
     first_scored = next(chunks)  # schema and pipeline errors surface before the sink opens
-    written = sink.replace_day(task.day, schema, chain([first_scored], chunks))
+    # The monitor's verdict comes after the last batch, before the sink commits.
+    written = sink.replace_day(task.day, schema, monitor.guard(chain([first_scored], chunks), stats))
+    if rejecting:
+        write_rejects(task.output, task.day, rejects_schema, rejects)
     total = time.perf_counter() - started
     timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     timings["write"] = round(max(total - sum(timer.seconds.values()), 0.0), 4)
     timings["engine_total"] = round(total, 4)
     return EngineResult(
-        rows_read=counts["read"], rows_written=written, rows_rejected=0, scores=stats.summary(), timings=timings
+        rows_read=counts["read"], rows_written=written, rows_rejected=monitor.rejected, scores=stats.summary(),
+        timings=timings, checks=monitor.figures, warnings=monitor.warnings(),
     )
 
 

@@ -1,0 +1,300 @@
+"""Input checks, bad-row share and drift of one run, accumulated chunk by chunk.
+
+``RunMonitor.observe(features)`` sees each conformed chunk once (no second pass over the day);
+``guard(batches, stats)`` passes the scored batches on to the sink and, after the last one and
+before the sink commits, computes the verdict: a failed check raises ``QualityCheckFailed``
+from inside the sink's loop, so the day's write rolls back and nothing is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from jobs.config import DriftConfig, QualityConfig
+from jobs.drift import category_psi, histogram_psi, psi
+from jobs.errors import ConfigError, QualityCheckFailed
+from jobs.stats import ScoreStats
+from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
+_MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check over its limit: ``figure`` > ``limit`` (``min_rows``: figure < limit)."""
+
+    check: str  # min_rows | max_rows | null_fraction | unseen_category_fraction | ...
+    column: str | None
+    figure: float
+    limit: float
+    action: str  # warn | fail
+    setting: str  # the config key that sets the limit
+
+    def describe(self) -> str:
+        on = f" on column {self.column}" if self.column else ""
+        relation = "below" if self.check == "min_rows" else "above"
+        return f"check {self.check}{on}: {_fmt(self.figure)} is {relation} the limit {_fmt(self.limit)} ({self.setting})"
+
+
+class RunMonitor:
+    """Streaming accumulator of one run's checks; thread-safe ``observe``."""
+
+    def __init__(
+        self,
+        quality: QualityConfig,
+        drift: DriftConfig,
+        *,
+        features: list[str],
+        profile: dict | None,
+        categories: dict[str, list[str]],
+        reference: dict | None,
+        previous: dict | None = None,
+        model_label: str = "the model",
+    ) -> None:
+        self.quality, self.drift = quality, drift
+        self.reference, self.previous = reference, previous
+        profile = profile or {}
+        _check_columns(quality, drift, features, model_label)
+        self._features = features
+        self._known = {c: set(v) for c, v in categories.items() if c in features}
+        for column, entry in profile.items():  # no encoder found: the training frame's categories
+            if entry.get("kind") == CATEGORICAL and column not in self._known and "categories" in entry:
+                self._known[column] = set(entry["categories"])
+        self._ranges = {
+            c: (e["min"], e["max"]) for c, e in profile.items() if e.get("kind") == NUMERIC and e.get("min") is not None
+        }
+        self._drift_profile = {c: profile[c] for c in drift.features if c in profile}
+        self._lock = threading.Lock()
+        self.rows = 0
+        self.rejected = 0
+        self._nulls = dict.fromkeys(features, 0)
+        self._unseen = dict.fromkeys(self._known, 0)
+        self._unseen_values: dict[str, Counter] = {c: Counter() for c in self._known}
+        self._below = dict.fromkeys(self._ranges, 0)
+        self._above = dict.fromkeys(self._ranges, 0)
+        self._bins: dict[str, np.ndarray] = {}
+        self._shares: dict[str, Counter] = {}
+        self.figures: dict = {}
+
+    @classmethod
+    def for_task(cls, task) -> RunMonitor:
+        """The monitor of an engine's ``ScoringTask``."""
+        model = task.model
+        return cls(
+            task.quality,
+            task.drift,
+            features=task.spec.feature_names,
+            profile=model.profile,
+            categories=fitted_categories(task.pipeline),
+            reference=model.reference,
+            previous=task.previous,
+            model_label=f"{model.name} v{model.version}",
+        )
+
+    # --- per chunk -----------------------------------------------------------------------
+
+    def observe(self, features: pd.DataFrame) -> None:
+        """Count one conformed chunk's rows, nulls, unseen categories, out-of-range values."""
+        with self._lock:
+            self.rows += len(features)
+            limit = self.quality.max_rows
+            if limit is not None and self.rows > limit and self.quality.on_fail == FAIL:
+                # Known before the end of the day: stop reading now.
+                self._raise([Finding("max_rows", None, self.rows, limit, FAIL, "quality.max_rows")], partial=True)
+            for column in self._features:
+                self._nulls[column] += int(features[column].isna().sum())
+            for column, known in self._known.items():
+                values = features[column].dropna().astype(str)
+                unseen = values[~values.isin(known)]
+                self._unseen[column] += len(unseen)
+                tracked = self._unseen_values[column]
+                for value, count in unseen.value_counts().items():
+                    if value in tracked or len(tracked) < _MAX_TRACKED:
+                        tracked[value] += int(count)
+            for column, (lo, hi) in self._ranges.items():
+                values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
+                self._below[column] += int((values < lo).sum())
+                self._above[column] += int((values > hi).sum())
+            for column, entry in self._drift_profile.items():
+                self._observe_drift(column, entry, features[column])
+
+    def _observe_drift(self, column: str, entry: dict, series: pd.Series) -> None:
+        missing = int(series.isna().sum())
+        if entry["kind"] == NUMERIC:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+            counts = np.append(numeric_bins(values, np.asarray(entry["edges"], dtype=float)), missing)
+            self._bins[column] = self._bins.get(column, 0) + counts
+        else:
+            known = entry["shares"]
+            values = series.dropna().astype(str)
+            counts = self._shares.setdefault(column, Counter())
+            for value, count in values.value_counts().items():
+                counts[value if value in known else OTHER] += int(count)
+            counts[MISSING] += missing
+
+    def add_rejected(self, rows: int) -> None:
+        with self._lock:
+            self.rejected += rows
+
+    # --- end of the day --------------------------------------------------------------------
+
+    def guard(self, batches: Iterator, stats: ScoreStats) -> Iterator:
+        """``batches`` unchanged, then the verdict: raises before the consumer (a sink) commits."""
+        yield from batches
+        self.finish(stats.summary())
+
+    def finish(self, scores: dict) -> dict:
+        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails."""
+        q, rows = self.quality, self.rows
+        action = q.on_fail
+        findings: list[Finding] = []
+        if rows < q.min_rows:
+            findings.append(Finding("min_rows", None, rows, q.min_rows, action, "quality.min_rows"))
+        if q.max_rows is not None and rows > q.max_rows:
+            findings.append(Finding("max_rows", None, rows, q.max_rows, action, "quality.max_rows"))
+        nulls = {c: n / rows if rows else 0.0 for c, n in self._nulls.items()}
+        for column, fraction in nulls.items():
+            if fraction > q.null_limit(column):
+                findings.append(Finding("null_fraction", column, fraction, q.null_limit(column), action, "quality.max_null_fraction"))
+        unseen = {c: n / rows if rows else 0.0 for c, n in self._unseen.items()}
+        for column, fraction in unseen.items():
+            if fraction > q.max_unseen_category_fraction:
+                findings.append(Finding(
+                    "unseen_category_fraction", column, fraction, q.max_unseen_category_fraction, action,
+                    "quality.max_unseen_category_fraction",
+                ))
+        out_of_range = {c: {"below": self._below[c], "above": self._above[c]} for c in self._ranges}
+        if q.max_out_of_range_fraction is not None:
+            for column, counts in out_of_range.items():
+                fraction = (counts["below"] + counts["above"]) / rows if rows else 0.0
+                if fraction > q.max_out_of_range_fraction:
+                    findings.append(Finding(
+                        "out_of_range_fraction", column, fraction, q.max_out_of_range_fraction, action,
+                        "quality.max_out_of_range_fraction",
+                    ))
+        reject_fraction = self.rejected / rows if rows else 0.0
+        if q.on_bad_rows == "reject" and reject_fraction > q.max_reject_fraction:
+            # Not subject to on_fail: it is the condition for a run with rejects to succeed.
+            findings.append(Finding("reject_fraction", None, reject_fraction, q.max_reject_fraction, FAIL, "quality.max_reject_fraction"))
+        drift, drift_findings = self._drift(scores)
+        findings += drift_findings
+        verdict = FAIL if any(f.action == FAIL for f in findings) else WARN if findings else PASS
+        self.figures = {
+            "quality": {
+                "verdict": verdict,
+                "rows": rows,
+                "rejected": self.rejected,
+                "reject_fraction": reject_fraction,
+                "null_fraction": nulls,
+                "unseen_category_fraction": unseen,
+                "unseen_categories": {
+                    c: [v for v, _ in t.most_common(MAX_UNSEEN_EXAMPLES)] for c, t in self._unseen_values.items() if t
+                },
+                "out_of_range": out_of_range,
+                "findings": [asdict(f) for f in findings],
+                "limits": q.model_dump(),
+            },
+            "drift": drift,
+        }
+        if verdict == FAIL:
+            self._raise([f for f in findings if f.action == FAIL])
+        return self.figures
+
+    def warnings(self) -> list[str]:
+        """One line per check over its limit that only warns."""
+        return [Finding(**f).describe() for f in self.figures.get("quality", {}).get("findings", []) if f["action"] == WARN]
+
+    def _drift(self, scores: dict) -> tuple[dict, list[Finding]]:
+        d = self.drift
+        findings = []
+        vs_reference = histogram_psi(self.reference, scores)
+        vs_previous = histogram_psi((self.previous or {}).get("scores"), scores)
+        for name, value in (("score_psi_reference", vs_reference), ("score_psi_previous", vs_previous)):
+            if value is not None and value > d.max_psi:
+                findings.append(Finding(name, None, value, d.max_psi, d.on_fail, "drift.max_psi"))
+        features = {}
+        for column in d.features:
+            entry = self._drift_profile.get(column)
+            if entry is None:
+                features[column] = {"psi": None, "note": "no training profile (register with training data)"}
+                continue
+            if entry["kind"] == NUMERIC:
+                expected = [*entry["shares"], entry.get("missing_share", 0.0)]
+                actual = self._bins.get(column, np.zeros(len(expected)))
+                value = psi(expected, actual)
+                total = actual.sum()
+                features[column] = {
+                    "kind": NUMERIC,
+                    "psi": value,
+                    "bins": _bin_labels(entry["edges"]) + [MISSING],
+                    "expected": expected,
+                    "actual": (actual / total).tolist() if total else [0.0] * len(expected),
+                }
+            else:
+                expected = dict(entry["shares"])
+                expected[MISSING] = entry.get("null_fraction", 0.0)
+                actual = self._shares.get(column, Counter())
+                total = sum(actual.values())
+                value = category_psi(expected, actual)
+                features[column] = {
+                    "kind": CATEGORICAL,
+                    "psi": value,
+                    "expected": expected,
+                    "actual": {k: v / total for k, v in actual.items()} if total else {},
+                }
+            if value > d.max_psi:
+                findings.append(Finding("feature_psi", column, value, d.max_psi, d.on_fail, "drift.max_psi"))
+        drift = {
+            "max_psi": d.max_psi,
+            "psi_reference": vs_reference,
+            "psi_previous": vs_previous,
+            "previous_day": (self.previous or {}).get("day"),
+            "features": features,
+        }
+        return drift, findings
+
+    def _raise(self, failed: list[Finding], partial: bool = False) -> None:
+        first = failed[0]
+        more = f"; and {len(failed) - 1} more: " + "; ".join(f.describe() for f in failed[1:]) if len(failed) > 1 else ""
+        stopped = "stopped while reading" if partial else "stopped before writing"
+        raise QualityCheckFailed(
+            f"{first.describe()}{more}; the run {stopped}, nothing was written",
+            hint=f"fix the upstream data, or change {first.setting} in the job file",
+            stats=self.figures or {"quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}},
+        )
+
+
+def _check_columns(quality: QualityConfig, drift: DriftConfig, features: list[str], model: str) -> None:
+    known = set(features)
+    for key, columns in (
+        ("quality.max_null_fraction", list(quality.max_null_fraction) if isinstance(quality.max_null_fraction, dict) else []),
+        ("drift.features", drift.features),
+    ):
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ConfigError(
+                f"{key} names {', '.join(unknown)}, not feature(s) of {model}",
+                hint=f"its features: {', '.join(features)}",
+            )
+
+
+def _bin_labels(edges: list[float]) -> list[str]:
+    if not edges:
+        return ["all"]
+    labels = [f"<= {_fmt(edges[0])}"]
+    labels += [f"{_fmt(a)} - {_fmt(b)}" for a, b in zip(edges, edges[1:])]
+    return labels + [f"> {_fmt(edges[-1])}"]
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, (int, np.integer)) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}"
