@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(handler=cmd_status)
 
+    p = sub.add_parser("report", parents=[common], help="rows, rejects, score drift and model per day, as HTML or JSON")
+    p.add_argument("job")
+    p.add_argument("--start", help="first day (default: 30 days before --end)")
+    p.add_argument("--end", help="last day (default: the newest day in the ledger)")
+    p.add_argument("--out", type=Path, help="write to this file (default: stdout)")
+    p.add_argument("--format", choices=["html", "json"], default="html")
+    p.set_defaults(handler=cmd_report)
+
     p = sub.add_parser("list", parents=[common], help="jobs, schedules, last runs, next fires")
     p.set_defaults(handler=cmd_list)
 
@@ -258,7 +266,7 @@ def cmd_status(args) -> int:
     if args.format == "json":
         print(json.dumps([{k: _json_value(row[k]) for k in COLUMNS} for row in rows], indent=2))
         return EXIT_OK
-    headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "model", "engine", "run_id", "error"]
+    headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "quality", "psi_ref", "psi_prev", "model", "engine", "run_id", "error"]
     table = []
     for row in rows:
         secs = (row["finished_at"] - row["started_at"]).total_seconds() if row["finished_at"] else None
@@ -266,12 +274,48 @@ def cmd_status(args) -> int:
             str(row["score_date"]), row["status"], str(row["attempt"]),
             f"{row['started_at']:%Y-%m-%d %H:%M:%S}", "" if secs is None else f"{secs:.1f}",
             _blank(row["rows_read"]), _blank(row["rows_written"]), _blank(row["rows_rejected"]),
+            *_quality_columns(row["stats"]),
             f"{row['model_name']} v{row['model_version']}" if row["model_name"] else "",
             row["engine"] or "", row["run_id"][:8], (row["error"] or "")[:80],
         ])
     _print_table(headers, table)
     if not rows:
         print(f"no runs of {args.job} yet", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from datetime import timedelta
+
+    from jobs.dates import local_today, parse_day
+    from jobs.ledger import Ledger
+    from jobs.report import render_html, render_json, report_data
+
+    settings = _settings(args)
+    job = config_mod.load_named(settings.config_dir, args.job)
+    ledger = Ledger(settings.state_url)
+    today = local_today(_now(), job.tz)
+    try:
+        if args.end:
+            end = parse_day(args.end, today)
+        else:
+            last = ledger.history(job.name)
+            end = max((r["score_date"] for r in last), default=today)
+        start = parse_day(args.start, today) if args.start else end - timedelta(days=29)
+    except BatchScoreError as exc:
+        raise exc.in_context(job.name, None)
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}", hint="give the earlier day first")
+    data = report_data(job, ledger.latest_per_day(job.name, start, end), start, end)
+    text = render_json(data) if args.format == "json" else render_html(data)
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.out.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}", hint="give a writable path") from exc
+    print(args.out)
     return EXIT_OK
 
 
@@ -420,6 +464,16 @@ def _print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _quality_columns(stats: dict | None) -> list[str]:
+    """The run's quality verdict and its score PSI against the training reference and the
+    previous succeeded day (blank where not measured)."""
+    stats = stats or {}
+    verdict = (stats.get("quality") or {}).get("verdict", "")
+    drift = stats.get("drift") or {}
+    psi = [drift.get("psi_reference"), drift.get("psi_previous")]
+    return [verdict, *("" if v is None else f"{v:.3f}" for v in psi)]
 
 
 def _blank(value) -> str:

@@ -205,7 +205,7 @@ class RunMonitor:
             "drift": drift,
         }
         if verdict == FAIL:
-            self._raise([f for f in findings if f.action == FAIL])
+            self._raise([f for f in findings if f.action == FAIL], scores=scores)
         return self.figures
 
     def warnings(self) -> list[str]:
@@ -261,14 +261,17 @@ class RunMonitor:
         }
         return drift, findings
 
-    def _raise(self, failed: list[Finding], partial: bool = False) -> None:
+    def _raise(self, failed: list[Finding], partial: bool = False, scores: dict | None = None) -> None:
         first = failed[0]
         more = f"; and {len(failed) - 1} more: " + "; ".join(f.describe() for f in failed[1:]) if len(failed) > 1 else ""
         stopped = "stopped while reading" if partial else "stopped before writing"
         raise QualityCheckFailed(
             f"{first.describe()}{more}; the run {stopped}, nothing was written",
             hint=f"fix the upstream data, or change {first.setting} in the job file",
-            stats=self.figures or {"quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}},
+            # The failed day's figures (its scores too, though not written) stay in the ledger.
+            stats={**self.figures, "scores": scores} if self.figures else {
+                "quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}
+            },
         )
 
 

@@ -1,0 +1,277 @@
+"""``batchscore report``: a job's days as one self-contained HTML page (or JSON).
+
+``report_data`` turns the ledger's rows into plain data (one entry per day, the thresholds in
+force, where the model changed, the latest run's per-feature figures); ``render_html`` draws
+its plots with matplotlib (Agg, PNG embedded as base64: no network needed to view it) into
+``report_template.html``. Nothing here reads the clock or the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from datetime import date
+from importlib import resources
+from string import Template
+
+from jobs.config import JobConfig
+from jobs.dates import day_range
+from jobs.errors import UsageError
+
+NOT_RUN = "not run"
+MODERATE_PSI = 0.1  # the usual "moderate shift" line drawn under the job's own max_psi
+
+
+def report_data(job: JobConfig, latest: dict[date, dict], start: date, end: date) -> dict:
+    """Plain, JSON-ready data of the report: ``latest`` is the decisive ledger row per day."""
+    days = []
+    for day in day_range(start, end):
+        row = latest.get(day)
+        days.append(_day_entry(day, row))
+    changes = []
+    previous = None
+    for entry in days:
+        version = entry["model_version"]
+        if version is None:
+            continue
+        if previous is not None and version != previous:
+            changes.append({"day": entry["day"], "from": previous, "to": version})
+        previous = version
+    ran = [(d, latest[date.fromisoformat(d["day"])]) for d in days if d["status"] != NOT_RUN]
+    latest_run = ran[-1] if ran else None
+    return {
+        "job": job.name,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "source": f"{job.source.kind} {job.source.describe()}",
+        "output": f"{job.output.kind} {job.output.describe()}",
+        "model": f"{job.pipeline.name} @ {job.pipeline.version}",
+        "thresholds": {"quality": job.quality.model_dump(), "drift": job.drift.model_dump()},
+        "days": days,
+        "model_changes": changes,
+        "latest": _latest(latest_run),
+    }
+
+
+def _day_entry(day: date, row: dict | None) -> dict:
+    if row is None:
+        return {"day": day.isoformat(), "status": NOT_RUN, "verdict": None, "rows_read": None, "rows_written": None,
+                "rows_rejected": None, "model_version": None, "scores": None, "psi_reference": None,
+                "psi_previous": None, "findings": [], "error": None, "run_id": None}
+    stats = row.get("stats") or {}
+    quality = stats.get("quality") or {}
+    drift = stats.get("drift") or {}
+    scores = stats.get("scores") or {}
+    return {
+        "day": day.isoformat(),
+        "status": row["status"],
+        "verdict": quality.get("verdict"),
+        "rows_read": row.get("rows_read"),
+        "rows_written": row.get("rows_written"),
+        "rows_rejected": row.get("rows_rejected"),
+        "model_version": row.get("model_version"),
+        "scores": {k: scores[k] for k in ("count", "mean", "std", "quantiles") if k in scores} or None,
+        "psi_reference": drift.get("psi_reference"),
+        "psi_previous": drift.get("psi_previous"),
+        "findings": quality.get("findings", []),
+        "error": row.get("error"),
+        "run_id": row.get("run_id"),
+    }
+
+
+def _latest(pair) -> dict | None:
+    if pair is None:
+        return None
+    entry, row = pair
+    stats = row.get("stats") or {}
+    quality = stats.get("quality") or {}
+    drift = (stats.get("drift") or {}).get("features") or {}
+    columns = list(dict.fromkeys([*quality.get("null_fraction", {}), *drift]))
+    table = []
+    for column in columns:
+        out = (quality.get("out_of_range") or {}).get(column)
+        table.append({
+            "feature": column,
+            "null_fraction": (quality.get("null_fraction") or {}).get(column),
+            "unseen_category_fraction": (quality.get("unseen_category_fraction") or {}).get(column),
+            "unseen_examples": (quality.get("unseen_categories") or {}).get(column, []),
+            "out_of_range": None if out is None else out["below"] + out["above"],
+            "psi": (drift.get(column) or {}).get("psi"),
+        })
+    return {"day": entry["day"], "status": entry["status"], "run_id": entry["run_id"], "features": table,
+            "distributions": drift}
+
+
+def render_json(data: dict) -> str:
+    return json.dumps(data, indent=2)
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+PLOTS = ("rows", "rejects", "scores", "psi", "model")
+
+
+def render_html(data: dict) -> str:
+    """The report as one HTML page; every plot an inline PNG."""
+    plots = draw_plots(data)
+    template = Template(resources.files("jobs").joinpath("report_template.html").read_text())
+    return template.substitute(
+        job=_e(data["job"]),
+        start=data["start"],
+        end=data["end"],
+        summary=_summary(data),
+        checks=_checks(data),
+        **{f"plot_{name}": _img(name, png) for name, png in plots.items()},
+        model_changes=_model_changes(data),
+        drift_table=_drift_table(data),
+        day_table=_day_table(data),
+    )
+
+
+def draw_plots(data: dict) -> dict[str, bytes]:
+    """PNG bytes of each plot in ``PLOTS``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise UsageError("the HTML report needs matplotlib", hint="pip install 'batchscore[report]', or use --format json") from exc
+    from jobs import report_plots
+
+    out = {}
+    for name in PLOTS:
+        fig = getattr(report_plots, name)(plt, data)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        out[name] = buffer.getvalue()
+    return out
+
+
+def _img(name: str, png: bytes) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f'<img id="plot-{name}" class="plot" alt="{name} per day" src="data:image/png;base64,{encoded}">'
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def _summary(data: dict) -> str:
+    days = data["days"]
+    counts = {s: sum(d["status"] == s for d in days) for s in ("succeeded", "failed", NOT_RUN)}
+    warned = [d["day"] for d in days if d["verdict"] == "warn"]
+    failed_checks = [d["day"] for d in days if d["verdict"] == "fail"]
+    items = [
+        f"<li>Scores rows of <b>{_e(data['source'])}</b> with the model <b>{_e(data['model'])}</b> into <b>{_e(data['output'])}</b>.</li>",
+        f"<li>{len(days)} days: {counts['succeeded']} succeeded, {counts['failed']} failed, {counts[NOT_RUN]} not run.</li>",
+    ]
+    if failed_checks:
+        items.append(f"<li class='bad'>Stopped by a data check (nothing written): {_e(', '.join(failed_checks))}.</li>")
+    if warned:
+        items.append(f"<li class='warn'>Written, with a warning from a check: {_e(', '.join(warned))}.</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _checks(data: dict) -> str:
+    q = data["thresholds"]["quality"]
+    d = data["thresholds"]["drift"]
+    nulls = q["max_null_fraction"]
+    nulls_text = (
+        ", ".join(f"{k}: {v:.1%}" for k, v in nulls.items()) + " (others 5%)" if isinstance(nulls, dict) else f"{nulls:.1%}"
+    )
+    rows = [
+        ("Rows per day", f"at least {q['min_rows']:,}" + (f", at most {q['max_rows']:,}" if q["max_rows"] else "")),
+        ("Missing values per input column", f"at most {nulls_text} of rows"),
+        ("Categories the model never saw in training", f"at most {q['max_unseen_category_fraction']:.1%} of rows per column"),
+        ("Numbers outside the training range", "counted" if q["max_out_of_range_fraction"] is None else f"at most {q['max_out_of_range_fraction']:.1%} of rows"),
+        ("A failed check above", "stops the day, nothing is written" if q["on_fail"] == "fail" else "is a warning; the day is written"),
+        ("Rows the model cannot score", "fail the day" if q["on_bad_rows"] == "fail" else f"are set aside in a rejects table; the day fails if they exceed {q['max_reject_fraction']:.2%}"),
+        ("Score drift (PSI)", f"at most {d['max_psi']} against the training scores and against the previous day; above it the day {'fails' if d['on_fail'] == 'fail' else 'gets a warning'}"),
+        ("Input columns watched for drift", ", ".join(d["features"]) or "none"),
+    ]
+    return "<table><tr><th>check</th><th>limit</th></tr>" + "".join(
+        f"<tr><td>{_e(a)}</td><td>{_e(b)}</td></tr>" for a, b in rows
+    ) + "</table>"
+
+
+def _model_changes(data: dict) -> str:
+    changes = data["model_changes"]
+    if not changes:
+        versions = {d["model_version"] for d in data["days"] if d["model_version"] is not None}
+        only = f"version {versions.pop()}" if len(versions) == 1 else "no version (no runs)"
+        return f"<p>The model did not change in this period: every run used {only}.</p>"
+    items = "".join(f"<li>{_e(c['day'])}: version {c['from']} → {c['to']}</li>" for c in changes)
+    return f"<p>The model version changed on:</p><ul>{items}</ul>"
+
+
+def _drift_table(data: dict) -> str:
+    latest = data["latest"]
+    if latest is None:
+        return "<p>No run in this period.</p>"
+    q = data["thresholds"]["quality"]
+    max_psi = data["thresholds"]["drift"]["max_psi"]
+    head = (
+        f"<p>Run {_e(latest['run_id'])} of {_e(latest['day'])} ({_e(latest['status'])}). "
+        "Missing = share of rows without a value; unseen = share of rows with a category the model "
+        "was not trained on; outside range = values below the training minimum or above its maximum; "
+        "PSI compares the column's distribution with the training data (only for watched columns).</p>"
+    )
+    rows = []
+    for f in latest["features"]:
+        over = (
+            (f["null_fraction"] or 0) > _null_limit(q, f["feature"])
+            or (f["unseen_category_fraction"] or 0) > q["max_unseen_category_fraction"]
+            or (f["psi"] or 0) > max_psi
+        )
+        unseen = _num(f["unseen_category_fraction"], 4)
+        if f["unseen_examples"]:
+            unseen += " (" + _e(", ".join(f["unseen_examples"][:5])) + ")"
+        rows.append(
+            f"<tr class='{'bad' if over else ''}'><td>{_e(f['feature'])}</td><td>{_num(f['null_fraction'], 4)}</td>"
+            f"<td>{unseen}</td><td>{_num(f['out_of_range'])}</td><td>{_num(f['psi'])}</td>"
+            f"<td>{'over a limit' if over else 'ok'}</td></tr>"
+        )
+    return head + (
+        "<table><tr><th>input column</th><th>missing</th><th>unseen categories</th><th>outside training range</th>"
+        "<th>PSI vs training</th><th>verdict</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _null_limit(q: dict, column: str) -> float:
+    limit = q["max_null_fraction"]
+    return limit.get(column, 0.05) if isinstance(limit, dict) else limit
+
+
+def _day_table(data: dict) -> str:
+    rows = []
+    for d in data["days"]:
+        q = (d["scores"] or {}).get("quantiles", {})
+        problem = d["error"] or "; ".join(
+            f"{f['check']}{' ' + f['column'] if f['column'] else ''}: {_num(f['figure'], 3)} (limit {_num(f['limit'], 3)})"
+            for f in d["findings"]
+        )
+        css = "bad" if d["status"] == "failed" else "warn" if d["verdict"] == "warn" else ""
+        rows.append(
+            f"<tr class='{css}'><td>{d['day']}</td><td>{_e(d['status'])}</td><td>{_e(d['verdict'] or '–')}</td>"
+            f"<td>{_num(d['rows_read'])}</td><td>{_num(d['rows_written'])}</td><td>{_num(d['rows_rejected'])}</td>"
+            f"<td>{_num((d['scores'] or {}).get('mean'))}</td><td>{_num(q.get('p50'))}</td>"
+            f"<td>{_num(d['psi_reference'])}</td><td>{_num(d['psi_previous'])}</td>"
+            f"<td>{_e(d['model_version'] if d['model_version'] is not None else '–')}</td><td>{_e(problem)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>day</th><th>run</th><th>checks</th><th>rows read</th><th>rows written</th><th>rejected</th>"
+        "<th>mean score</th><th>median</th><th>PSI vs training</th><th>PSI vs previous day</th><th>model version</th>"
+        "<th>what went wrong</th></tr>" + "".join(rows) + "</table>"
+    )
