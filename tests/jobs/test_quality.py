@@ -249,3 +249,18 @@ def test_status_shows_the_verdict_and_psi_of_each_run(project):
     assert " pass " in ok
     psi = json.loads(project.ledger().iloc[0]["stats"])["drift"]["psi_reference"]
     assert f"{psi:.3f}" in ok
+
+
+def test_unseen_categories_are_known_from_the_encoder_without_a_training_profile(project):
+    import pandas as pd
+
+    from pipelines import churn
+
+    frame = pd.read_parquet(project.root / "data" / "training.parquet")
+    pipeline = churn.build_pipeline().fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
+    project.registry.register("bare", pipeline, alias="production")  # no training frame: no profile
+    project.write_job(pipeline={"name": "bare", "version": "production"})
+    _alter(project, "region = 'atlantis'", "customer_id % 10 = 0")
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    _one_line_error(result, "unseen_category_fraction on column region", "0.1", "limit 0.01")
