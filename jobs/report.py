@@ -68,8 +68,9 @@ def _day_entry(day: date, row: dict | None) -> dict:
         "day": day.isoformat(),
         "status": row["status"],
         "verdict": quality.get("verdict"),
-        "rows_read": row.get("rows_read"),
-        "rows_written": row.get("rows_written"),
+        # A run stopped by a check has no rows_read in the ledger; its monitor counted them.
+        "rows_read": row.get("rows_read") if row.get("rows_read") is not None else quality.get("rows"),
+        "rows_written": row.get("rows_written") if row["status"] == "succeeded" else 0,
         "rows_rejected": row.get("rows_rejected"),
         "model_version": row.get("model_version"),
         "scores": {k: scores[k] for k in ("count", "mean", "std", "quantiles") if k in scores} or None,
@@ -257,7 +258,8 @@ def _null_limit(q: dict, column: str) -> float:
 def _day_table(data: dict) -> str:
     rows = []
     for d in data["days"]:
-        q = (d["scores"] or {}).get("quantiles", {})
+        written = d["scores"] if d["status"] == "succeeded" else None  # a failed day wrote no scores
+        q = (written or {}).get("quantiles", {})
         problem = d["error"] or "; ".join(
             f"{f['check']}{' ' + f['column'] if f['column'] else ''}: {_num(f['figure'], 3)} (limit {_num(f['limit'], 3)})"
             for f in d["findings"]
@@ -266,7 +268,7 @@ def _day_table(data: dict) -> str:
         rows.append(
             f"<tr class='{css}'><td>{d['day']}</td><td>{_e(d['status'])}</td><td>{_e(d['verdict'] or '–')}</td>"
             f"<td>{_num(d['rows_read'])}</td><td>{_num(d['rows_written'])}</td><td>{_num(d['rows_rejected'])}</td>"
-            f"<td>{_num((d['scores'] or {}).get('mean'))}</td><td>{_num(q.get('p50'))}</td>"
+            f"<td>{_num((written or {}).get('mean'))}</td><td>{_num(q.get('p50'))}</td>"
             f"<td>{_num(d['psi_reference'])}</td><td>{_num(d['psi_previous'])}</td>"
             f"<td>{_e(d['model_version'] if d['model_version'] is not None else '–')}</td><td>{_e(problem)}</td></tr>"
         )

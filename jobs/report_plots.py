@@ -49,7 +49,8 @@ def rows(plt, data: dict):
     minimum = data["thresholds"]["quality"]["min_rows"]
     if minimum > 1:
         ax.axhline(minimum, color=FAILED, ls="--", lw=1, label=f"minimum {minimum:,}")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.set_ylim(0, max([*read, minimum, 1]) * 1.3)  # room for the legend above the bars
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
     return fig
 
 
@@ -70,17 +71,18 @@ def rejects(plt, data: dict):
 
 
 def scores(plt, data: dict):
-    fig, ax = _axes(plt, data, "Score distribution per day: median, middle 50% and middle 90% of rows", "score")
-    x, q = [], []
-    for day, d in zip(_days(data), data["days"]):
-        quantiles = (d["scores"] or {}).get("quantiles")
-        if quantiles:
-            x.append(day.toordinal())
-            q.append(quantiles)
-    if x:
-        ax.fill_between(x, [v["p05"] for v in q], [v["p95"] for v in q], color=OK, alpha=0.2, label="5%-95%")
-        ax.fill_between(x, [v["p25"] for v in q], [v["p75"] for v in q], color=OK, alpha=0.4, label="25%-75%")
-        ax.plot(x, [v["p50"] for v in q], color="#1b4f72", marker=".", lw=1.5, label="median")
+    fig, ax = _axes(plt, data, "Score distribution per day: median, middle 50% and middle 90% of written rows", "score")
+    nan = float("nan")
+    x = [day.toordinal() for day in _days(data)]
+    q = []
+    for d in data["days"]:  # NaN where nothing was written: a gap, not an interpolation
+        quantiles = (d["scores"] or {}).get("quantiles") if d["status"] == "succeeded" else None
+        q.append(quantiles or {})
+    if any(q):
+        band = lambda key: [v.get(key, nan) for v in q]  # noqa: E731
+        ax.fill_between(x, band("p05"), band("p95"), color=OK, alpha=0.2, label="5%-95%")
+        ax.fill_between(x, band("p25"), band("p75"), color=OK, alpha=0.4, label="25%-75%")
+        ax.plot(x, band("p50"), color="#1b4f72", marker=".", lw=1.5, label="median")
         ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -88,14 +90,20 @@ def scores(plt, data: dict):
 def psi(plt, data: dict):
     fig, ax = _axes(plt, data, "Score drift per day (PSI): how far the scores moved; above the dashed line is a shift", "PSI")
     x = [d.toordinal() for d in _days(data)]
-    for key, label, style in (("psi_reference", "vs training data", "o-"), ("psi_previous", "vs previous day", "s--")):
+    limit = data["thresholds"]["drift"]["max_psi"]
+    top = limit * 3  # keeps the limit readable; larger values are drawn at the top, labelled
+    for key, label, style, shift in (
+        ("psi_reference", "vs training data", "o-", -28), ("psi_previous", "vs previous day", "s--", 4)
+    ):
         points = [(v, d[key]) for v, d in zip(x, data["days"]) if d[key] is not None]
         if points:
-            ax.plot(*zip(*points), style, ms=4, lw=1, label=label)
-    limit = data["thresholds"]["drift"]["max_psi"]
+            ax.plot([p[0] for p in points], [min(p[1], top) for p in points], style, ms=4, lw=1, label=label)
+            for day, value in points:
+                if value > top:
+                    ax.annotate(f"{value:.2f}", (day, top), textcoords="offset points", xytext=(shift, -12), fontsize=7)
     ax.axhline(limit, color=FAILED, ls="--", lw=1, label=f"limit {limit}")
     ax.axhline(0.1, color=WARNED, ls=":", lw=1, label="0.1: moderate")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.05)
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -112,5 +120,6 @@ def model(plt, data: dict):
     for change in data["model_changes"]:
         day = date.fromisoformat(change["day"]).toordinal()
         ax.axvline(day - 0.5, color=WARNED, lw=1.5)
-        ax.annotate(f"v{change['from']}→v{change['to']}", (day - 0.4, change["to"]), fontsize=8)
+        ax.annotate(f"v{change['from']}→v{change['to']}", (day - 0.5, change["to"]), textcoords="offset points",
+                    xytext=(4, 8), fontsize=8)
     return fig
