@@ -103,42 +103,39 @@ class RunMonitor:
 
     def observe(self, features: pd.DataFrame) -> None:
         """Count one conformed chunk's rows, nulls, unseen categories, out-of-range values."""
+        # Counted outside the lock (chunks may be scored in parallel), merged under it.
+        nulls = {c: int(features[c].isna().sum()) for c in self._features}
+        unseen = {}
+        for column, known in self._known.items():
+            values = features[column].dropna().astype(str)
+            unseen[column] = values[~values.isin(known)].value_counts()
+        ranges = {}
+        for column, (lo, hi) in self._ranges.items():
+            values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
+            ranges[column] = (int((values < lo).sum()), int((values > hi).sum()))
+        drift = {c: _drift_counts(e, features[c]) for c, e in self._drift_profile.items()}
         with self._lock:
             self.rows += len(features)
             limit = self.quality.max_rows
             if limit is not None and self.rows > limit and self.quality.on_fail == FAIL:
                 # Known before the end of the day: stop reading now.
                 self._raise([Finding("max_rows", None, self.rows, limit, FAIL, "quality.max_rows")], partial=True)
-            for column in self._features:
-                self._nulls[column] += int(features[column].isna().sum())
-            for column, known in self._known.items():
-                values = features[column].dropna().astype(str)
-                unseen = values[~values.isin(known)]
-                self._unseen[column] += len(unseen)
+            for column, count in nulls.items():
+                self._nulls[column] += count
+            for column, counts in unseen.items():
+                self._unseen[column] += int(counts.sum())
                 tracked = self._unseen_values[column]
-                for value, count in unseen.value_counts().items():
+                for value, count in counts.items():
                     if value in tracked or len(tracked) < _MAX_TRACKED:
                         tracked[value] += int(count)
-            for column, (lo, hi) in self._ranges.items():
-                values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
-                self._below[column] += int((values < lo).sum())
-                self._above[column] += int((values > hi).sum())
-            for column, entry in self._drift_profile.items():
-                self._observe_drift(column, entry, features[column])
-
-    def _observe_drift(self, column: str, entry: dict, series: pd.Series) -> None:
-        missing = int(series.isna().sum())
-        if entry["kind"] == NUMERIC:
-            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-            counts = np.append(numeric_bins(values, np.asarray(entry["edges"], dtype=float)), missing)
-            self._bins[column] = self._bins.get(column, 0) + counts
-        else:
-            known = entry["shares"]
-            values = series.dropna().astype(str)
-            counts = self._shares.setdefault(column, Counter())
-            for value, count in values.value_counts().items():
-                counts[value if value in known else OTHER] += int(count)
-            counts[MISSING] += missing
+            for column, (below, above) in ranges.items():
+                self._below[column] += below
+                self._above[column] += above
+            for column, counts in drift.items():
+                if isinstance(counts, Counter):
+                    self._shares.setdefault(column, Counter()).update(counts)
+                else:
+                    self._bins[column] = self._bins.get(column, 0) + counts
 
     def add_rejected(self, rows: int) -> None:
         with self._lock:
@@ -273,6 +270,21 @@ class RunMonitor:
                 "quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}
             },
         )
+
+
+def _drift_counts(entry: dict, series: pd.Series) -> np.ndarray | Counter:
+    """A chunk's counts over the training profile's bins (numeric, last bin: missing) or
+    categories (unknown ones pooled as OTHER, plus MISSING)."""
+    missing = int(series.isna().sum())
+    if entry["kind"] == NUMERIC:
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        return np.append(numeric_bins(values, np.asarray(entry["edges"], dtype=float)), missing)
+    known = entry["shares"]
+    counts: Counter = Counter()
+    for value, count in series.dropna().astype(str).value_counts().items():
+        counts[value if value in known else OTHER] += int(count)
+    counts[MISSING] += missing
+    return counts
 
 
 def _check_columns(quality: QualityConfig, drift: DriftConfig, features: list[str], model: str) -> None:

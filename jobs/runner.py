@@ -98,9 +98,12 @@ def run_day(
         seconds = time.perf_counter() - started
         timings.update(result.timings)
         timings["total"] = round(seconds, 4)
-        for warning in result.warnings:
+        checked = list(result.warnings)
+        if not result.checks:
+            checked.append(f"quality and drift checks are not run by the {engine_name} engine")
+        for warning in checked:
             log.warning("%s %s: %s", job.name, day, warning)
-        warnings += tuple(result.warnings)
+        warnings += tuple(checked)
         ledger.finish(
             claim,
             rows_read=result.rows_read,
