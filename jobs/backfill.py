@@ -15,7 +15,8 @@ from datetime import date
 from jobs.config import JobConfig
 from jobs.errors import BatchScoreError
 from jobs.ledger import Ledger, RunStatus
-from jobs.runner import SUCCEEDED, run_day
+from jobs.retry import run_with_retries
+from jobs.runner import SUCCEEDED
 from jobs.settings import Settings
 
 FAILED = "failed"
@@ -90,7 +91,7 @@ def run_days(
 
 def _run_one(job: JobConfig, day: date, **args) -> DayResult:
     try:
-        outcome = run_day(job, day, **args)
+        outcome = run_with_retries(job, day, **args)
     except BatchScoreError as exc:
         return DayResult(day, FAILED, error=str(exc), exit_code=exc.exit_code)
     return DayResult(

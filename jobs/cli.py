@@ -129,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", parents=[common], help="jobs, schedules, last runs, next fires")
     p.set_defaults(handler=cmd_list)
 
+    p = sub.add_parser("scheduler", parents=[common], help="the daemon running every job on its schedule")
+    p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="on SIGTERM/SIGINT, how long running jobs may finish before they are terminated (default 60)")
+    p.add_argument("--seconds", default="0", metavar="CRON_FIELD",
+                   help="cron second field added to every schedule (default 0: on the minute, as cron; "
+                        "'*/5' fires every 5 s within each scheduled minute, for demos and tests)")
+    p.set_defaults(handler=cmd_scheduler)
+
+    p = sub.add_parser("crontab", parents=[common], help="crontab lines for every scheduled job")
+    p.add_argument("--write", action="store_true", help="write them to scripts/crontab in the project")
+    p.set_defaults(handler=cmd_crontab)
+
     p = sub.add_parser("validate", parents=[common], help="check config, source, pipeline and columns")
     p.add_argument("job", nargs="?")
     p.add_argument("--date", help="also check that the source has rows for this day")
@@ -192,7 +204,7 @@ def _day(job, text: str | None) -> date:
 
 def cmd_run(args) -> int:
     from jobs.progress import end_line, reporter
-    from jobs.runner import run_day
+    from jobs.retry import run_with_retries
 
     settings = _settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
@@ -201,7 +213,7 @@ def cmd_run(args) -> int:
     except BatchScoreError as exc:
         raise exc.in_context(job.name, None)
     try:
-        outcome = run_day(
+        outcome = run_with_retries(
             job, day, settings, force=args.force, pipeline_version=args.pipeline_version,
             engine=args.engine, progress=reporter(job.name, day),
         )
@@ -347,10 +359,63 @@ def cmd_list(args) -> int:
 def _next_fire(job, now: datetime) -> str:
     if not job.schedule:
         return ""
-    from apscheduler.triggers.cron import CronTrigger
+    from jobs.schedule import next_fire
 
-    fire = CronTrigger.from_crontab(job.schedule, timezone=job.tz).get_next_fire_time(None, now)
+    fire = next_fire(job.schedule, job.tz, now)
     return f"{fire:%Y-%m-%d %H:%M %Z}" if fire else ""
+
+
+def cmd_scheduler(args) -> int:
+    import threading
+
+    from jobs.scheduler import DEFAULT_GRACE_S, Daemon, log_to_file
+
+    settings = _settings(args)
+    log_to_file(settings.log_dir)
+    stop, hup = threading.Event(), threading.Event()
+
+    def on_stop(signum, frame):
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    daemon = Daemon(settings, second=args.seconds, grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: hup.set())
+    try:
+        daemon.start()
+        daemon.serve(stop, hup)
+    finally:
+        daemon.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+def cmd_crontab(args) -> int:
+    import shutil
+
+    from jobs.crontab import batchscore_command, crontab_lines, render, system_timezone
+
+    settings = _settings(args)
+    jobs = [config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)]
+    lines = crontab_lines(
+        jobs,
+        batchscore=batchscore_command(sys.executable, shutil.which("batchscore")),
+        config_dir=settings.config_dir,
+        log_dir=settings.log_dir,
+        system_tz=system_timezone(),
+    )
+    text = render(lines, settings.config_dir)
+    if args.write:
+        path = settings.project_root / "scripts" / "crontab"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}; install it with: crontab {path}")
+    else:
+        print(text, end="")
+    return EXIT_OK
 
 
 def cmd_validate(args) -> int:

@@ -30,6 +30,9 @@ DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_RETRY_DELAY_S = 60.0
 DEFAULT_PIPELINE_VERSION = "production"
 DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out
+DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fires
+DEFAULT_WAIT_FOR_DATA_S = 0.0  # how long a day with no input rows yet is polled for (0: fail at once)
+DEFAULT_MISFIRE_GRACE_S = 600  # a fire later than this (daemon busy or asleep) is dropped
 
 
 def _table_name(value: str) -> str:
@@ -182,6 +185,9 @@ class JobConfig(_Frozen):
     retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)
     quality: QualityConfig = QualityConfig()
     drift: DriftConfig = DriftConfig()
+    max_catchup_days: int = Field(DEFAULT_MAX_CATCHUP_DAYS, ge=1)
+    wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
+    misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,293 @@
+"""The daemon (``batchscore scheduler``): every job of the config dir on its cron schedule.
+
+APScheduler (3.x) only decides *when*. Each fire runs in a child process (a crash or a memory
+blow-up of one job never takes the daemon down), at most one per job at a time
+(``max_instances=1``, ``coalesce``), through the same ``run_with_retries`` -> ``run_day`` as
+``batchscore run``: the ledger's lock and rows decide what is scored, so a cron entry, a manual
+run and any number of daemons on one state database never score a day twice. Which day a
+fire scores, and which days a catch-up fills, come from the pure functions of ``schedule.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from jobs import config as config_mod
+from jobs.config import JobConfig
+from jobs.db import redact
+from jobs.errors import BatchScoreError, JobLocked
+from jobs.ledger import Ledger, RunStatus, utcnow
+from jobs.schedule import catchup_days, last_fire, next_fire, scored_day, trigger
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_S = 60.0  # on SIGTERM, running children get this long to finish
+RELOAD_CHECK_S = 60.0  # the config dir is checked for changed files at most this often
+MAX_CONCURRENT = 10  # children at once, over all jobs
+KILL_AFTER_S = 30.0  # a child that ignores SIGTERM this long is killed
+LOG_FILE = "scheduler.log"
+LOG_BYTES, LOG_BACKUPS = 10 * 1024 * 1024, 5
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s"
+
+
+class Daemon:
+    """The scheduler's state: the loaded jobs, the APScheduler instance, the running children."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        second: str = "0",
+        grace_s: float = DEFAULT_GRACE_S,
+        reload_check_s: float = RELOAD_CHECK_S,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.second = second
+        self.grace_s = grace_s
+        self.reload_check_s = reload_check_s
+        self.clock = clock
+        self.jobs: dict[str, JobConfig] = {}
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._children: set[multiprocessing.Process] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._context = multiprocessing.get_context("spawn")  # no fork: the daemon has threads
+        self._logs = self._context.Queue()
+        self._listener: logging.handlers.QueueListener | None = None
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": ThreadPoolExecutor(MAX_CONCURRENT)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self, *, paused: bool = False) -> None:
+        """Load every job and start firing (``paused``: schedule only, for inspection)."""
+        self._listener = logging.handlers.QueueListener(self._logs, *logging.getLogger().handlers, respect_handler_level=True)
+        self._listener.start()
+        self.scheduler.start(paused=True)
+        self.reload("start", fatal=True)
+        if not paused:
+            self.scheduler.resume()
+        log.info(
+            "scheduler started: %d job(s) from %s, state %s, pid %d",
+            len(self.jobs), self.settings.config_dir, redact(self.settings.state_url), os.getpid(),
+        )
+
+    def serve(self, stop: threading.Event, hup: threading.Event) -> None:
+        """Run until ``stop`` is set; reload on ``hup`` and when a config file changed."""
+        checked = time.monotonic()
+        while not stop.wait(0.2):
+            if hup.is_set():
+                hup.clear()
+                self.reload("SIGHUP")
+                checked = time.monotonic()
+            elif time.monotonic() - checked >= self.reload_check_s:
+                checked = time.monotonic()
+                if self._scan() != self._seen:
+                    self.reload("a config file changed")
+
+    def shutdown(self) -> None:
+        """No new fires; running children get ``grace_s`` to finish, then are terminated
+        (their transactions roll back, the ledger records the failure)."""
+        with self._lock:
+            self._stopping = True
+            children = list(self._children)
+        self.scheduler.shutdown(wait=False)
+        if children:
+            log.info("stopping: waiting up to %.0fs for %d running job(s)", self.grace_s, len(children))
+        deadline = time.monotonic() + self.grace_s
+        for child in children:
+            child.join(max(deadline - time.monotonic(), 0))
+        for child in children:
+            if child.is_alive():
+                log.warning("%s: still running after the grace period; terminating pid %s", child.name, child.pid)
+                child.terminate()
+        for child in children:
+            child.join(KILL_AFTER_S)
+            if child.is_alive():
+                log.error("%s: pid %s ignored SIGTERM; killing it", child.name, child.pid)
+                child.kill()
+                child.join()
+        log.info("scheduler stopped")
+        if self._listener is not None:
+            self._listener.stop()
+
+    # --- configuration -------------------------------------------------------------------
+
+    def _scan(self) -> dict[str, tuple[int, int]]:
+        out = {}
+        for name in config_mod.job_names(self.settings.config_dir):
+            try:
+                st = config_mod.job_path(self.settings.config_dir, name).stat()
+            except OSError:
+                continue
+            out[name] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def reload(self, reason: str, *, fatal: bool = False) -> None:
+        """Load every job file again; a broken file keeps the job's previous version running."""
+        try:
+            seen = self._scan()
+        except BatchScoreError as exc:
+            if fatal:
+                raise
+            log.error("reload (%s) failed: %s; keeping every job as it was", reason, exc)
+            return
+        log.info("loading jobs (%s)", reason)
+        for name in sorted(seen):
+            try:
+                job = config_mod.load_job(config_mod.job_path(self.settings.config_dir, name))
+            except BatchScoreError as exc:
+                kept = "keeping its previous version" if name in self.jobs else "not scheduled"
+                log.error("%s: %s; %s", name, exc, kept)
+                continue
+            old = self.jobs.get(name)
+            if job != old:
+                self.jobs[name] = job
+                self._schedule(job, new=old is None)
+        for name in sorted(set(self.jobs) - set(seen)):
+            log.info("%s: its file is gone; unscheduled", name)
+            del self.jobs[name]
+            if self.scheduler.get_job(name):
+                self.scheduler.remove_job(name)
+        self._seen = seen
+
+    def _schedule(self, job: JobConfig, *, new: bool) -> None:
+        if job.schedule is None:
+            if self.scheduler.get_job(job.name):
+                self.scheduler.remove_job(job.name)
+            log.info("%s: no schedule (manual-only job)", job.name)
+            return
+        now = self.clock()
+        extra = {"next_run_time": now} if new and job.catchup else {}  # catch up at once
+        self.scheduler.add_job(
+            self._fire, trigger(job.schedule, job.tz, self.second), args=[job.name], id=job.name, name=job.name,
+            replace_existing=True, misfire_grace_time=job.misfire_grace_s, **extra,
+        )
+        log.info(
+            "%s: %s '%s' %s, scores %s, next fire %s%s",
+            job.name, "scheduled" if new else "rescheduled", job.schedule, job.timezone, job.score_date,
+            _when(next_fire(job.schedule, job.tz, now, self.second)),
+            f", catch-up of the last {job.max_catchup_days} days now" if extra else "",
+        )
+
+    # --- fires ---------------------------------------------------------------------------
+
+    def days_for(self, job: JobConfig, now: datetime) -> tuple[datetime | None, list[date]]:
+        """The fire this run stands for and the days it scores, oldest first."""
+        fire = last_fire(job.schedule, job.tz, now, timedelta(seconds=job.misfire_grace_s + 1), self.second)
+        if not job.catchup:
+            return fire, [scored_day(fire or now, job.tz, job.score_date)]
+        today = now.date()
+        latest = Ledger(self.settings.state_url).latest_per_day(
+            job.name, today - timedelta(days=job.max_catchup_days + 2), today + timedelta(days=2)
+        )
+        succeeded = [d for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED.value]
+        days = catchup_days(job.schedule, job.tz, job.score_date, now, job.max_catchup_days, succeeded, self.second)
+        return fire, days
+
+    def _fire(self, name: str) -> None:
+        job = self.jobs.get(name)
+        if job is None or job.schedule is None:
+            return
+        started = time.monotonic()
+        try:
+            fire, days = self.days_for(job, self.clock())
+        except BatchScoreError as exc:
+            log.error("%s: fire skipped, cannot read the ledger: %s", name, exc)
+            return
+        label = f"fire of {_when(fire)}" if fire else "start-up catch-up"
+        if not days:
+            log.info("%s: %s: nothing to score, every day in the catch-up window succeeded", name, label)
+            return
+        with self._lock:
+            if self._stopping:
+                return
+            child = self._context.Process(
+                target=child_main, args=(job, days, self.settings, self._logs, logging.getLogger().level),
+                name=name, daemon=False,
+            )
+            child.start()
+            self._children.add(child)
+        log.info("%s: %s: scoring %s in child pid %s", name, label, ", ".join(map(str, days)), child.pid)
+        child.join()
+        with self._lock:
+            self._children.discard(child)
+        seconds = time.monotonic() - started
+        if child.exitcode == 0:
+            log.info("%s: %s done in %.1fs", name, label, seconds)
+        else:
+            log.error("%s: %s ended with exit code %s after %.1fs (see the lines above)", name, label, child.exitcode, seconds)
+
+
+# --- the child process ---------------------------------------------------------------------
+
+class _Terminated(BaseException):
+    """SIGTERM in a child: unwinds like Ctrl-C, so the run's transaction rolls back."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level: int) -> None:
+    """Score ``days`` of ``job`` in order, each with the job's retry policy; exit 1 if any failed."""
+    from jobs.retry import run_with_retries
+
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(level)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which decides
+    failed = 0
+    try:
+        for day in days:
+            try:
+                run_with_retries(job, day, settings)
+            except JobLocked as exc:
+                log.info("%s %s: %s; leaving the day to that run", job.name, day, exc.what)
+            except BatchScoreError as exc:
+                failed += 1
+                log.error("%s %s: gave up: %s", job.name, day, exc)
+            except Exception:  # a bug: recorded in the ledger by the runner, logged here, next day
+                failed += 1
+                log.exception("%s %s: internal error", job.name, day)
+    except _Terminated:
+        log.warning("%s: terminated; the day being scored was rolled back and recorded as failed", job.name)
+        sys.exit(143)
+    sys.exit(1 if failed else 0)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def log_to_file(log_dir: Path) -> None:
+    """Add the rotating ``scheduler.log`` to the root logger; every handler gets the daemon's format."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    handler = logging.handlers.RotatingFileHandler(log_dir / LOG_FILE, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
+    root.addHandler(handler)
+    for h in root.handlers:
+        h.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-run INFO lines repeat ours
+
+
+def _when(instant: datetime | None) -> str:
+    return f"{instant:%Y-%m-%d %H:%M:%S %Z}" if instant else "never"
