@@ -221,12 +221,12 @@ class JobConfig(_Frozen):
     def _check_schedule(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from apscheduler.triggers.cron import CronTrigger
+        from jobs.schedule import trigger
 
         if len(value.split()) != 5:
             raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
         try:
-            CronTrigger.from_crontab(value)
+            trigger(value, ZoneInfo("UTC"))
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from exc
         return value
