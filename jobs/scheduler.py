@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -74,6 +75,7 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(MAX_CONCURRENT)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
+        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -190,17 +192,27 @@ class Daemon:
 
     # --- fires ---------------------------------------------------------------------------
 
+    def _on_skipped(self, event) -> None:
+        if isinstance(event, JobSubmissionEvent):  # max_instances: one run per job at a time
+            when = _when(event.scheduled_run_times[-1] if event.scheduled_run_times else None)
+            log.info("%s: fire of %s skipped: the previous fire is still running", event.job_id, when)
+        else:
+            when = _when(event.scheduled_run_time)
+            log.warning("%s: fire of %s missed by more than misfire_grace_s; skipped", event.job_id, when)
+
     def days_for(self, job: JobConfig, now: datetime) -> tuple[datetime | None, list[date]]:
-        """The fire this run stands for and the days it scores, oldest first."""
+        """The fire this run stands for and the days it has to score (no succeeded run yet),
+        oldest first. The child checks again under the lock: this only saves spawning it."""
         fire = last_fire(job.schedule, job.tz, now, timedelta(seconds=job.misfire_grace_s + 1), self.second)
-        if not job.catchup:
-            return fire, [scored_day(fire or now, job.tz, job.score_date)]
         today = now.date()
         latest = Ledger(self.settings.state_url).latest_per_day(
             job.name, today - timedelta(days=job.max_catchup_days + 2), today + timedelta(days=2)
         )
-        succeeded = [d for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED.value]
-        days = catchup_days(job.schedule, job.tz, job.score_date, now, job.max_catchup_days, succeeded, self.second)
+        succeeded = {d for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED.value}
+        if job.catchup:
+            days = catchup_days(job.schedule, job.tz, job.score_date, now, job.max_catchup_days, succeeded, self.second)
+        else:
+            days = [d for d in [scored_day(fire or now, job.tz, job.score_date)] if d not in succeeded]
         return fire, days
 
     def _fire(self, name: str) -> None:
@@ -215,7 +227,8 @@ class Daemon:
             return
         label = f"fire of {_when(fire)}" if fire else "start-up catch-up"
         if not days:
-            log.info("%s: %s: nothing to score, every day in the catch-up window succeeded", name, label)
+            log.info("%s: %s: nothing to score, %s", name, label,
+                     "every day in the catch-up window succeeded" if job.catchup else "its day already succeeded")
             return
         with self._lock:
             if self._stopping:
@@ -244,7 +257,7 @@ class _Terminated(BaseException):
 
 
 def _on_sigterm(signum, frame):
-    raise _Terminated()
+    raise _Terminated("terminated by the scheduler's shutdown (SIGTERM); nothing of the day was committed")
 
 
 def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level: int) -> None:
@@ -286,7 +299,9 @@ def log_to_file(log_dir: Path) -> None:
     root.addHandler(handler)
     for h in root.handlers:
         h.setFormatter(logging.Formatter(LOG_FORMAT))
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-run INFO lines repeat ours
+    # Its lines repeat ours (which name the job and day); skipped and missed fires are logged
+    # by Daemon._on_skipped.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def _when(instant: datetime | None) -> str:
