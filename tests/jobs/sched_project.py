@@ -65,11 +65,11 @@ def child_env() -> dict[str, str]:
 
 def start_daemon(root: Path, *extra: str, log_name: str = "daemon.err") -> subprocess.Popen:
     """``batchscore scheduler`` of the project in its own process; its stderr goes to a file."""
-    err = open(root / log_name, "wb")  # noqa: SIM115 -- closed with the process by stop_daemon
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobs", "scheduler", "--config-dir", str(root / "configs"), *extra],
-        cwd=REPO, env=child_env(), stderr=err, stdout=subprocess.DEVNULL,
-    )
+    with open(root / log_name, "wb") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs", "scheduler", "--config-dir", str(root / "configs"), *extra],
+            cwd=REPO, env=child_env(), stderr=err, stdout=subprocess.DEVNULL,
+        )
 
 
 def stop_daemon(proc: subprocess.Popen, timeout: float = 60) -> int:
