@@ -371,6 +371,7 @@ def cmd_scheduler(args) -> int:
     from jobs.scheduler import DEFAULT_GRACE_S, Daemon, log_to_file
 
     settings = _settings(args)
+    config_mod.job_names(settings.config_dir)  # a wrong config dir fails before anything is created
     log_to_file(settings.log_dir)
     stop, hup = threading.Event(), threading.Event()
 

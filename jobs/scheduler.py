@@ -63,6 +63,7 @@ class Daemon:
         self.reload_check_s = reload_check_s
         self.clock = clock
         self.jobs: dict[str, JobConfig] = {}
+        self.ledger = Ledger(settings.state_url)  # read by fires to skip days already done
         self._seen: dict[str, tuple[int, int]] = {}
         self._children: set[multiprocessing.Process] = set()
         self._lock = threading.Lock()
@@ -111,7 +112,8 @@ class Daemon:
         with self._lock:
             self._stopping = True
             children = list(self._children)
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if children:
             log.info("stopping: waiting up to %.0fs for %d running job(s)", self.grace_s, len(children))
         deadline = time.monotonic() + self.grace_s
@@ -205,7 +207,7 @@ class Daemon:
         oldest first. The child checks again under the lock: this only saves spawning it."""
         fire = last_fire(job.schedule, job.tz, now, timedelta(seconds=job.misfire_grace_s + 1), self.second)
         today = now.date()
-        latest = Ledger(self.settings.state_url).latest_per_day(
+        latest = self.ledger.latest_per_day(
             job.name, today - timedelta(days=job.max_catchup_days + 2), today + timedelta(days=2)
         )
         succeeded = {d for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED.value}

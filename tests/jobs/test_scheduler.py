@@ -107,6 +107,24 @@ def test_sigterm_during_a_run_rolls_the_day_back_and_the_daemon_exits_0(tmp_path
     assert "scheduler stopped" in log
 
 
+def test_sigterm_lets_a_running_job_finish_within_the_grace_period(tmp_path):
+    now = now_utc()
+    settings = make_project(tmp_path, end=now.date(), days=3, n_customers=2000)
+    write_job(tmp_path, schedule="0 2 * * *", catchup=True, max_catchup_days=1, chunk_size=20)
+    [day] = catchup_days("0 2 * * *", UTC, "yesterday", now, 1, [])
+    daemon = start_daemon(tmp_path, "--grace", "60")
+    ledger = Ledger(settings.state_url)
+    try:
+        wait_for(lambda: [r for r in ledger.history("churn") if r["status"] == "running"], 60, "the run to start")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(60) == 0
+    finally:
+        stop_daemon(daemon)
+    [row] = ledger.history("churn")
+    assert row["score_date"] == day and row["status"] == "succeeded" and row["rows_written"] == 2000
+    assert "waiting up to 60s for 1 running job(s)" in log_of(tmp_path)
+
+
 def test_two_schedulers_on_one_state_database_score_each_day_exactly_once_and_both_stay_up(tmp_path):
     now = now_utc()
     settings = make_project(tmp_path, end=now.date(), days=6, n_customers=200)
