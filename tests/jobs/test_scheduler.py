@@ -146,6 +146,36 @@ def test_two_schedulers_on_one_state_database_score_each_day_exactly_once_and_bo
         assert " ERROR " not in (tmp_path / name).read_text()
 
 
+def test_a_second_scheduler_takes_over_a_day_whose_scheduler_died_mid_run(tmp_path):
+    import os
+
+    now = now_utc()
+    settings = make_project(tmp_path, end=now.date(), days=2, n_customers=3000)
+    write_job(tmp_path, schedule="* * * * *", chunk_size=20)
+    day = scored_day(now, UTC, "yesterday")
+    ledger = Ledger(settings.state_url)
+    first = start_daemon(tmp_path, "--seconds", "*/3", log_name="first.err")
+    second = None
+    try:
+        wait_for(lambda: [r for r in ledger.history("churn") if r["status"] == "running"], 60, "the first run")
+        second = start_daemon(tmp_path, "--seconds", "*/3", log_name="second.err")
+        with sqlite3.connect(tmp_path / "data" / "batchscore.db") as conn:
+            [(child_pid,)] = conn.execute("SELECT pid FROM batchscore_locks").fetchall()
+        # The first scheduler's machine dies: the daemon and its child vanish at once.
+        first.kill()
+        os.kill(child_pid, signal.SIGKILL)
+        first.wait(10)
+        wait_for(lambda: day in succeeded_days(settings, "churn"), 90, "the second scheduler to score the day")
+        assert second.poll() is None
+    finally:
+        stop_daemon(first)
+        codes = [stop_daemon(second)] if second else []
+    assert codes == [0]
+    rows = sorted(ledger.history("churn"), key=lambda r: r["started_at"])
+    assert [(r["score_date"], r["status"]) for r in rows] == [(day, "failed"), (day, "succeeded")]
+    assert "died" in rows[0]["error"]
+
+
 def test_sighup_reloads_jobs_and_a_broken_file_keeps_the_previous_version(tmp_path):
     settings = make_project(tmp_path, end=now_utc().date(), days=2, n_customers=100)
     write_job(tmp_path, schedule="0 2 * * *")
