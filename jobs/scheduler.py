@@ -103,7 +103,11 @@ class Daemon:
                 checked = time.monotonic()
             elif time.monotonic() - checked >= self.reload_check_s:
                 checked = time.monotonic()
-                if self._scan() != self._seen:
+                try:
+                    changed = self._scan() != self._seen
+                except BatchScoreError:
+                    changed = True  # the directory is gone: reload() says so and keeps the jobs
+                if changed:
                     self.reload("a config file changed")
 
     def shutdown(self) -> None:
@@ -224,8 +228,8 @@ class Daemon:
         started = time.monotonic()
         try:
             fire, days = self.days_for(job, self.clock())
-        except BatchScoreError as exc:
-            log.error("%s: fire skipped, cannot read the ledger: %s", name, exc)
+        except Exception as exc:  # the state database is down: this fire is lost, the next one tries again
+            log.error("%s: fire skipped, cannot read the ledger in %s: %s", name, redact(self.settings.state_url), exc)
             return
         label = f"fire of {_when(fire)}" if fire else "start-up catch-up"
         if not days:
