@@ -16,38 +16,22 @@ from jobs.config import load_named
 from jobs.errors import EXIT_FAILED, EXIT_NO_INPUT, ModelNotFound, NoInputRows, TransientError
 from jobs.ledger import Ledger
 from jobs.retry import MAX_BACKOFF_S, backoff, run_with_retries
-from tests.jobs.sched_project import REPO, child_env, make_project, settings_of, write_job
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, Project
+from tests.jobs.sched_project import REPO, child_env, settings_of
 
-DAY = date(2026, 11, 27)
-
-
-@pytest.fixture(scope="module")
-def project_template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("retry_template")
-    make_project(root, end=DAY, days=3, n_customers=200)
-    return root
+DAY = DAYS[-1]
 
 
-@pytest.fixture
-def project(project_template, tmp_path):
-    import shutil
-
-    root = tmp_path / "project"
-    shutil.copytree(project_template, root)
-    return root
-
-
-def parquet_job(root: Path, **overrides):
+def parquet_job(project: Project, **overrides):
     """A job writing Parquet under data/scores; a plain file there makes every write fail with
     an I/O error (transient) until it is removed."""
-    write_job(root, output={"kind": "parquet", "path": "data/scores/churn"}, **overrides)
-
-    settings = settings_of(root)
+    project.write_job(output={"kind": "parquet", "path": "data/scores/churn"}, **overrides)
+    settings = settings_of(project.root)
     return load_named(settings.config_dir, "churn"), settings
 
 
-def block_output(root: Path) -> Path:
-    blocker = root / "data" / "scores"
+def block_output(project: Project) -> Path:
+    blocker = project.root / "data" / "scores"
     blocker.write_text("not a directory")
     return blocker
 
@@ -73,7 +57,7 @@ def test_a_transient_failure_is_retried_with_backoff_and_each_attempt_is_in_the_
             blocker.unlink()  # the disk came back
 
     outcome = run_with_retries(job, DAY, settings, sleep=sleep)
-    assert outcome.status == "succeeded" and outcome.rows_written == 200
+    assert outcome.status == "succeeded" and outcome.rows_written == N_CUSTOMERS
     assert waits == [5, 10]
     assert attempts(settings) == [(1, "failed"), (2, "failed"), (3, "succeeded")]
     errors = [r["error"] for r in Ledger(settings.state_url).history("churn") if r["status"] == "failed"]
@@ -99,23 +83,23 @@ def test_an_error_a_retry_cannot_fix_fails_at_once(project):
     assert attempts(settings) == [(1, "failed")]
 
 
-def hold_back_day(root: Path, day: date) -> None:
+def hold_back_day(project: Project, day: date) -> None:
     """Upstream not ready: move the day's rows aside."""
-    with sqlite3.connect(root / "data" / "warehouse.db") as conn:
+    with sqlite3.connect(project.warehouse) as conn:
         conn.execute("CREATE TABLE held AS SELECT * FROM customer_features WHERE snapshot_date = ?", [day.isoformat()])
         conn.execute("DELETE FROM customer_features WHERE snapshot_date = ?", [day.isoformat()])
 
 
-def deliver_day(root: Path) -> None:
-    with sqlite3.connect(root / "data" / "warehouse.db") as conn:
+def deliver_day(project: Project) -> None:
+    with sqlite3.connect(project.warehouse) as conn:
         conn.execute("INSERT INTO customer_features SELECT * FROM held")
         conn.execute("DROP TABLE held")
 
 
 def test_a_day_with_no_rows_yet_waits_and_succeeds_when_rows_appear(project):
-    write_job(project, wait_for_data_s=3600, retry_delay_s=30)
+    project.write_job(wait_for_data_s=3600, retry_delay_s=30)
 
-    settings = settings_of(project)
+    settings = settings_of(project.root)
     job = load_named(settings.config_dir, "churn")
     hold_back_day(project, DAY)
     waits = []
@@ -126,15 +110,15 @@ def test_a_day_with_no_rows_yet_waits_and_succeeds_when_rows_appear(project):
             deliver_day(project)
 
     outcome = run_with_retries(job, DAY, settings, sleep=sleep)
-    assert outcome.status == "succeeded" and outcome.rows_written == 200
+    assert outcome.status == "succeeded" and outcome.rows_written == N_CUSTOMERS
     assert waits == [30, 60, 120]
     assert attempts(settings) == [(1, "failed"), (2, "failed"), (3, "failed"), (4, "succeeded")]
 
 
 def test_no_rows_fails_with_that_reason_when_wait_for_data_runs_out(project):
-    write_job(project, wait_for_data_s=100, retry_delay_s=30, retries=5)
+    project.write_job(wait_for_data_s=100, retry_delay_s=30, retries=5)
 
-    settings = settings_of(project)
+    settings = settings_of(project.root)
     job = load_named(settings.config_dir, "churn")
     hold_back_day(project, DAY)
     clock = [0.0]
@@ -153,9 +137,9 @@ def test_no_rows_fails_with_that_reason_when_wait_for_data_runs_out(project):
 
 
 def test_no_rows_fails_at_once_without_wait_for_data(project):
-    write_job(project, retries=3, retry_delay_s=1)
+    project.write_job(retries=3, retry_delay_s=1)
 
-    settings = settings_of(project)
+    settings = settings_of(project.root)
     hold_back_day(project, DAY)
     waits = []
     with pytest.raises(NoInputRows):
@@ -176,11 +160,11 @@ def test_batchscore_run_retries_transient_failures_and_exits_1_when_they_persist
     parquet_job(project, retries=2, retry_delay_s=0.05)
     block_output(project)
     done = subprocess.run(
-        [sys.executable, "-m", "jobs", "run", "churn", "--date", DAY.isoformat(), "--config-dir", str(project / "configs")],
+        [sys.executable, "-m", "jobs", "run", "churn", "--date", DAY.isoformat(), "--config-dir", str(project.configs)],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == EXIT_FAILED, done.stderr
     assert done.stderr.count("transient failure, retry") == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: churn 2026-11-27: writing")
 
-    assert attempts(settings_of(project)) == [(1, "failed"), (2, "failed"), (3, "failed")]
+    assert attempts(settings_of(project.root)) == [(1, "failed"), (2, "failed"), (3, "failed")]

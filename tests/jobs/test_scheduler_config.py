@@ -18,7 +18,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def project(tmp_path):
+def job_files(tmp_path):
     (tmp_path / "configs").mkdir()
     write_job(tmp_path, "daily", schedule="0 2 * * *")
     write_job(tmp_path, "manual")
@@ -26,8 +26,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def daemon(project):
-    d = Daemon(settings_of(project), reload_check_s=0.05, clock=lambda: NOW)
+def daemon(job_files):
+    d = Daemon(settings_of(job_files), reload_check_s=0.05, clock=lambda: NOW)
     d.start(paused=True)
     yield d
     d.shutdown()
@@ -45,9 +45,9 @@ def test_scheduled_jobs_are_in_the_scheduler_and_manual_jobs_are_not(daemon):
     assert job.max_instances == 1 and job.coalesce and job.misfire_grace_time == 600
 
 
-def test_a_catchup_job_fires_at_once_on_start(project):
-    write_job(project, "behind", schedule="0 2 * * *", catchup=True)
-    d = Daemon(settings_of(project), clock=lambda: NOW)
+def test_a_catchup_job_fires_at_once_on_start(job_files):
+    write_job(job_files, "behind", schedule="0 2 * * *", catchup=True)
+    d = Daemon(settings_of(job_files), clock=lambda: NOW)
     d.start(paused=True)
     try:
         assert next_run(d, "behind") == NOW
@@ -55,15 +55,15 @@ def test_a_catchup_job_fires_at_once_on_start(project):
         d.shutdown()
 
 
-def test_a_changed_file_is_picked_up_by_the_periodic_check(daemon, project):
+def test_a_changed_file_is_picked_up_by_the_periodic_check(daemon, job_files):
     stop, hup = threading.Event(), threading.Event()
     serving = threading.Thread(target=daemon.serve, args=(stop, hup))
     serving.start()
     try:
         time.sleep(0.1)
-        write_job(project, "daily", schedule="0 5 * * *", timezone="Asia/Tokyo")
+        write_job(job_files, "daily", schedule="0 5 * * *", timezone="Asia/Tokyo")
         wait_for(lambda: daemon.jobs["daily"].schedule == "0 5 * * *", 10, "the reload")
-        write_job(project, "extra", schedule="0 3 * * *")
+        write_job(job_files, "extra", schedule="0 3 * * *")
         wait_for(lambda: daemon.scheduler.get_job("extra") is not None, 10, "the new job")
     finally:
         stop.set()
@@ -72,9 +72,9 @@ def test_a_changed_file_is_picked_up_by_the_periodic_check(daemon, project):
     assert next_run(daemon, "daily") == next_fire("0 5 * * *", tokyo, datetime.now(timezone.utc))
 
 
-def test_a_broken_file_keeps_the_previous_version_running(daemon, project, caplog):
+def test_a_broken_file_keeps_the_previous_version_running(daemon, job_files, caplog):
     before = daemon.jobs["daily"]
-    (project / "configs" / "daily.yaml").write_text("name: daily\nschedule: '0 2 * *'\n")
+    (job_files / "configs" / "daily.yaml").write_text("name: daily\nschedule: '0 2 * *'\n")
     daemon.reload("test")
     assert daemon.jobs["daily"] is before
     assert daemon.scheduler.get_job("daily") is not None
@@ -82,8 +82,8 @@ def test_a_broken_file_keeps_the_previous_version_running(daemon, project, caplo
     assert "not a 5-field cron expression" in caplog.text
 
 
-def test_a_removed_file_unschedules_its_job(daemon, project):
-    (project / "configs" / "daily.yaml").unlink()
+def test_a_removed_file_unschedules_its_job(daemon, job_files):
+    (job_files / "configs" / "daily.yaml").unlink()
     daemon.reload("test")
     assert "daily" not in daemon.jobs and daemon.scheduler.get_job("daily") is None
 
@@ -94,8 +94,8 @@ def test_days_for_a_fire_are_its_scored_day_unless_it_succeeded(daemon):
     assert days == [date(2026, 11, 27)]
 
 
-def test_list_shows_schedule_next_fire_and_last_run(project, capsys):
-    assert cli.main(["list", "--config-dir", str(project / "configs")]) == 0
+def test_list_shows_schedule_next_fire_and_last_run(job_files, capsys):
+    assert cli.main(["list", "--config-dir", str(job_files / "configs")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:4] == ["job", "schedule", "last", "run"]
     daily = next(line for line in out if line.startswith("daily"))
