@@ -105,6 +105,10 @@ class SinkError(BatchScoreError):
     """Writing the scores failed; the day's previous output is untouched."""
 
 
+class StateError(BatchScoreError):
+    """Reading or writing the run ledger or the locks in the state database failed."""
+
+
 class TransientError(BatchScoreError):
     """A failure a retry may fix: a lost database connection, an I/O error."""
 

@@ -16,6 +16,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
@@ -24,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from jobs import db
-from jobs.errors import JobLocked
+from jobs.errors import JobLocked, StateError
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,17 @@ class Ledger:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = db.make_engine(self.url, writer=True)
-            with db.connect(self._engine, "state", begin=True) as conn:
+            engine = db.make_engine(self.url, writer=True)
+            with _translated(), db.connect(engine, "state", begin=True) as conn:
                 metadata.create_all(conn)
+            self._engine = engine
         return self._engine
 
+    @contextmanager
     def _begin(self):
-        return db.connect(self.engine, "state", begin=True)
+        """A transaction on the state database; its errors become ``StateError`` (or transient)."""
+        with _translated(), db.connect(self.engine, "state", begin=True) as conn:
+            yield conn
 
     # --- claiming ------------------------------------------------------------------------
 
@@ -153,8 +158,10 @@ class Ledger:
                         )
                     )
                 return
-            except sa.exc.IntegrityError:
-                pass  # held: look at the holder below
+            except StateError as exc:
+                if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                    raise
+                # held: look at the holder below
             with self._begin() as conn:
                 holder = conn.execute(
                     sa.select(locks).where(locks.c.job == job, locks.c.score_date == day)
@@ -269,6 +276,12 @@ class Ledger:
     def last_run(self, job: str) -> dict | None:
         rows = self.history(job, last=1)
         return rows[0] if rows else None
+
+
+def _translated():
+    return db.translated(
+        "updating the run ledger", StateError, "check the state database (BATCHSCORE_STATE_URL)"
+    )
 
 
 def _row(mapping) -> dict:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from jobs.config import JobConfig
 from jobs.engines import Progress, ScoringTask, run_engine
-from jobs.errors import BatchScoreError, QualityCheckFailed
+from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
 from jobs.scoring import Lineage, positive_index
 from jobs.settings import Settings
@@ -117,7 +117,9 @@ def run_day(
         message = str(exc) or type(exc).__name__
         checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
         ledger.fail(claim, message, {"timings": timings, "warnings": list(warnings), **checks})
-        log.error("%s %s: run %s failed: %s", job.name, day, claim.run_id, message)
+        # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
+        level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
+        log.log(level, "%s %s: run %s failed: %s", job.name, day, claim.run_id, message)
         raise
     log.info(
         "%s %s: succeeded, %d rows written in %.2fs (%.0f rows/s) with %s v%d",

@@ -193,3 +193,12 @@ def test_verbose_shows_the_traceback(project):
     assert result.code == 4
     assert "Traceback" in result.err
     assert result.last_err_line.startswith("error: ")
+
+
+def test_a_broken_state_database_is_one_clear_line(project):
+    project.write_job()
+    project.state_db.write_bytes(b"this is not a sqlite database" * 100)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    _one_line_error(result, "run ledger", "BATCHSCORE_STATE_URL")
+    assert "internal error" not in result.err
