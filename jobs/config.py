@@ -164,6 +164,21 @@ class DriftConfig(_Frozen):
     _check_features = field_validator("features")(lambda v: [_column_name(c) for c in v])
 
 
+class SparkSettings(_Frozen):
+    """The ``spark:`` section: how the spark engine runs (docs/configuration.md).
+
+    Settings given to ``spark-submit`` (or in its spark-defaults.conf) win over these.
+    """
+
+    master: str | None = None  # default: $BATCHSCORE_SPARK_MASTER, else local[*]
+    executor_memory: str | None = None  # spark.executor.memory, e.g. 4g
+    conf: dict[str, str | int | float | bool] = {}  # any other Spark setting
+    read_partitions: int | None = Field(None, gt=0)  # parallel JDBC reads; default: Spark's parallelism
+    partition_column: str | None = None  # JDBC reads split on it; default: the first id column
+
+    _check_column = field_validator("partition_column")(lambda v: v if v is None else _column_name(v))
+
+
 SourceConfig = Annotated[SqlSource | ParquetSource, Field(discriminator="kind")]
 OutputConfig = Annotated[SqlOutput | ParquetOutput, Field(discriminator="kind")]
 
@@ -188,6 +203,7 @@ class JobConfig(_Frozen):
     max_catchup_days: int = Field(DEFAULT_MAX_CATCHUP_DAYS, ge=1)
     wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
     misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
+    spark: SparkSettings = SparkSettings()  # used by engine: spark only
 
     @field_validator("name")
     @classmethod
@@ -331,7 +347,7 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 
 # --- error messages ----------------------------------------------------------------------
 
-_SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig}
+_SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings}
 _KINDS = {"source": {"sql": SqlSource, "parquet": ParquetSource}, "output": {"sql": SqlOutput, "parquet": ParquetOutput}}
 
 

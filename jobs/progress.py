@@ -12,8 +12,9 @@ from jobs.engines import Progress
 log = logging.getLogger(__name__)
 
 
-def reporter(job: str, day, stream: TextIO = sys.stderr) -> Progress:
-    """A callback taking the rows scored so far."""
+def reporter(job: str, day, stream: TextIO | None = None) -> Progress:
+    """A callback taking the rows scored so far (on ``stream``, default: the current stderr)."""
+    stream = sys.stderr if stream is None else stream
     start = time.perf_counter()
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     state = {"last": 0.0}
@@ -31,8 +32,10 @@ def reporter(job: str, day, stream: TextIO = sys.stderr) -> Progress:
     return report
 
 
-def end_line(stream: TextIO = sys.stderr) -> None:
+def end_line(stream: TextIO | None = None) -> None:
     """Finish the bar's line on a terminal so the next log line starts clean."""
+    # sys.stderr is looked up at each call: it may have been replaced since import.
+    stream = sys.stderr if stream is None else stream
     if hasattr(stream, "isatty") and stream.isatty():
         stream.write("\n")
         stream.flush()

@@ -93,6 +93,7 @@ def run_day(
             quality=job.quality,
             drift=job.drift,
             previous=_previous(ledger, job.name, day),
+            spark=job.spark,
         )
         result = run_engine(engine_name, task, progress)
         seconds = time.perf_counter() - started

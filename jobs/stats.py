@@ -52,6 +52,25 @@ class ScoreStats:
             self._counts += np.histogram(clipped, bins=self._edges)[0]
         self._keep_sample(scores)
 
+    def merge(self, other: ScoreStats) -> None:
+        """Add the scores another accumulator saw (Spark summarises partitions apart)."""
+        if not other.count:
+            return
+        if self.count:
+            delta = other._sum / other.count - self._sum / self.count
+            total = self.count + other.count
+            self._sumsq_dev += other._sumsq_dev + delta * delta * self.count * other.count / total
+        else:
+            self._sumsq_dev = other._sumsq_dev
+        self.count += other.count
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+        if self._counts is not None and other._counts is not None:
+            self._counts += other._counts
+        for part in other._sample:
+            self._keep_sample(part)
+
     def _keep_sample(self, scores: np.ndarray) -> None:
         # Keep a uniform share of every chunk so the sample never exceeds SAMPLE_SIZE.
         self._sample.append(scores.copy())

@@ -48,3 +48,25 @@ def pg_database(postgres_url: str) -> Iterator[str]:
         yield rendered
     finally:
         drop_database(rendered)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for every Spark test (2 cores, no UI): starting one takes seconds.
+
+    Built the way the spark engine builds its own (JDBC jars included); the engine joins it.
+    """
+    from jobs.config import SparkSettings
+    from jobs.engines.spark_session import spark_session
+
+    settings = SparkSettings(
+        master="local[2]",
+        conf={
+            "spark.ui.enabled": False,
+            "spark.sql.shuffle.partitions": 2,
+            "spark.default.parallelism": 2,
+            "spark.driver.memory": "1g",
+        },
+    )
+    with spark_session(settings, "batchscore tests", {}) as session:
+        yield session

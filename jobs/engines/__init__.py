@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig
+from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.errors import ConfigError
 from jobs.scoring import Lineage, ModelSpec
+from jobs.stats import PROBABILITY_EDGES
 from pipelines.registry import ModelVersion
 
 Progress = Callable[[int], None]  # called with the rows scored so far
@@ -35,10 +36,19 @@ class ScoringTask:
     quality: QualityConfig = QualityConfig()
     drift: DriftConfig = DriftConfig()
     previous: dict | None = None  # the previous succeeded day: {"day": ISO, "scores": summary}
+    spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
 
     @property
     def spec(self) -> ModelSpec:
         return self.model.spec
+
+    @property
+    def histogram_edges(self) -> tuple[float, ...] | None:
+        """Edges of the score histogram, comparable with the training reference."""
+        reference = self.model.reference
+        if reference and reference.get("histogram"):
+            return tuple(reference["histogram"]["edges"])
+        return PROBABILITY_EDGES if self.spec.task != "regression" else None
 
     @property
     def wanted_columns(self) -> list[str]:

@@ -18,7 +18,7 @@ from jobs.rejects import write_rejects
 from jobs.scoring import check_columns, output_schema, reject_schema, score_chunk
 from jobs.sinks import open_sink
 from jobs.sources import open_source
-from jobs.stats import PROBABILITY_EDGES, ScoreStats
+from jobs.stats import ScoreStats
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         [first.schema.field(n) for n in task.passthrough],
         task.spec.task,
     )
-    stats = ScoreStats(_edges(task))
+    stats = ScoreStats(task.histogram_edges)
     counts = {"read": 0}
     monitor = RunMonitor.for_task(task)
     rejecting = task.quality.on_bad_rows == "reject"
@@ -78,11 +78,3 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         rows_read=counts["read"], rows_written=written, rows_rejected=monitor.rejected, scores=stats.summary(),
         timings=timings, checks=monitor.figures, warnings=monitor.warnings(),
     )
-
-
-def _edges(task: ScoringTask):
-    """Histogram edges comparable with the training reference."""
-    reference = task.model.reference
-    if reference and reference.get("histogram"):
-        return tuple(reference["histogram"]["edges"])
-    return PROBABILITY_EDGES if task.spec.task != "regression" else None

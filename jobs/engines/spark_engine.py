@@ -1,0 +1,134 @@
+"""The spark engine: the day is read, scored and written by Spark, on a cluster or locally.
+
+Scoring runs in ``mapInPandas`` on Arrow batches of ``chunk_size`` rows and calls
+``jobs.scoring.score_batch``, the pandas engine's per-chunk function, so both engines give
+the same rows and the same scores to the last bit. The pipeline travels once, as a
+broadcast of the registry's verified bytes; each partition checks their sha256 again before
+unpickling them. The ledger and the lock stay on the driver (``jobs.runner``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from contextlib import ExitStack
+
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines.spark_io import read_day, replace_parquet_day, replace_sql_day
+from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors, spark_session
+from jobs.errors import BatchScoreError, NoInputRows, ScoringError
+from jobs.scoring import check_columns, output_schema, score_batch
+from jobs.stats import ScoreStats
+from pipelines.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
+    started = time.perf_counter()
+    timer = StageTimer()
+    # The registry's bytes, sha256-checked here and again on every executor.
+    model_bytes = Registry(task.model.directory.parent.parent).verified_bytes(task.model)
+    sql_conf = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(task.chunk_size),
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # as pyarrow writes it
+        "spark.sql.session.timeZone": "UTC",
+    }
+    with ExitStack() as stack, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PANDAS_WARNING)
+        with timer.stage("spark_start"):
+            spark = stack.enter_context(spark_session(task.spark, f"batchscore {task.job} {task.day}", sql_conf))
+        result = _run(spark, task, model_bytes, timer, progress)
+    result.timings = {k: round(v, 4) for k, v in timer.seconds.items()}
+    result.timings["engine_total"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    sc = spark.sparkContext
+    log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
+    with timer.stage("read"):
+        day = read_day(
+            spark, task.source, task.wanted_columns, task.day, chunk_size=task.chunk_size,
+            partitions=task.spark.read_partitions or sc.defaultParallelism,
+            partition_column=task.spark.partition_column or task.id_columns[0],
+        )
+    if task.source.kind == "sql":
+        log.info("%s %s: reading %s with %d JDBC queries", task.job, task.day, day.describe, day.queries)
+    if day.empty:
+        raise NoInputRows(
+            f"the source {day.describe} has no rows for this day",
+            hint="upstream may not be ready: run again later, or check the date column",
+        )
+    check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
+    with spark_errors(f"scoring {day.describe}", ScoringError):
+        source_schema = to_arrow_schema(day.frame.schema, timezone="UTC")
+        schema = output_schema(
+            [source_schema.field(n) for n in task.id_columns],
+            [source_schema.field(n) for n in task.passthrough],
+            task.spec.task,
+        )
+        model = sc.broadcast(model_bytes)
+        stats = sc.accumulator(ScoreStats(task.histogram_edges), _StatsParam(task.histogram_edges))
+    try:
+        with spark_errors(f"scoring {day.describe}", ScoringError):
+            scorer = _scorer(model, task, source_schema, schema, stats)
+            scored = day.frame.mapInPandas(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
+        with timer.stage("score_write"):
+            if task.output.kind == "parquet":
+                replace_parquet_day(scored, task.output)
+                written = stats.value.count
+            else:
+                written = replace_sql_day(scored, task.output, schema, task.lineage, task.job)
+    finally:
+        with spark_errors("releasing the broadcast model"):
+            model.destroy()
+    summary = stats.value
+    if progress is not None:
+        progress(summary.count)
+    log.info("%s %s: Spark scored %d rows", task.job, task.day, summary.count)
+    return EngineResult(rows_read=summary.count, rows_written=written, rows_rejected=0, scores=summary.summary())
+
+
+def _scorer(model, task: ScoringTask, source_schema, schema, stats):
+    """The function each Spark partition runs: pandas frames in, scored frames out."""
+    import pyarrow as pa
+
+    from pipelines.registry import unpickle
+
+    version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
+    edges = task.histogram_edges
+
+    def score_partition(frames):
+        warnings.filterwarnings("ignore", message=PANDAS_WARNING)
+        try:
+            pipeline = unpickle(model.value, version)  # sha256 checked again, on the executor
+            seen = ScoreStats(edges)
+            for frame in frames:
+                batch = pa.RecordBatch.from_pandas(frame, schema=source_schema, preserve_index=False)
+                out, scores = score_batch(pipeline, batch, spec, positive, schema, lineage)
+                seen.update(scores)
+                yield out.to_pandas()
+            stats.add(seen)
+        except BatchScoreError as exc:
+            # Our error, with its kind and hint, must reach the driver through the JVM.
+            raise ScoringError(marked(exc)) from exc
+
+    return score_partition
+
+
+class _StatsParam:
+    """Spark accumulator of ScoreStats: each partition's summary is merged on the driver."""
+
+    def __init__(self, edges) -> None:
+        self.edges = edges
+
+    def zero(self, value: ScoreStats) -> ScoreStats:
+        return ScoreStats(self.edges)
+
+    def addInPlace(self, total: ScoreStats, more: ScoreStats) -> ScoreStats:
+        total.merge(more)
+        return total
