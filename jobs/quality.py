@@ -137,6 +137,35 @@ class RunMonitor:
                 else:
                     self._bins[column] = self._bins.get(column, 0) + counts
 
+    def merge(self, other: RunMonitor) -> None:
+        """Add the counts of a monitor of the same run that saw other chunks (a Spark partition)."""
+        with self._lock:
+            self.rows += other.rows
+            self.rejected += other.rejected
+            for mine, theirs in ((self._nulls, other._nulls), (self._unseen, other._unseen),
+                                 (self._below, other._below), (self._above, other._above)):
+                for column, count in theirs.items():
+                    mine[column] += count
+            for column, counts in other._unseen_values.items():
+                tracked = self._unseen_values[column]
+                for value, count in counts.items():
+                    if value in tracked or len(tracked) < _MAX_TRACKED:
+                        tracked[value] += count
+            for column, counts in other._bins.items():
+                self._bins[column] = self._bins.get(column, 0) + counts
+            for column, shares in other._shares.items():
+                self._shares.setdefault(column, Counter()).update(shares)
+
+    def __getstate__(self) -> dict:
+        # Spark ships monitors between processes; a lock does not travel, each side makes one.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def add_rejected(self, rows: int) -> None:
         with self._lock:
             self.rejected += rows

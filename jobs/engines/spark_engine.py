@@ -1,14 +1,17 @@
 """The spark engine: the day is read, scored and written by Spark, on a cluster or locally.
 
 Scoring runs in ``mapInPandas`` on Arrow batches of ``chunk_size`` rows and calls
-``jobs.scoring.score_batch``, the pandas engine's per-chunk function, so both engines give
-the same rows and the same scores to the last bit. The pipeline travels once, as a
-broadcast of the registry's verified bytes; each partition checks their sha256 again before
-unpickling them. The ledger and the lock stay on the driver (``jobs.runner``).
+``jobs.scoring.score_chunk``, the pandas engine's per-chunk function (type checks, input
+checks, predict, output rows), so both engines give the same rows and the same scores to the
+last bit. The pipeline travels once, as a broadcast of the registry's verified bytes; each
+partition checks their sha256 again before unpickling them. Score summaries and input-check
+counts come back per partition as accumulators; the checks are judged on the driver before
+the write. The ledger and the lock stay on the driver (``jobs.runner``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import warnings
@@ -17,8 +20,9 @@ from contextlib import ExitStack
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from jobs.engines.spark_io import read_day, replace_parquet_day, replace_sql_day
 from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors, spark_session
-from jobs.errors import BatchScoreError, NoInputRows, ScoringError
-from jobs.scoring import check_columns, output_schema, score_batch
+from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
+from jobs.quality import RunMonitor
+from jobs.scoring import check_columns, output_schema, score_chunk
 from jobs.stats import ScoreStats
 from pipelines.registry import Registry
 
@@ -46,8 +50,14 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
 
 
 def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    from pyspark import StorageLevel
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+    if task.quality.on_bad_rows == "reject":
+        raise ConfigError(
+            "quality.on_bad_rows: reject is not supported by the spark engine",
+            hint="use engine: pandas for this job, or on_bad_rows: fail",
+        )
     sc = spark.sparkContext
     log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
     with timer.stage("read"):
@@ -64,6 +74,7 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
             hint="upstream may not be ready: run again later, or check the date column",
         )
     check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
+    monitor = RunMonitor.for_task(task)  # the pandas engine's checks, counted per partition
     with spark_errors(f"scoring {day.describe}", ScoringError):
         source_schema = to_arrow_schema(day.frame.schema, timezone="UTC")
         schema = output_schema(
@@ -72,28 +83,40 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
             task.spec.task,
         )
         model = sc.broadcast(model_bytes)
-        stats = sc.accumulator(ScoreStats(task.histogram_edges), _StatsParam(task.histogram_edges))
+        edges, empty = task.histogram_edges, copy.deepcopy(monitor)  # not task: it holds the pipeline
+        stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
+        checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
+        scorer = _scorer(model, task, source_schema, schema, stats, checks, monitor)
+        # Kept once scored: the checks are judged before anything is written, and the write
+        # reads the scores back instead of scoring the day twice.
+        scored = day.frame.mapInPandas(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
+        scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        with spark_errors(f"scoring {day.describe}", ScoringError):
-            scorer = _scorer(model, task, source_schema, schema, stats)
-            scored = day.frame.mapInPandas(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
-        with timer.stage("score_write"):
+        with timer.stage("score"), spark_errors(f"scoring {day.describe}", ScoringError):
+            rows = scored.count()
+        summary = stats.value
+        if progress is not None:
+            progress(rows)
+        log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
+        seen = checks.value
+        figures = seen.finish(summary.summary())  # a failed check raises: nothing is written
+        with timer.stage("write"):
             if task.output.kind == "parquet":
                 replace_parquet_day(scored, task.output)
-                written = stats.value.count
+                written = rows
             else:
                 written = replace_sql_day(scored, task.output, schema, task.lineage, task.job)
     finally:
-        with spark_errors("releasing the broadcast model"):
+        with spark_errors("releasing the day's scores"):
+            scored.unpersist()
             model.destroy()
-    summary = stats.value
-    if progress is not None:
-        progress(summary.count)
-    log.info("%s %s: Spark scored %d rows", task.job, task.day, summary.count)
-    return EngineResult(rows_read=summary.count, rows_written=written, rows_rejected=0, scores=summary.summary())
+    return EngineResult(
+        rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
+        checks=figures, warnings=seen.warnings(),
+    )
 
 
-def _scorer(model, task: ScoringTask, source_schema, schema, stats):
+def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
     """The function each Spark partition runs: pandas frames in, scored frames out."""
     import pyarrow as pa
 
@@ -106,13 +129,14 @@ def _scorer(model, task: ScoringTask, source_schema, schema, stats):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
             pipeline = unpickle(model.value, version)  # sha256 checked again, on the executor
-            seen = ScoreStats(edges)
+            seen, observed = ScoreStats(edges), copy.deepcopy(monitor)
             for frame in frames:
                 batch = pa.RecordBatch.from_pandas(frame, schema=source_schema, preserve_index=False)
-                out, scores = score_batch(pipeline, batch, spec, positive, schema, lineage)
-                seen.update(scores)
-                yield out.to_pandas()
+                result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=observed)
+                seen.update(result.scores)
+                yield result.output.to_pandas()
             stats.add(seen)
+            checks.add(observed)
         except BatchScoreError as exc:
             # Our error, with its kind and hint, must reach the driver through the JVM.
             raise ScoringError(marked(exc)) from exc
@@ -120,15 +144,15 @@ def _scorer(model, task: ScoringTask, source_schema, schema, stats):
     return score_partition
 
 
-class _StatsParam:
-    """Spark accumulator of ScoreStats: each partition's summary is merged on the driver."""
+class _Merged:
+    """A Spark accumulator of ScoreStats or RunMonitor: partitions' summaries merged on the driver."""
 
-    def __init__(self, edges) -> None:
-        self.edges = edges
+    def __init__(self, empty) -> None:
+        self.empty = empty  # makes a new, empty summary
 
-    def zero(self, value: ScoreStats) -> ScoreStats:
-        return ScoreStats(self.edges)
+    def zero(self, value):
+        return self.empty()
 
-    def addInPlace(self, total: ScoreStats, more: ScoreStats) -> ScoreStats:
+    def addInPlace(self, total, more):
         total.merge(more)
         return total

@@ -225,9 +225,8 @@ def replace_sql_day(scored, output: SqlOutput, schema, lineage: Lineage, job: st
     try:
         frame = scored.select(*[_stage_column(F, scored.schema[c.name], jdbc.backend) for c in stage.columns])
         if jdbc.backend == "sqlite":
-            # One writer: SQLite has one write lock, and the read stage (maybe on the same
-            # file) must be over before the write starts, or the two would wait on each other.
-            frame = frame.repartition(1)
+            # One writer, as SQLite has one write lock (the scores are cached: no read runs now).
+            frame = frame.coalesce(1)
         with spark_errors(f"writing the scores to {stage.name}"):
             (
                 frame.write.format("jdbc").mode("append")

@@ -3,6 +3,7 @@ real PostgreSQL and real Parquet: same rows and scores as the pandas engine, ato
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -18,7 +19,7 @@ import yaml
 
 from jobs import cli, db
 from jobs.config import load_job
-from jobs.errors import NoInputRows, SchemaMismatch, ScoringError
+from jobs.errors import NoInputRows, QualityCheckFailed, SchemaMismatch, ScoringError
 from jobs.ledger import Ledger
 from jobs.runner import run_day
 from jobs.settings import Settings
@@ -118,6 +119,13 @@ def test_spark_scores_equal_pandas_bit_for_bit_on_sqlite(project, warehouse):
     pandas_rows, spark_rows = sql_rows(url, "parity_pandas"), sql_rows(url, "parity_spark")
     assert len(spark_rows) == N
     assert spark_rows == pandas_rows
+    # The same input checks, counted per partition and merged: the same figures.
+    ledger = Ledger(project.state_url)
+    pandas_stats, spark_stats = (ledger.history(f"parity_sqlite_{e}")[0]["stats"] for e in ("pandas", "spark"))
+    assert spark_stats["quality"]["null_fraction"] == pandas_stats["quality"]["null_fraction"]
+    assert spark_stats["quality"]["rows"] == N and spark_stats["drift"]["psi_reference"] == pytest.approx(
+        pandas_stats["drift"]["psi_reference"], abs=1e-12
+    )
     assert not [t for t in table_names(url) if t.startswith("batchscore_stage_")]
 
 
@@ -227,6 +235,20 @@ def test_a_failing_executor_task_fails_the_run_and_leaves_the_day_untouched(proj
     assert latest["status"] == "failed" and "contains infinity" in latest["error"]
 
 
+def test_a_failed_input_check_stops_the_spark_run_before_writing_like_pandas(project, warehouse):
+    url = warehouse.sqlite_url
+    messages = {}
+    for engine in ("pandas", "spark"):
+        output = {"kind": "sql", "url": url, "table": f"checks_{engine}"}
+        job = write_job(project, f"checks_{engine}", sql_source(url), output, quality={"max_null_fraction": 0.01})
+        with pytest.raises(QualityCheckFailed) as failed:
+            run_day(job, END, project, engine=engine)
+        messages[engine] = failed.value.what
+        assert f"checks_{engine}" not in table_names(url)
+    assert messages["spark"] == messages["pandas"]
+    assert "null_fraction on column data_usage_gb" in messages["spark"]
+
+
 def cli_run(project, capsys, job: str, day: str, engine: str) -> tuple[int, str]:
     code = cli.main([
         "run", job, "--date", day, "--engine", engine, "--force",
@@ -318,6 +340,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     from jobs.engines.spark_session import translate
     from jobs.errors import ModelIntegrityError
     from jobs.engines import ScoringTask
+    from jobs.quality import RunMonitor
     from jobs.scoring import Lineage, output_schema
     from pipelines.registry import Registry
 
@@ -333,16 +356,17 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
         lineage=Lineage(day=END, model_name="churn", model_version=version.version, run_id="r", scored_at=datetime(2026, 11, 28, tzinfo=timezone.utc)),
     )
 
-    class Stats:
+    class Accumulator:
         def add(self, value):
             self.value = value
 
     good = registry.verified_bytes(version)
-    stats = Stats()
-    scored = list(_scorer(Shipped(good), task, source, schema, stats)([frame]))
-    assert len(scored[0]) == 10 and stats.value.count == 10
+    stats, checks = Accumulator(), Accumulator()
+    monitor = RunMonitor.for_task(dataclasses.replace(task, pipeline=registry.load(version).pipeline))
+    scored = list(_scorer(Shipped(good), task, source, schema, stats, checks, monitor)([frame]))
+    assert len(scored[0]) == 10 and stats.value.count == 10 and checks.value.rows == 10
     with pytest.raises(ScoringError) as failed:
-        list(_scorer(Shipped(good + b"\0"), task, source, schema, stats)([frame]))
+        list(_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([frame]))
     # On the driver, the marked error becomes the registry's own again.
     error = translate(Exception(f"Traceback (most recent call last):\njobs.errors.ScoringError: {failed.value.what}"), "x")
     assert type(error) is ModelIntegrityError and "changed since it was registered" in error.what
