@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
+    if task.quality.on_bad_rows == "reject":
+        raise ConfigError(
+            "quality.on_bad_rows: reject is not supported by the spark engine",
+            hint="use engine: pandas for this job, or on_bad_rows: fail",
+        )
     started = time.perf_counter()
     timer = StageTimer()
     # The registry's bytes, sha256-checked here and again on every executor.
@@ -53,11 +58,6 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
     from pyspark import StorageLevel
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    if task.quality.on_bad_rows == "reject":
-        raise ConfigError(
-            "quality.on_bad_rows: reject is not supported by the spark engine",
-            hint="use engine: pandas for this job, or on_bad_rows: fail",
-        )
     sc = spark.sparkContext
     log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
     with timer.stage("read"):

@@ -19,7 +19,7 @@ import yaml
 
 from jobs import cli, db
 from jobs.config import load_job
-from jobs.errors import NoInputRows, QualityCheckFailed, SchemaMismatch, ScoringError
+from jobs.errors import ConfigError, NoInputRows, QualityCheckFailed, SchemaMismatch, ScoringError
 from jobs.ledger import Ledger
 from jobs.runner import run_day
 from jobs.settings import Settings
@@ -247,6 +247,15 @@ def test_a_failed_input_check_stops_the_spark_run_before_writing_like_pandas(pro
         assert f"checks_{engine}" not in table_names(url)
     assert messages["spark"] == messages["pandas"]
     assert "null_fraction on column data_usage_gb" in messages["spark"]
+
+
+def test_reject_mode_is_refused_before_spark_starts(project, warehouse):
+    url = warehouse.sqlite_url
+    output = {"kind": "sql", "url": url, "table": "reject_scores"}
+    job = write_job(project, "rejecting", sql_source(url), output, quality={"on_bad_rows": "reject"})
+    with pytest.raises(ConfigError, match="on_bad_rows: reject is not supported by the spark engine"):
+        run_day(job, END, project, engine="spark")
+    assert "reject_scores" not in table_names(url)
 
 
 def cli_run(project, capsys, job: str, day: str, engine: str) -> tuple[int, str]:
