@@ -318,7 +318,7 @@ def test_parquet_reads_prune_to_the_days_partition(spark, warehouse):
     source = ParquetSource(kind="parquet", path=str(warehouse.features_path), date_column="snapshot_date")
     day = read_day(spark, source, ["customer_id", "plan"], END, chunk_size=CHUNK, partitions=2, partition_column="customer_id")
     plan = day.frame._jdf.queryExecution().executedPlan().toString()
-    assert f"PartitionFilters: [isnotnull(snapshot_date#" in plan and f"= {END.isoformat()})]" in plan
+    assert "PartitionFilters: [isnotnull(snapshot_date#" in plan and f"= {END.isoformat()})]" in plan
     assert day.frame.count() == N and not day.empty
 
 
