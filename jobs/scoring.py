@@ -201,7 +201,7 @@ def raw_predict(
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} failed on a chunk of {len(features)} rows: "
             f"{type(exc).__name__}: {exc}",
-            hint="check the input values, or fix the pipeline (quality.on_bad_rows: reject sets such rows aside)",
+            hint="check the input values, or fix the pipeline; with the pandas engine, quality.on_bad_rows: reject sets such rows aside",
         ) from exc
     if spec.task == REGRESSION:
         return np.asarray(raw, dtype=np.float64), None
@@ -223,7 +223,7 @@ def predict(
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} gave {int(bad.sum())} non-finite "
             f"score(s) (NaN or inf) in a chunk of {len(scores)} rows",
-            hint="check the input values of those rows, or fix the pipeline (quality.on_bad_rows: reject sets such rows aside)",
+            hint="check the input values of those rows, or fix the pipeline; with the pandas engine, quality.on_bad_rows: reject sets such rows aside",
         )
     return scores, labels
 
