@@ -272,19 +272,19 @@ def output_batch(
     for field in schema:
         name = field.name
         if name == SCORE_DATE:
-            arr = pa.array([lineage.day] * n, pa.date32()) if n else pa.array([], pa.date32())
+            arr = _constant(lineage.day, pa.date32(), n)
         elif name == SCORE:
             arr = pa.array(scores, pa.float64())
         elif name == LABEL:
             arr = pa.array(labels, pa.string())
         elif name == MODEL_NAME:
-            arr = pa.array([lineage.model_name] * n, pa.string())
+            arr = _constant(lineage.model_name, pa.string(), n)
         elif name == MODEL_VERSION:
-            arr = pa.array(np.full(n, lineage.model_version, dtype=np.int32))
+            arr = _constant(lineage.model_version, pa.int32(), n)
         elif name == RUN_ID:
-            arr = pa.array([lineage.run_id] * n, pa.string())
+            arr = _constant(lineage.run_id, pa.string(), n)
         elif name == SCORED_AT:
-            arr = pa.array([lineage.scored_at] * n, pa.timestamp("us", tz="UTC"))
+            arr = _constant(lineage.scored_at, pa.timestamp("us", tz="UTC"), n)
         else:
             arr = source.column(name)
             if arr.type != field.type:
@@ -365,6 +365,12 @@ def score_chunk(
     output = output_batch(kept, schema, scores[~bad], None if labels is None else labels[~bad], lineage)
     rejects = reject_batch(batch.filter(pa.array(bad)), [reasons[i] for i in sorted(reasons)], reject_schema, lineage)
     return ChunkResult(output, scores[~bad], rejects)
+
+
+def _constant(value, kind: pa.DataType, n: int) -> pa.Array:
+    """``n`` copies of one value, built in Arrow: a Python list of ``n`` dates or datetimes
+    costs more than predicting the chunk."""
+    return pa.repeat(pa.scalar(value, kind), n)
 
 
 def score_batch(

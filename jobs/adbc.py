@@ -1,0 +1,215 @@
+"""ADBC (Arrow Database Connectivity) for PostgreSQL: the Arrow-native fast path of the SQL
+source and sink. Rows travel as Arrow batches (binary COPY both ways), never as Python rows.
+
+Optional: without ``adbc-driver-postgresql`` (the ``postgres`` extra) the SQL source and
+sink use their generic SQLAlchemy paths, which give the same data, more slowly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
+
+from jobs import db
+from jobs.errors import BatchScoreError, TransientError
+
+log = logging.getLogger(__name__)
+
+# $1, $2 ... placeholders: what libpq (and so ADBC) binds.
+DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
+
+
+def available(url: str | URL) -> bool:
+    """True when ``url`` is PostgreSQL and the ADBC driver is installed."""
+    if not db.is_postgres(url):
+        return False
+    try:
+        import adbc_driver_postgresql.dbapi  # noqa: F401
+    except ImportError:
+        log.info("adbc-driver-postgresql is not installed (pip install 'batchscore[postgres]'): "
+                 "using the slower SQLAlchemy path")
+        return False
+    return True
+
+
+def libpq_uri(url: str | URL) -> str:
+    """The libpq URI of a SQLAlchemy URL (``postgresql+psycopg://`` -> ``postgresql://``)."""
+    parsed = db.parse_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def compile_sql(stmt: sa.sql.ClauseElement) -> tuple[str, tuple]:
+    """A SQLAlchemy statement with its bound values -> (``$n`` SQL text, positional values)."""
+    compiled = stmt.compile(dialect=DIALECT)
+    params = compiled.construct_params()
+    return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
+
+
+def inline_dates(sql: str, params: tuple) -> str:
+    """``$n`` placeholders replaced by the DATE literals they stand for.
+
+    libpq cannot COPY a query that has parameters, and without COPY the driver fetches the
+    whole result in one piece (a day's rows in memory at once). Our statements bind only the
+    dates we compute ourselves, so they are safe to write into the SQL.
+    """
+    def literal(match: re.Match) -> str:
+        value = params[int(match.group(1)) - 1]
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise TypeError(f"only dates are inlined, not {type(value).__name__}")
+        return f"CAST('{value.isoformat()}' AS DATE)"
+
+    return re.sub(r"\$(\d+)(?!\d)", literal, sql)
+
+
+@contextmanager
+def connect(url: str | URL, what: str):
+    """An ADBC connection in a transaction (autocommit off); the caller commits."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    try:
+        conn = pg.connect(libpq_uri(url))
+    except pg.Error as exc:
+        raise TransientError(
+            f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
+            hint="check that the database is up and the url is right; the run can be retried",
+        ) from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A lost connection or a server going away, as opposed to bad SQL or bad data."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    if isinstance(exc, pg.OperationalError):
+        return True
+    text = str(exc).lower()
+    return any(m in text for m in ("connection", "server closed", "terminating", "timeout"))
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def read(conn, sql: str, params: tuple) -> Iterator[pa.RecordBatch]:
+    """The result of ``sql`` as Arrow batches, streamed (binary COPY), with the types the
+    generic SQLAlchemy path gives for the same rows (see ``as_generic``)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(inline_dates(sql, params))
+        for batch in cursor.fetch_record_batch():
+            yield as_generic(batch)
+    finally:
+        cursor.close()
+
+
+def as_generic(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """ADBC's Arrow types -> what the generic path infers from psycopg's Python values.
+
+    NUMERIC(p, s) arrives as text: decimal128(p, s) (unconstrained NUMERIC: inferred from the
+    values, as pyarrow does for Decimals); REAL: its shortest decimal text read as a double,
+    as psycopg does; smaller integers widen to int64; ADBC's type metadata is dropped.
+    """
+    from decimal import Decimal
+
+    arrays, fields = [], []
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        kind = field.type
+        if isinstance(kind, pa.ExtensionType):
+            column = column.storage if hasattr(column, "storage") else column
+            if (field.metadata or {}).get(b"POSTGRESQL:type") == b"numeric":
+                typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
+                if typmod >= 4:
+                    precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+                    column = column.cast(pa.decimal128(precision, scale))
+                else:
+                    column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
+        elif pa.types.is_float32(kind):
+            column = column.cast(pa.string()).cast(pa.float64())
+        elif pa.types.is_integer(kind) and kind != pa.int64():
+            column = column.cast(pa.int64())
+        arrays.append(column)
+        fields.append(pa.field(field.name, column.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def ingest_types(columns: dict[str, sa.types.TypeEngine], schema: pa.Schema) -> dict[str, pa.DataType] | None:
+    """For each output column, the Arrow type whose binary COPY PostgreSQL accepts for the
+    table's real column type; None if one has no such type (the sink then uses text COPY,
+    where the server converts)."""
+    types = {}
+    for field in schema:
+        want = _binary_type(columns[field.name], field.type)
+        if want is None:
+            return None
+        if pa.types.is_timestamp(want) and pa.types.is_timestamp(field.type) and (want.tz is None) != (field.type.tz is None):
+            return None  # naive <-> aware follows the server's time zone: let it convert
+        types[field.name] = want
+    return types
+
+
+def _binary_type(kind: sa.types.TypeEngine, current: pa.DataType) -> pa.DataType | None:
+    if isinstance(kind, sa.Boolean):
+        return pa.bool_()
+    if isinstance(kind, sa.SmallInteger):
+        return pa.int16()
+    if isinstance(kind, sa.BigInteger):
+        return pa.int64()
+    if isinstance(kind, sa.Integer):
+        return pa.int32()
+    if isinstance(kind, sa.Float):  # before Numeric: a Float is a Numeric in SQLAlchemy
+        return pa.float32() if isinstance(kind, postgresql.REAL) else pa.float64()
+    if isinstance(kind, sa.Numeric):
+        if kind.precision is not None:
+            return pa.decimal128(kind.precision, kind.scale or 0)
+        return current if pa.types.is_decimal(current) else None
+    if isinstance(kind, sa.DateTime):
+        return pa.timestamp("us", tz="UTC") if kind.timezone else pa.timestamp("us")
+    if isinstance(kind, sa.Date):
+        return pa.date32()
+    if isinstance(kind, (sa.Text, sa.String)) and not isinstance(kind, sa.Enum):
+        return pa.string() if pa.types.is_string(current) or pa.types.is_large_string(current) else None
+    return None
+
+
+def ingest(conn, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> int:
+    """Append one batch with binary COPY, in the connection's open transaction. Columns are
+    cast to the table's types first (a value that does not fit raises ``pa.ArrowInvalid``)."""
+    if not batch.num_rows:
+        return 0
+    arrays = [
+        column if column.type == types[name] else column.cast(types[name])
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+    with conn.cursor() as cursor:
+        cursor.adbc_ingest(table.name, batch, mode="append", db_schema_name=table.schema)
+    return batch.num_rows
+
+
+@contextmanager
+def translated(action: str, permanent: type[BatchScoreError], hint: str):
+    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's)."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    try:
+        yield
+    except pg.Error as exc:
+        if is_transient(exc):
+            raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
+        raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc
