@@ -25,12 +25,12 @@ GEN_CHUNK = 250_000
 SEED = 20261127
 
 
-def batches(rows: int, *, seed: int = SEED, chunk: int = GEN_CHUNK) -> Iterator[pa.RecordBatch]:
-    """The day's rows as Arrow batches; chunk ``k`` depends only on (seed, k)."""
+def batches(rows: int, *, seed: int = SEED, chunk: int = GEN_CHUNK, day: date = DAY) -> Iterator[pa.RecordBatch]:
+    """The day's rows as Arrow batches; chunk ``k`` depends only on (seed, day, k)."""
     for k, start in enumerate(range(0, rows, chunk)):
         n = min(chunk, rows - start)
-        rng = np.random.default_rng([seed, k])
-        arrays = [pa.array(np.arange(start + 1, start + n + 1, dtype=np.int64)), pa.array([DAY] * n, pa.date32())]
+        rng = np.random.default_rng([seed, day.toordinal(), k])
+        arrays = [pa.array(np.arange(start + 1, start + n + 1, dtype=np.int64)), pa.repeat(pa.scalar(day, pa.date32()), n)]
         for _ in NUMERIC:
             values = rng.normal(0.0, 1.0, n) * rng.uniform(0.5, 20.0) + rng.uniform(-5, 50)
             arrays.append(pa.array(values, mask=rng.random(n) < NULL_SHARE))
@@ -81,15 +81,20 @@ def train_and_register(models_root: Path, model_file: Path) -> int:
     return Registry(models_root).register("bench", pipeline, training_frame=x, alias="production")
 
 
-def load_postgres(url: str, rows: int) -> None:
-    """(Re)create the source table on PostgreSQL, bulk-loaded with ADBC (COPY)."""
+def load_postgres(url: str, rows: int, *, big_rows: int = 0, big_day: date | None = None) -> None:
+    """(Re)create the source table on PostgreSQL, bulk-loaded with ADBC (COPY); with
+    ``big_rows``, a second day (``big_day``) of that many rows."""
     import adbc_driver_postgresql.dbapi as pg
 
+    days = [(DAY, rows)] + ([(big_day, big_rows)] if big_rows and big_day else [])
     with pg.connect(adbc_uri(url)) as conn:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            for i, batch in enumerate(batches(rows)):
-                cur.adbc_ingest(TABLE, batch, mode="create" if i == 0 else "append")
+            first = True
+            for day, n in days:
+                for batch in batches(n, day=day):
+                    cur.adbc_ingest(TABLE, batch, mode="create" if first else "append")
+                    first = False
             cur.execute(f"CREATE INDEX ON {TABLE} (snapshot_date)")
             cur.execute(f"ANALYZE {TABLE}")
         conn.commit()

@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["pandas", "spark"])
     p.add_argument("--pipeline-version", help="a version number or alias instead of the job's")
     p.add_argument("--force", action="store_true", help="score the day again even if it succeeded")
+    p.add_argument("--workers", type=_positive_int, help="processes scoring chunks (default: the job's workers)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("backfill", parents=[common], help="score every day of a range")
@@ -208,6 +209,8 @@ def cmd_run(args) -> int:
 
     settings = _settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
+    if args.workers is not None:
+        job = job.model_copy(update={"workers": args.workers})
     try:
         day = _day(job, args.date)
     except BatchScoreError as exc:

@@ -28,6 +28,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Defaults of the job file (SPEC "Configuration").
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_RETRY_DELAY_S = 60.0
+DEFAULT_WORKERS = 1  # scoring processes per run; 1: score in the run's own process
 DEFAULT_PIPELINE_VERSION = "production"
 DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out
 DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fires
@@ -195,6 +196,7 @@ class JobConfig(_Frozen):
     catchup: bool = False
     passthrough: list[str] = []
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, gt=0)
+    workers: int = Field(DEFAULT_WORKERS, ge=1)
     engine: Literal["pandas", "spark"] = "pandas"
     retries: int = Field(0, ge=0)
     retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)

@@ -86,6 +86,7 @@ def run_day(
             id_columns=tuple(job.id_columns),
             passthrough=tuple(job.passthrough),
             chunk_size=job.chunk_size,
+            workers=job.workers,
             model=version,
             pipeline=loaded.pipeline,
             positive=positive_index(version.spec, job.output.positive_class) if version.spec.task == "binary" else 1,

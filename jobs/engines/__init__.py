@@ -37,6 +37,7 @@ class ScoringTask:
     drift: DriftConfig = DriftConfig()
     previous: dict | None = None  # the previous succeeded day: {"day": ISO, "scores": summary}
     spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
+    workers: int = 1  # processes scoring chunks (pandas engine); 1: in this process
 
     @property
     def spec(self) -> ModelSpec:

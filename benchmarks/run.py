@@ -1,0 +1,296 @@
+"""The performance benchmark: one command, one run, every contender, ratios measured together.
+
+    .venv/bin/python -m benchmarks.run [--rows 1000000] [--repeat 3] [--big-rows N] [--no-spark]
+
+Generates the day (``benchmarks.data``, deterministic), starts its own PostgreSQL
+(``tests.pgserver``), then measures in alternating repetitions: the naive cron script, the
+best hand-built script, ``batchscore run`` (pandas engine) on PostgreSQL, SQLite and Parquet,
+``batchscore run --engine spark`` on the Parquet day (when the Spark engine exists), and
+``batchscore run`` on a day of ``--big-rows`` rows (peak memory must not follow the day).
+Each contender runs as a fresh subprocess under ``benchmarks.measure``. Prints a table and
+writes the figures as JSON (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from benchmarks import data
+
+log = logging.getLogger("benchmarks")
+
+REPO = Path(__file__).resolve().parent.parent
+SPARK_ENGINE = REPO / "jobs" / "engines" / "spark_engine.py"
+BIG_DAY = data.DAY + timedelta(days=1)
+OUT_DDL = (
+    "CREATE TABLE IF NOT EXISTS {} (customer_id BIGINT, score_date DATE NOT NULL, score DOUBLE PRECISION NOT NULL, "
+    "model_name TEXT NOT NULL, model_version INTEGER NOT NULL, run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL)"
+)
+
+
+@dataclass
+class Contender:
+    name: str
+    argv: list[str]
+    rows: int
+    count: callable  # () -> rows the contender left in its output for its day
+    job: str | None = None  # batchscore job: its ledger timings are collected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the day (default 1000000)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions, alternating contenders (default 3)")
+    parser.add_argument("--big-rows", type=int, default=None, help="rows of the big day (default 5 x --rows; 0: skip)")
+    parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="batchscore's workers (default 1)")
+    parser.add_argument("--no-spark", action="store_true", help="leave out the Spark engine")
+    parser.add_argument("--no-profile", action="store_true", help="leave out the per-stage profile")
+    parser.add_argument("--json", type=Path, default=Path("benchmark.json"), help="where to write the figures")
+    parser.add_argument("--workdir", type=Path, help="keep the data here (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    big_rows = 5 * args.rows if args.big_rows is None else args.big_rows
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="batchscore-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    from tests.pgserver import PostgresServer, create_database
+
+    server = PostgresServer(workdir / "pg")
+    server.start()
+    try:
+        url = server.url("bench")
+        create_database(url)
+        result = benchmark(args, workdir, url, big_rows)
+    finally:
+        server.stop()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(render(result) + "\n")
+    return 0 if result["all_rows_written"] else 1
+
+
+def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
+    log.info("generating %d rows (+%d on the big day) in PostgreSQL, SQLite and Parquet", args.rows, big_rows)
+    data.load_postgres(url, args.rows, big_rows=big_rows, big_day=BIG_DAY)
+    data.load_sqlite(workdir / "warehouse.db", args.rows)
+    data.write_parquet(workdir / "features", args.rows)
+    model_file = workdir / "model.joblib"
+    data.train_and_register(workdir / "models", model_file)
+    _pg(url, OUT_DDL.format("scores_naive"), OUT_DDL.format("scores_best"))
+
+    configs = workdir / "configs"
+    configs.mkdir(exist_ok=True)
+    sqlite_url = f"sqlite:///{workdir / 'warehouse.db'}"
+    jobs = {
+        "bench_pg": ({"kind": "sql", "url": url, "table": data.TABLE, "date_column": "snapshot_date"},
+                     {"kind": "sql", "url": url, "table": "scores_bs"}),
+        "bench_sqlite": ({"kind": "sql", "url": sqlite_url, "table": data.TABLE, "date_column": "snapshot_date"},
+                         {"kind": "sql", "url": sqlite_url, "table": "scores_bs"}),
+        "bench_parquet": ({"kind": "parquet", "path": str(workdir / "features"), "date_column": "snapshot_date"},
+                          {"kind": "parquet", "path": str(workdir / "scores")}),
+        "bench_spark": ({"kind": "parquet", "path": str(workdir / "features"), "date_column": "snapshot_date"},
+                        {"kind": "parquet", "path": str(workdir / "scores_spark")}),
+    }
+    for name, (source, output) in jobs.items():
+        job = {"name": name, "source": source, "pipeline": {"name": "bench", "version": "production"},
+               "id_columns": ["customer_id"], "output": output, "chunk_size": args.chunk_size, "workers": args.workers}
+        (configs / f"{name}.yaml").write_text(yaml.safe_dump(job))
+    common = ["--config-dir", str(configs), "--state-url", f"sqlite:///{workdir / 'state.db'}", "--models", str(workdir / "models")]
+    python = sys.executable
+
+    def bs(job: str, day=data.DAY, *extra: str) -> list[str]:
+        return [python, "-m", "jobs", "run", job, "--date", day.isoformat(), "--force", *common, *extra]
+
+    day, big = data.DAY, BIG_DAY
+    contenders = [
+        Contender("naive script (pd.read_sql, to_sql)", [python, "-m", "benchmarks.scripts", "naive", url, str(model_file), day.isoformat(), "scores_naive"],
+                  args.rows, lambda: _pg_count(url, "scores_naive", day)),
+        Contender("best hand-built (ADBC batches, ingest)", [python, "-m", "benchmarks.scripts", "best", url, str(model_file), day.isoformat(), "scores_best", "--chunk", str(args.chunk_size)],
+                  args.rows, lambda: _pg_count(url, "scores_best", day)),
+        Contender("batchscore PostgreSQL", bs("bench_pg"), args.rows, lambda: _pg_count(url, "scores_bs", day), "bench_pg"),
+        Contender("batchscore SQLite", bs("bench_sqlite"), args.rows, lambda: _sqlite_count(workdir / "warehouse.db", day), "bench_sqlite"),
+        Contender("batchscore Parquet", bs("bench_parquet"), args.rows, lambda: _parquet_count(workdir / "scores", day), "bench_parquet"),
+    ]
+    notes = []
+    if args.no_spark:
+        notes.append("Spark engine left out (--no-spark).")
+    elif not SPARK_ENGINE.exists():
+        notes.append(f"Spark engine skipped: {SPARK_ENGINE.relative_to(REPO)} does not exist on this branch.")
+    else:
+        contenders.append(Contender("batchscore Spark (Parquet)", bs("bench_spark", day, "--engine", "spark"),
+                                    args.rows, lambda: _parquet_count(workdir / "scores_spark", day), "bench_spark"))
+    if big_rows:
+        contenders.append(Contender(f"batchscore PostgreSQL, {big_rows} rows", bs("bench_pg", big), big_rows,
+                                    lambda: _pg_count(url, "scores_bs", big), "bench_pg"))
+
+    runs: dict[str, list[dict]] = {c.name: [] for c in contenders}
+    for rep in range(args.repeat):
+        order = contenders if rep % 2 == 0 else list(reversed(contenders))  # alternate, so drift hits all alike
+        for contender in order:
+            measured = _measure(contender.argv)
+            measured["rows_written"] = contender.count()
+            measured["rows_expected"] = contender.rows
+            if contender.job:
+                measured["timings"] = _ledger_timings(python, common, contender.job)
+            elif measured["returncode"] == 0:
+                measured["timings"] = json.loads(measured["stdout"].strip().splitlines()[-1])
+            log.info("rep %d %s: %.2fs, %.0f MiB, %d/%d rows, exit %d", rep + 1, contender.name, measured["wall_s"],
+                     measured["peak_rss_mib"], measured["rows_written"], contender.rows, measured["returncode"])
+            if measured["returncode"] != 0:
+                log.error("%s failed:\n%s", contender.name, measured["stderr"])
+            runs[contender.name].append(measured)
+
+    profiles = {}
+    if not args.no_profile:
+        for job in ("bench_pg", "bench_sqlite", "bench_parquet"):
+            done = subprocess.run([python, "-m", "benchmarks.profile", str(configs), str(workdir / "models"), job, day.isoformat()],
+                                  capture_output=True, text=True, cwd=REPO)
+            profiles[job] = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-2000:]}
+    return summarise(args, contenders, runs, profiles, notes, big_rows)
+
+
+def summarise(args, contenders, runs, profiles, notes, big_rows) -> dict:
+    rows_ok = all(r["rows_written"] == r["rows_expected"] and r["returncode"] == 0 for rs in runs.values() for r in rs)
+    table = []
+    for c in contenders:
+        walls = [r["wall_s"] for r in runs[c.name]]
+        rss = [r["peak_rss_mib"] for r in runs[c.name]]
+        table.append({"contender": c.name, "rows": c.rows, "wall_s_median": statistics.median(walls), "wall_s_min": min(walls),
+                      "wall_s_max": max(walls), "rows_per_s": c.rows / statistics.median(walls), "peak_rss_mib_max": max(rss),
+                      "peak_rss_mib_median": statistics.median(rss)})
+    names = [c.name for c in contenders]
+
+    def ratio(a: str, b: str, key: str) -> dict | None:
+        if a not in runs or b not in runs:
+            return None
+        values = [x[key] / y[key] for x, y in zip(runs[a], runs[b]) if y[key]]
+        return {"min": min(values), "max": max(values), "values": values} if values else None
+
+    naive, best, pg = names[0], names[1], names[2]
+    ratios = {
+        "naive / batchscore PostgreSQL (time)": ratio(naive, pg, "wall_s"),
+        "batchscore PostgreSQL / best (time)": ratio(pg, best, "wall_s"),
+        "batchscore PostgreSQL / best (peak RSS)": ratio(pg, best, "peak_rss_mib"),
+    }
+    big_name = next((n for n in names if n.startswith("batchscore PostgreSQL, ")), None)
+    if big_name:
+        ratios[f"{big_name} / {args.rows} rows (peak RSS)"] = ratio(big_name, pg, "peak_rss_mib")
+    spark = "batchscore Spark (Parquet)"
+    if spark in runs:
+        warm = [{"engine_total": r.get("timings", {}).get("engine_total", float("nan"))} for r in runs[spark]]
+        pandas = [{"engine_total": r.get("timings", {}).get("engine_total", float("nan"))} for r in runs["batchscore Parquet"]]
+        values = [w["engine_total"] / p["engine_total"] for w, p in zip(warm, pandas)]
+        ratios["Spark warm / pandas, Parquet (engine time)"] = {"min": min(values), "max": max(values), "values": values}
+    return {
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "rows": args.rows, "big_rows": big_rows, "repeat": args.repeat, "chunk_size": args.chunk_size,
+        "workers": args.workers, "cpus": os.cpu_count(), "all_rows_written": rows_ok, "table": table,
+        "ratios": {k: v for k, v in ratios.items() if v}, "profiles": profiles, "notes": notes, "runs": runs,
+    }
+
+
+def render(result: dict) -> str:
+    lines = [f"rows {result['rows']}, {result['repeat']} repetitions, chunk_size {result['chunk_size']}, "
+             f"workers {result['workers']}, {result['cpus']} CPUs; every row written: {result['all_rows_written']}", "",
+             "| contender | rows | wall s (median) | wall s min-max | rows/s | peak RSS MiB (max) |", "|---|---|---|---|---|---|"]
+    for row in result["table"]:
+        lines.append(f"| {row['contender']} | {row['rows']} | {row['wall_s_median']:.2f} | {row['wall_s_min']:.2f}-{row['wall_s_max']:.2f} "
+                     f"| {row['rows_per_s']:,.0f} | {row['peak_rss_mib_max']:.0f} |")
+    lines += ["", "| ratio (per repetition) | min | max |", "|---|---|---|"]
+    for name, value in result["ratios"].items():
+        lines.append(f"| {name} | {value['min']:.2f} | {value['max']:.2f} |")
+    if result["profiles"]:
+        lines += ["", "Stages, one after the other (benchmarks.profile), seconds:", "",
+                  "| source | read | convert | predict | output | write+commit | model load |", "|---|---|---|---|---|---|---|"]
+        for job, p in result["profiles"].items():
+            if "error" in p:
+                lines.append(f"| {job} | failed: {p['error'].strip().splitlines()[-1] if p['error'].strip() else '?'} |||||")
+            else:
+                lines.append(f"| {job} | {p['read']:.2f} | {p['convert']:.2f} | {p['predict']:.2f} | {p['output']:.2f} | {p['write']:.2f} | {p['model_load']:.2f} |")
+    stage_rows = []
+    for name, rs in result["runs"].items():
+        timings = [r.get("timings") for r in rs if r.get("timings")]
+        if timings:
+            keys = [k for k in timings[0] if isinstance(timings[0][k], (int, float)) and k != "rows"]
+            stage_rows.append(f"| {name} | " + ", ".join(f"{k} {statistics.median(t.get(k, 0) for t in timings):.2f}" for k in keys) + " |")
+    if stage_rows:
+        lines += ["", "Stage seconds reported by each contender (median; batchscore: the ledger's stats.timings, busy time per stage, overlapping):", "",
+                  "| contender | stages |", "|---|---|", *stage_rows]
+    for note in result["notes"]:
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines)
+
+
+def _measure(argv: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.measure", "--", *argv], capture_output=True, text=True, cwd=REPO, check=True)
+    return json.loads(done.stdout)
+
+
+def _ledger_timings(python: str, common: list[str], job: str) -> dict:
+    done = subprocess.run([python, "-m", "jobs", "status", job, "--last", "1", "--format", "json", *common],
+                          capture_output=True, text=True, cwd=REPO)
+    try:
+        return ((json.loads(done.stdout) or [{}])[0].get("stats") or {}).get("timings", {})
+    except json.JSONDecodeError:
+        return {}
+
+
+def _pg(url: str, *statements: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def _pg_count(url: str, table: str, day) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE score_date = :d"), {"d": day}).scalar()
+    except sa.exc.ProgrammingError:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _sqlite_count(path: Path, day) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM scores_bs WHERE score_date = ?", (day.isoformat(),)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def _parquet_count(root: Path, day) -> int:
+    import pyarrow.dataset as ds
+
+    path = root / f"score_date={day.isoformat()}"
+    return ds.dataset(path, format="parquet").count_rows() if path.exists() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
