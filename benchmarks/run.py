@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keep the data here (default: a temporary directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    # A kill still stops the PostgreSQL server and removes the data (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     big_rows = 5 * args.rows if args.big_rows is None else args.big_rows
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="batchscore-bench-"))

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from jobs import db
-from jobs.errors import BatchScoreError, TransientError
+from jobs.errors import BatchScoreError, SourceError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +123,13 @@ def as_generic(batch: pa.RecordBatch) -> pa.RecordBatch:
     values, as pyarrow does for Decimals); REAL: its shortest decimal text read as a double,
     as psycopg does; smaller integers widen to int64; ADBC's type metadata is dropped.
     """
-    from decimal import Decimal
-
     arrays, fields = [], []
     for field, column in zip(batch.schema, batch.columns, strict=True):
         kind = field.type
-        if isinstance(kind, pa.ExtensionType):
+        if isinstance(kind, pa.BaseExtensionType):
             column = column.storage if hasattr(column, "storage") else column
             if (field.metadata or {}).get(b"POSTGRESQL:type") == b"numeric":
-                typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
-                if typmod >= 4:
-                    precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-                    column = column.cast(pa.decimal128(precision, scale))
-                else:
-                    column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
+                column = _numeric(field, column)
         elif pa.types.is_float32(kind):
             column = column.cast(pa.string()).cast(pa.float64())
         elif pa.types.is_integer(kind) and kind != pa.int64():
@@ -213,3 +206,22 @@ def translated(action: str, permanent: type[BatchScoreError], hint: str):
         if is_transient(exc):
             raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
         raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc
+
+
+def _numeric(field: pa.Field, text: pa.Array) -> pa.Array:
+    """NUMERIC sent as text -> decimal128(p, s) of the column (unconstrained NUMERIC: inferred
+    from the values, as pyarrow does for psycopg's Decimals)."""
+    from decimal import Decimal
+
+    typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
+    try:
+        if typmod >= 4:
+            precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+            kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+            return text.cast(kind)
+        return pa.array([None if v is None else Decimal(v) for v in text.to_pylist()])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SourceError(
+            f"source column {field.name} has NUMERIC values Arrow cannot hold (NaN or infinity?): {exc}",
+            hint="cast the column in the query",
+        ) from exc

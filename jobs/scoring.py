@@ -95,12 +95,14 @@ def conform(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     check_columns(frame.columns, spec)
     out = {}
     wrong = []
+    cast_any = False
     for feature in spec.features:
         series = frame[feature.name]
         if feature.dtype is None or str(series.dtype) == feature.dtype:
             out[feature.name] = series
             continue
         cast = _cast(series, feature.dtype)
+        cast_any = True
         if cast is None:
             wrong.append(f"{feature.name} is {_describe(series)}, expected {feature.dtype}")
         else:
@@ -111,6 +113,8 @@ def conform(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
             f"(pipeline {spec.name} v{spec.version})",
             hint="cast the column in the source or the query, or retrain on the new type",
         )
+    if not cast_any and list(frame.columns) == list(out):
+        return frame  # nothing cast: no copy of the chunk's features
     return pd.DataFrame(out, index=frame.index)
 
 

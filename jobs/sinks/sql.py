@@ -141,7 +141,7 @@ def _insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch)
     columns = []
     for name in compiled.positiontup:
         values = batch.column(name).to_pylist()
-        process = table.c[name].type.bind_processor(conn.dialect)
+        process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         columns.append([process(v) for v in values] if process else values)
     conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
     return batch.num_rows

@@ -34,7 +34,11 @@ class ParquetDaySource:
         dataset = self._dataset()
         present = [name for name in self.wanted if name in dataset.schema.names]
         scanner = dataset.scanner(
-            columns=present, filter=self._day_filter(dataset.schema, day), batch_size=self.chunk_size
+            columns=present, filter=self._day_filter(dataset.schema, day), batch_size=self.chunk_size,
+            # Read one row group at a time: pyarrow's defaults read ahead many batches and
+            # pre-buffer whole files, which makes memory follow the file, not chunk_size.
+            batch_readahead=1, fragment_readahead=1,
+            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
         )
         try:
             yield from rebatch(scanner.to_batches(), self.chunk_size)

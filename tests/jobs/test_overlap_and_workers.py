@@ -1,0 +1,97 @@
+"""The pandas engine's overlap (reader and scorer threads) and ``workers: N`` processes change
+neither the rows, nor their order, nor the all-or-nothing write of a day."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from jobs.engines.overlap import Prefetch
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, expected_scores
+
+DAY = DAYS[-1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_small_chunks_in_threads_or_worker_processes_give_the_pipelines_scores_in_order(project, workers):
+    project.write_job(chunk_size=37, workers=workers)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 0, result.err
+    scores = project.scores(DAY)
+    np.testing.assert_array_equal(scores["score"].to_numpy(), expected_scores(project, DAY).to_numpy())
+    # rowid order is insertion order: chunks reached the sink in source order.
+    ids = [row[0] for row in project.sql(f"SELECT customer_id FROM churn_scores WHERE score_date = '{DAY}' ORDER BY rowid")]
+    source = [row[0] for row in project.sql(f"SELECT customer_id FROM customer_features WHERE snapshot_date = '{DAY}' ORDER BY rowid")]
+    assert ids == source and len(ids) == N_CUSTOMERS
+
+
+def test_workers_flag_on_run_overrides_the_job_and_rerun_replaces_the_day(project):
+    project.write_job(chunk_size=50)
+    assert project.cli("run", "churn", "--date", DAY.isoformat(), "--workers", "2").code == 0
+    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--workers", "2", "--force")
+    assert result.code == 0, result.err
+    assert len(project.scores(DAY)) == N_CUSTOMERS
+    with pytest.raises(SystemExit) as usage:
+        project.cli("run", "churn", "--date", DAY.isoformat(), "--workers", "0")
+    assert usage.value.code == 2
+
+
+def test_workers_must_be_a_positive_integer_in_the_job_file(project):
+    project.write_job(workers=0)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 2
+    assert "workers" in result.last_err_line
+
+
+def test_a_chunk_failing_in_a_worker_fails_the_run_and_keeps_the_old_day(project):
+    project.write_job(chunk_size=100, workers=2)
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    before = project.scores(DAY)
+    # Text in a numeric feature, only in rows that land in a later chunk (not the first).
+    with sqlite3.connect(project.warehouse) as conn:
+        conn.execute(
+            "UPDATE customer_features SET monthly_charges = 'lots' WHERE snapshot_date = ? AND rowid IN "
+            "(SELECT rowid FROM customer_features WHERE snapshot_date = ? ORDER BY rowid LIMIT 1 OFFSET 350)",
+            (DAY.isoformat(), DAY.isoformat()),
+        )
+    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
+    assert result.code == 1
+    assert "monthly_charges" in result.last_err_line
+    after = project.scores(DAY)
+    assert after.equals(before)
+
+
+def test_prefetch_stops_its_producer_when_the_consumer_gives_up():
+    produced, closed = [], threading.Event()
+
+    def items():
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    with Prefetch(items(), 2, "test") as ahead:
+        first = [x for _, x in zip(range(3), ahead)]
+    assert first == [0, 1, 2]
+    assert closed.wait(5)
+    assert len(produced) <= 3 + 2 + 1  # bounded: what was consumed, the queue, one in hand
+
+
+def test_prefetch_raises_the_producers_error_in_the_consumer():
+    def items():
+        yield 1
+        time.sleep(0.01)
+        raise ValueError("source broke")
+
+    with Prefetch(items(), 1, "test") as ahead:
+        got = []
+        with pytest.raises(ValueError, match="source broke"):
+            for x in ahead:
+                got.append(x)
+    assert got == [1]
