@@ -3,15 +3,19 @@ neither the rows, nor their order, nor the all-or-nothing write of a day."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jobs.engines.overlap import Prefetch
+from pipelines import churn
 from tests.jobs.conftest import DAYS, N_CUSTOMERS, expected_scores
+from tests.jobs.test_rejects import BAD_IDS, _bad_plan, _rejects
 
 DAY = DAYS[-1]
 
@@ -95,3 +99,27 @@ def test_prefetch_raises_the_producers_error_in_the_consumer():
             for x in ahead:
                 got.append(x)
     assert got == [1]
+
+
+def test_worker_processes_reject_the_same_rows_and_count_the_same_checks_as_one_process(project):
+    frame = pd.read_parquet(project.root / "data" / "training.parquet")
+    pipeline = churn.build_pipeline()
+    pipeline.set_params(features__categorical__encode__handle_unknown="error")
+    pipeline.fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
+    project.registry.register("strict", pipeline, training_frame=frame[list(churn.FEATURES)], alias="production")
+    _bad_plan(project)
+    figures = {}
+    for workers in (1, 2):
+        project.write_job(
+            pipeline={"name": "strict", "version": "production"}, chunk_size=128, workers=workers,
+            quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
+        )
+        result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
+        assert result.code == 0, result.err
+        assert _rejects(project)["customer_id"].tolist() == BAD_IDS
+        assert len(project.scores(DAY)) == N_CUSTOMERS - len(BAD_IDS)
+        row = project.ledger().iloc[-1]
+        assert (row["rows_read"], row["rows_rejected"]) == (N_CUSTOMERS, len(BAD_IDS))
+        stats = json.loads(row["stats"])
+        figures[workers] = {k: v for k, v in stats.items() if k not in ("timings", "warnings")}
+    assert figures[1] == figures[2]
