@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from jobs import adbc, db
 from jobs.config import SqlSource
 from jobs.errors import SourceError
-from jobs.sources import rebatch
+from jobs.sources import split
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class SqlDaySource:
     def iter_batches(self, day: date) -> Iterator[pa.RecordBatch]:
         engine = db.make_engine(self.config.url, must_exist=True)
         if adbc.available(engine.url):
-            yield from rebatch(self._iter_adbc(engine, day), self.chunk_size)
+            yield from split(self._iter_adbc(engine, day), self.chunk_size)
             return
         with db.connect(engine, "source") as conn, _translated(self.describe()):
             stmt, params = self._statement(conn, day)

@@ -184,3 +184,15 @@ def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
     assert len(stored["fast"]) == batch.num_rows
     assert [row[3] for row in stored["fast"][: len(TEXTS)]] == [t if t is not None else None for t in TEXTS]
     assert not any(isinstance(v, float) and math.isnan(v) for row in stored["fast"] for v in row)
+
+
+def test_split_slices_large_batches_and_passes_smaller_ones_without_copying():
+    from jobs.sources import split
+
+    big = pa.RecordBatch.from_pydict({"a": list(range(10))})
+    small = pa.RecordBatch.from_pydict({"a": [10, 11]})
+    empty = pa.RecordBatch.from_pydict({"a": pa.array([], pa.int64())})
+    out = list(split([big, empty, small], 4))
+    assert [b.num_rows for b in out] == [4, 4, 2, 2]
+    assert [v for b in out for v in b.column(0).to_pylist()] == list(range(12))
+    assert out[0].column(0).buffers()[1].address == big.column(0).buffers()[1].address  # a view, not a copy
