@@ -133,6 +133,15 @@ def project(project_template, tmp_path, monkeypatch) -> Project:
     return Project(root)
 
 
+def assert_one_line_error(result: Result, *needles: str) -> None:
+    """The run ended with one ``error:`` line on stderr, naming every needle, and no traceback."""
+    line = result.last_err_line
+    assert line.startswith("error: "), result.err
+    for needle in needles:
+        assert needle in line, line
+    assert "Traceback" not in result.err
+
+
 def expected_scores(project: Project, day: date) -> pd.Series:
     """The pipeline's own predict_proba on the day's rows, by customer_id."""
     mv = project.registry.resolve("churn", "production")

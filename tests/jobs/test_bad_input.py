@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
 
 DAY = DAYS[-1]
 
@@ -23,21 +23,13 @@ def _assert_untouched(project, before):
     assert project.scores(DAY).equals(before)
 
 
-def _one_line_error(result, *needles):
-    line = result.last_err_line
-    assert line.startswith("error: "), result.err
-    for needle in needles:
-        assert needle in line, line
-    assert "Traceback" not in result.err
-
-
 def test_missing_column_exits_1_naming_it_and_writes_nothing(scored):
     project, before = scored
     with sqlite3.connect(project.warehouse) as conn:
         conn.execute("ALTER TABLE customer_features DROP COLUMN tenure_days")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "churn", str(DAY), "tenure_days", "churn v1")
+    assert_one_line_error(result, "churn", str(DAY), "tenure_days", "churn v1")
     _assert_untouched(project, before)
     assert project.ledger()["status"].tolist() == ["succeeded", "failed"]
 
@@ -48,7 +40,7 @@ def test_wrong_type_exits_1_naming_column_found_and_expected(scored):
         conn.execute("UPDATE customer_features SET monthly_charges = 'n/a' WHERE snapshot_date = ?", [DAY.isoformat()])
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "monthly_charges", "expected float64")
+    assert_one_line_error(result, "monthly_charges", "expected float64")
     _assert_untouched(project, before)
 
 
@@ -66,7 +58,7 @@ def test_empty_day_exits_4_and_writes_nothing(scored):
     project, before = scored
     result = project.cli("run", "churn", "--date", "2026-12-25")
     assert result.code == 4
-    _one_line_error(result, "churn 2026-12-25", "no rows")
+    assert_one_line_error(result, "churn 2026-12-25", "no rows")
     _assert_untouched(project, before)
     ledger = project.ledger()
     assert ledger.iloc[-1]["status"] == "failed" and "no rows" in ledger.iloc[-1]["error"]
@@ -79,7 +71,7 @@ def test_tampered_model_file_exits_1_and_writes_nothing(scored):
         handle.write(b"\0")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "churn", str(DAY), "sha256")
+    assert_one_line_error(result, "churn", str(DAY), "sha256")
     _assert_untouched(project, before)
 
 
@@ -87,7 +79,7 @@ def test_unknown_config_key_exits_2_naming_file_and_key(project):
     project.write_job(chunk_sise=10)
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "churn.yaml", "chunk_sise", "allowed keys")
+    assert_one_line_error(result, "churn.yaml", "chunk_sise", "allowed keys")
     assert not project.state_db.exists()  # no ledger row before config loads
 
 
@@ -95,14 +87,14 @@ def test_wrong_config_type_exits_2(project):
     project.write_job(chunk_size="lots")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "chunk_size")
+    assert_one_line_error(result, "chunk_size")
 
 
 def test_missing_required_key_exits_2(project):
     project.write_job(id_columns=None)
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "missing key id_columns")
+    assert_one_line_error(result, "missing key id_columns")
 
 
 @pytest.mark.parametrize(
@@ -113,7 +105,7 @@ def test_injection_in_a_table_name_is_a_config_error_before_any_sql(project, tab
     project.write_job(output={"kind": "sql", "url": "sqlite:///data/warehouse.db", "table": table})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "output.table", "not a table name")
+    assert_one_line_error(result, "output.table", "not a table name")
     assert project.sql("SELECT COUNT(*) FROM customer_features")[0][0] == len(DAYS) * N_CUSTOMERS
 
 
@@ -130,14 +122,14 @@ def test_bad_date_exits_2(project):
     project.write_job()
     result = project.cli("run", "churn", "--date", "2026-13-45")
     assert result.code == 2
-    _one_line_error(result, "churn", "not a day", "YYYY-MM-DD")
+    assert_one_line_error(result, "churn", "not a day", "YYYY-MM-DD")
 
 
 def test_unknown_job_exits_2_listing_known_jobs(project):
     project.write_job()
     result = project.cli("run", "nope")
     assert result.code == 2
-    _one_line_error(result, "no job 'nope'", "known jobs: churn")
+    assert_one_line_error(result, "no job 'nope'", "known jobs: churn")
 
 
 def test_file_name_must_match_job_name(project):
@@ -145,14 +137,14 @@ def test_file_name_must_match_job_name(project):
     path.rename(project.configs / "other.yaml")
     result = project.cli("run", "other")
     assert result.code == 2
-    _one_line_error(result, "other.yaml", "name")
+    assert_one_line_error(result, "other.yaml", "name")
 
 
 def test_unset_environment_variable_is_a_config_error(project):
     project.write_job(output={"kind": "sql", "url": "${NO_SUCH_VARIABLE_X}", "table": "churn_scores"})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "NO_SUCH_VARIABLE_X")
+    assert_one_line_error(result, "NO_SUCH_VARIABLE_X")
 
 
 def test_bad_cron_and_timezone_and_enum_are_config_errors(project):
@@ -166,24 +158,24 @@ def test_bad_cron_and_timezone_and_enum_are_config_errors(project):
         project.write_job(**overrides)
         result = project.cli("run", "churn", "--date", DAY.isoformat())
         assert result.code == 2, overrides
-        _one_line_error(result, needle)
+        assert_one_line_error(result, needle)
 
 
 def test_missing_warehouse_file_is_a_clear_error_not_an_empty_database(project):
     project.write_job(source={"kind": "sql", "url": "sqlite:///data/nope.db", "table": "t", "date_column": "d"})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "nope.db", "does not exist")
+    assert_one_line_error(result, "nope.db", "does not exist")
     assert not (project.root / "data" / "nope.db").exists()
 
 
-def test_down_database_is_a_transient_one_line_error(project):
+def test_down_database_is_a_transientassert_one_line_error(project):
     project.write_job(
         source={"kind": "sql", "url": "postgresql://u:secret@127.0.0.1:9/none", "table": "t", "date_column": "d"}
     )
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "cannot connect", "retried")
+    assert_one_line_error(result, "cannot connect", "retried")
     assert "secret" not in result.err
 
 
@@ -200,5 +192,5 @@ def test_a_broken_state_database_is_one_clear_line(project):
     project.state_db.write_bytes(b"this is not a sqlite database" * 100)
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "run ledger", "BATCHSCORE_STATE_URL")
+    assert_one_line_error(result, "run ledger", "BATCHSCORE_STATE_URL")
     assert "internal error" not in result.err

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
 
 DAY = DAYS[-1]
 WATCHED = ["tenure_days", "support_calls", "plan", "region"]
@@ -42,14 +42,6 @@ def _last_stats(project) -> dict:
     return json.loads(project.ledger().iloc[-1]["stats"])
 
 
-def _one_line_error(result, *needles):
-    line = result.last_err_line
-    assert line.startswith("error: "), result.err
-    for needle in needles:
-        assert needle in line, line
-    assert "Traceback" not in result.err
-
-
 def test_no_check_fires_on_a_normal_day(project):
     project.write_job(drift={"features": WATCHED})
     for day in DAYS:
@@ -73,7 +65,7 @@ def test_a_column_turned_null_fails_naming_check_column_figure_and_limit(project
     _alter(project, "region = NULL", "customer_id % 10 < 3")  # 30% of rows, + the usual 1%
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "churn 2026-11-27", "null_fraction", "region", "0.3", "limit 0.05", "nothing was written")
+    assert_one_line_error(result, "churn 2026-11-27", "null_fraction", "region", "0.3", "limit 0.05", "nothing was written")
     assert _rows_written(project) == 0
     row = project.ledger().iloc[-1]
     assert row["status"] == "failed"
@@ -89,7 +81,7 @@ def test_a_failed_check_keeps_the_previous_output_of_the_day(project):
     _alter(project, "payment_method = 'crypto'", "customer_id % 20 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "unseen_category_fraction", "payment_method", "0.05", "limit 0.01")
+    assert_one_line_error(result, "unseen_category_fraction", "payment_method", "0.05", "limit 0.01")
     assert project.scores(DAY).equals(before)
 
 
@@ -127,7 +119,7 @@ def test_drift_can_fail_the_run_and_then_writes_nothing(project):
     _alter(project, "support_calls = support_calls + 4")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "score_psi_reference", "limit 0.2", "drift.max_psi")
+    assert_one_line_error(result, "score_psi_reference", "limit 0.2", "drift.max_psi")
     assert _rows_written(project) == 0
 
 
@@ -149,7 +141,7 @@ def test_out_of_range_values_are_counted_and_can_fail(project):
     _alter(project, "monthly_charges = 10000", "customer_id > 490")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "out_of_range_fraction", "limit 0.01")
+    assert_one_line_error(result, "out_of_range_fraction", "limit 0.01")
     out = _last_stats(project)["quality"]["out_of_range"]
     assert out["tenure_days"]["below"] == 10
     assert out["monthly_charges"] == {"below": 0, "above": 10}
@@ -159,7 +151,7 @@ def test_min_rows_fails_a_short_day(project):
     project.write_job(quality={"min_rows": N_CUSTOMERS + 1})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "check min_rows", f"{N_CUSTOMERS} is below the limit {N_CUSTOMERS + 1}", "quality.min_rows")
+    assert_one_line_error(result, "check min_rows", f"{N_CUSTOMERS} is below the limit {N_CUSTOMERS + 1}", "quality.min_rows")
     assert _rows_written(project) == 0
 
 
@@ -167,7 +159,7 @@ def test_max_rows_stops_reading_as_soon_as_it_is_exceeded(project):
     project.write_job(quality={"max_rows": 150}, chunk_size=100)
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "check max_rows", "200 is above the limit 150", "stopped while reading")
+    assert_one_line_error(result, "check max_rows", "200 is above the limit 150", "stopped while reading")
     assert _rows_written(project) == 0
     assert json.loads(project.ledger().iloc[-1]["stats"])["quality"]["rows"] == 200
 
@@ -179,7 +171,7 @@ def test_null_limits_per_column(project):
     _alter(project, "data_usage_gb = NULL", "customer_id % 10 < 3")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "null_fraction on column data_usage_gb", "limit 0.05")
+    assert_one_line_error(result, "null_fraction on column data_usage_gb", "limit 0.05")
 
 
 def test_a_failed_check_writes_nothing_to_parquet(project):
@@ -190,7 +182,7 @@ def test_a_failed_check_writes_nothing_to_parquet(project):
     _alter_parquet(project, "region", lambda f: f["region"].where(f["customer_id"] % 2 == 0, None))
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "null_fraction on column region")
+    assert_one_line_error(result, "null_fraction on column region")
     scores = project.root / "data" / "scores"
     assert not (scores / f"score_date={DAY.isoformat()}").exists()
     assert not scores.exists() or not any(scores.iterdir())  # no staging left behind either
@@ -203,7 +195,7 @@ def test_a_failed_check_writes_nothing_to_postgresql(project, pg_database):
     _alter(project, "plan = NULL", "customer_id % 4 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
-    _one_line_error(result, "null_fraction on column plan")
+    assert_one_line_error(result, "null_fraction on column plan")
     engine = sa.create_engine(pg_database)
     try:
         with engine.connect() as conn:
@@ -217,22 +209,22 @@ def test_drift_features_must_be_features_of_the_model(project):
     project.write_job(drift={"features": ["tenure_days", "shoe_size"]})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "drift.features", "shoe_size")
+    assert_one_line_error(result, "drift.features", "shoe_size")
 
 
 def test_quality_keys_are_validated_at_load(project):
     project.write_job(quality={"on_fail": "maybe"})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "quality.on_fail")
+    assert_one_line_error(result, "quality.on_fail")
     project.write_job(quality={"max_null_fraction": 2})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "quality.max_null_fraction")
+    assert_one_line_error(result, "quality.max_null_fraction")
     project.write_job(quality={"min_rows": 10, "colour": "red"})
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 2
-    _one_line_error(result, "unknown key quality.colour", "min_rows")
+    assert_one_line_error(result, "unknown key quality.colour", "min_rows")
 
 
 def test_status_shows_the_verdict_and_psi_of_each_run(project):
@@ -263,4 +255,4 @@ def test_unseen_categories_are_known_from_the_encoder_without_a_training_profile
     _alter(project, "region = 'atlantis'", "customer_id % 10 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
-    _one_line_error(result, "unseen_category_fraction on column region", "0.1", "limit 0.01")
+    assert_one_line_error(result, "unseen_category_fraction on column region", "0.1", "limit 0.01")
