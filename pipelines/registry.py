@@ -39,6 +39,7 @@ from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
+from jobs.files import fsync as _fsync
 from jobs.scoring import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from jobs.stats import PROBABILITY_EDGES, regression_edges, summarize
 from pipelines.profile import profile_frame
@@ -448,15 +449,6 @@ def _write_atomic(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a directory's entries, to disk before we rely on it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _jsonable(value):

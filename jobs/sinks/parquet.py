@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
+from jobs.files import fsync
 from jobs.scoring import SCORE_DATE
 
 
@@ -42,7 +43,7 @@ class ParquetDaySink:
                 for batch in batches:
                     writer.write_batch(batch.drop_columns([SCORE_DATE]))
                     rows += batch.num_rows
-            _fsync_dir(staging)
+            fsync(staging)
             self._swap(staging, final)
         except OSError as exc:
             raise TransientError(f"writing {final} failed: {exc}", hint="the run can be retried") from exc
@@ -62,16 +63,8 @@ class ParquetDaySink:
         if had_old:
             os.rename(final, old)
         os.rename(staging, final)
-        _fsync_dir(final.parent)
+        fsync(final.parent)
         if had_old:
             shutil.rmtree(old)
         for leftover in final.parent.glob(f".old-{final.name}-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
