@@ -85,13 +85,12 @@ def _setup_logging(verbose: bool) -> None:
 # --- parser ------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config-dir", help="job files (default: $BATCHSCORE_CONFIG_DIR or configs)")
-    common.add_argument("--state-url", help="run ledger and locks (default: $BATCHSCORE_STATE_URL or sqlite:///data/batchscore.db)")
-    common.add_argument("--models", help="model registry root (default: $BATCHSCORE_MODELS or data/models)")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    # The global flags are accepted before and after the command. The commands' copies default
+    # to SUPPRESS: argparse would otherwise reset a flag given before the command to None.
+    top = _global_flags(argparse.ArgumentParser(add_help=False), defaults=True)
+    common = _global_flags(argparse.ArgumentParser(add_help=False), defaults=False)
 
-    parser = argparse.ArgumentParser(prog="batchscore", description="Batch scoring jobs.", parents=[common])
+    parser = argparse.ArgumentParser(prog="batchscore", description="Batch scoring jobs.", parents=[top])
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("run", parents=[common], help="score one day of a job")
@@ -170,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("version")
     q.add_argument("alias")
     q.set_defaults(handler=cmd_pipeline_promote)
+    return parser
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> argparse.ArgumentParser:
+    none, false = (None, False) if defaults else (argparse.SUPPRESS, argparse.SUPPRESS)
+    parser.add_argument("--config-dir", default=none, help="job files (default: $BATCHSCORE_CONFIG_DIR or configs)")
+    parser.add_argument(
+        "--state-url", default=none,
+        help="run ledger and locks (default: $BATCHSCORE_STATE_URL or sqlite:///data/batchscore.db)",
+    )
+    parser.add_argument("--models", default=none, help="model registry root (default: $BATCHSCORE_MODELS or data/models)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=false, help="debug logs and tracebacks")
     return parser
 
 

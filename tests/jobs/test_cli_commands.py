@@ -161,3 +161,15 @@ def test_registry_commands_name_what_exists_when_asked_for_what_does_not(project
     assert result.code != 0
     assert result.last_err_line.startswith("error: ")
     assert "churn" in result.last_err_line or "1" in result.last_err_line
+
+
+def test_global_flags_work_before_and_after_the_command(project):
+    from jobs import cli
+
+    project.write_job()
+    before = cli.build_parser().parse_args(["--config-dir", "X", "--models", "M", "-v", "run", "churn"])
+    after = cli.build_parser().parse_args(["run", "churn", "--config-dir", "X", "--models", "M", "-v"])
+    for args in (before, after):
+        assert (args.config_dir, args.models, args.verbose, args.state_url) == ("X", "M", True, None)
+    neither = cli.build_parser().parse_args(["run", "churn"])
+    assert (neither.config_dir, neither.verbose) == (None, False)
