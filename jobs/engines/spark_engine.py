@@ -1,6 +1,6 @@
 """The spark engine: the day is read, scored and written by Spark, on a cluster or locally.
 
-Scoring runs in ``mapInPandas`` on Arrow batches of ``chunk_size`` rows and calls
+Scoring runs in ``mapInArrow`` on Arrow batches of ``chunk_size`` rows and calls
 ``jobs.scoring.score_chunk``, the pandas engine's per-chunk function (type checks, input
 checks, predict, output rows), so both engines give the same rows and the same scores to the
 last bit. The pipeline travels once, as a broadcast of the registry's verified bytes; each
@@ -89,7 +89,9 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
         scorer = _scorer(model, task, source_schema, schema, stats, checks, monitor)
         # Kept once scored: the checks are judged before anything is written, and the write
         # reads the scores back instead of scoring the day twice.
-        scored = day.frame.mapInPandas(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
+        # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
+        # convert every chunk to pandas and back on the way in and again on the way out.
+        scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
         scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with timer.stage("score"), spark_errors(f"scoring {day.describe}", ScoringError):
@@ -117,24 +119,25 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
 
 
 def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
-    """The function each Spark partition runs: pandas frames in, scored frames out."""
-    import pyarrow as pa
-
+    """The function each Spark partition runs: Arrow batches in, scored Arrow batches out."""
     from pipelines.registry import unpickle
 
     version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
     edges = task.histogram_edges
 
-    def score_partition(frames):
+    def score_partition(batches):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
             pipeline = unpickle(model.value, version)  # sha256 checked again, on the executor
             seen, observed = ScoreStats(edges), copy.deepcopy(monitor)
-            for frame in frames:
-                batch = pa.RecordBatch.from_pandas(frame, schema=source_schema, preserve_index=False)
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue  # as mapInPandas did not pass on empty batches
+                if batch.schema != source_schema:  # Spark's Arrow types, e.g. large strings
+                    batch = batch.cast(source_schema)
                 result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=observed)
                 seen.update(result.scores)
-                yield result.output.to_pandas()
+                yield result.output
             stats.add(seen)
             checks.add(observed)
         except BatchScoreError as exc:
