@@ -357,6 +357,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     version = registry.resolve("churn", "production")
     frame = make_customer_frame(END, 10).drop(columns=["churned", "snapshot_date"])
     source = pa.Schema.from_pandas(frame, preserve_index=False)
+    batch = pa.RecordBatch.from_pandas(frame, schema=source, preserve_index=False)
     schema = output_schema([source.field("customer_id")], [], "binary")
     job = write_job(project, "tampered", sql_source(warehouse.sqlite_url), {"kind": "sql", "url": warehouse.sqlite_url, "table": "t"})
     task = ScoringTask(
@@ -372,10 +373,10 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     good = registry.verified_bytes(version)
     stats, checks = Accumulator(), Accumulator()
     monitor = RunMonitor.for_task(dataclasses.replace(task, pipeline=registry.load(version).pipeline))
-    scored = list(_scorer(Shipped(good), task, source, schema, stats, checks, monitor)([frame]))
-    assert len(scored[0]) == 10 and stats.value.count == 10 and checks.value.rows == 10
+    scored = list(_scorer(Shipped(good), task, source, schema, stats, checks, monitor)([batch]))
+    assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
     with pytest.raises(ScoringError) as failed:
-        list(_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([frame]))
+        list(_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
     # On the driver, the marked error becomes the registry's own again.
     error = translate(Exception(f"Traceback (most recent call last):\njobs.errors.ScoringError: {failed.value.what}"), "x")
     assert type(error) is ModelIntegrityError and "changed since it was registered" in error.what
