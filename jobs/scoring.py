@@ -382,7 +382,7 @@ def score_batch(
 ) -> tuple[pa.RecordBatch, np.ndarray]:
     """One chunk end to end: conform its features, predict, build its output rows.
 
-    The single code path of every engine (pandas in-process, Spark in ``mapInPandas``), via
+    The single code path of every engine (pandas in-process, Spark in ``mapInArrow``), via
     ``score_chunk``. Returns the output batch and its scores.
     """
     result = score_chunk(pipeline, batch, spec, positive, schema, lineage)

@@ -132,8 +132,8 @@ def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, moni
             seen, observed = ScoreStats(edges), copy.deepcopy(monitor)
             for batch in batches:
                 if batch.num_rows == 0:
-                    continue  # as mapInPandas did not pass on empty batches
-                if batch.schema != source_schema:  # Spark's Arrow types, e.g. large strings
+                    continue  # nothing to score
+                if batch.schema != source_schema:  # should Spark hand over other Arrow types
                     batch = batch.cast(source_schema)
                 result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=observed)
                 seen.update(result.scores)
