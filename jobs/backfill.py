@@ -2,6 +2,7 @@
 
 Each day is one ``run_day`` with its own lock and ledger row; with ``workers > 1`` days run
 in separate processes, so one day's crash or memory blow-up cannot take the others down.
+With the spark engine the days run one after the other on one Spark context, started once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from jobs.config import JobConfig
-from jobs.errors import BatchScoreError
+from jobs.engines import kept_warm
+from jobs.errors import BatchScoreError, ConfigError
 from jobs.ledger import Ledger, RunStatus
 from jobs.retry import run_with_retries
 from jobs.runner import SUCCEEDED
@@ -67,16 +69,27 @@ def run_days(
     workers: int = 1,
     force: bool = False,
     pipeline_version: str | int | None = None,
+    engine: str | None = None,
     on_result: Callable[[DayResult], None] = lambda _: None,
 ) -> list[DayResult]:
     """Run each day (oldest first); ``on_result`` is called as each one ends."""
-    args = dict(settings=settings, force=force, pipeline_version=pipeline_version)
+    engine = engine or job.engine
+    args = dict(settings=settings, force=force, pipeline_version=pipeline_version, engine=engine)
     results = []
+    if engine == "spark" and workers > 1:
+        raise ConfigError(
+            "backfill --workers above 1 with the spark engine: Spark already spreads each day over its executors",
+            hint="drop --workers (the days then share one Spark context), or use --engine pandas",
+        ).in_context(job.name, None)
     if workers <= 1:
-        for day in days:
-            result = _run_one(job, day, **args)
-            on_result(result)
-            results.append(result)
+        try:
+            with kept_warm(engine, job.spark, f"batchscore backfill {job.name}"):
+                for day in days:
+                    result = _run_one(job, day, **args)  # a day's error ends as its DayResult
+                    on_result(result)
+                    results.append(result)
+        except BatchScoreError as exc:  # the engine could not start (Spark without Java)
+            raise exc.in_context(job.name, None)
         return results
     # spawn, not fork: the parent may hold threads and open database connections.
     context = multiprocessing.get_context("spawn")

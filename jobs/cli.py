@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", required=True)
     p.add_argument("--end", required=True)
     p.add_argument("--workers", type=_positive_int, default=1, help="days scored at once, in separate processes")
+    p.add_argument("--engine", choices=["pandas", "spark"], help="instead of the job's engine (spark: one context for all days)")
     p.add_argument("--pipeline-version")
     p.add_argument("--force", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="list the days and what would be done")
@@ -273,7 +274,7 @@ def cmd_backfill(args) -> int:
 
     results = run_days(
         job, days, settings, workers=args.workers, force=args.force,
-        pipeline_version=args.pipeline_version, on_result=show,
+        pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
     )
     counts = {s: sum(r.status == s for r in results) for s in ("succeeded", "skipped", "failed")}
     print(

@@ -111,7 +111,7 @@ def run_day(
             rows_read=result.rows_read,
             rows_written=result.rows_written,
             rows_rejected=result.rows_rejected,
-            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks},
+            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks, **result.details},
         )
     except BaseException as exc:
         if isinstance(exc, BatchScoreError):

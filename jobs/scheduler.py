@@ -267,8 +267,9 @@ def _on_sigterm(signum, frame):
 
 
 def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level: int) -> None:
-    """Score ``days`` of ``job`` in order, each with the job's retry policy; exit 1 if any failed."""
-    from jobs.retry import run_with_retries
+    """Score ``days`` of ``job`` in order, each with the job's retry policy; exit 1 if any failed.
+    Several days (a catch-up) share what the engine can keep warm (``jobs.engines.kept_warm``)."""
+    from jobs.engines import kept_warm
 
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
@@ -278,21 +279,33 @@ def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which decides
     failed = 0
     try:
-        for day in days:
-            try:
-                run_with_retries(job, day, settings)
-            except JobLocked as exc:
-                log.info("%s %s: %s; leaving the day to that run", job.name, day, exc.what)
-            except BatchScoreError as exc:
-                failed += 1
-                log.error("%s %s: gave up: %s", job.name, day, exc)
-            except Exception:  # a bug: recorded in the ledger by the runner, logged here, next day
-                failed += 1
-                log.exception("%s %s: internal error", job.name, day)
+        with kept_warm(job.engine, job.spark, f"batchscore {job.name}"):
+            for day in days:
+                failed += _run_logged(job, day, settings)
+    except BatchScoreError as exc:  # the engine did not start (Spark without Java)
+        failed += 1
+        log.error("%s: gave up: %s", job.name, exc)
     except _Terminated:
         log.warning("%s: terminated; the day being scored was rolled back and recorded as failed", job.name)
         sys.exit(143)
     sys.exit(1 if failed else 0)
+
+
+def _run_logged(job: JobConfig, day: date, settings: Settings) -> int:
+    """One day with the job's retry policy, its end logged; 1 if it failed."""
+    from jobs.retry import run_with_retries
+
+    try:
+        run_with_retries(job, day, settings)
+    except JobLocked as exc:
+        log.info("%s %s: %s; leaving the day to that run", job.name, day, exc.what)
+    except BatchScoreError as exc:
+        log.error("%s %s: gave up: %s", job.name, day, exc)
+        return 1
+    except Exception:  # a bug: recorded in the ledger by the runner, logged here, next day
+        log.exception("%s %s: internal error", job.name, day)
+        return 1
+    return 0
 
 
 # --- helpers -------------------------------------------------------------------------------

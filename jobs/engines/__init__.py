@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -65,6 +65,7 @@ class EngineResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     checks: dict = field(default_factory=dict)  # quality and drift figures (jobs.quality)
     warnings: list[str] = field(default_factory=list)  # checks over their limit that only warn
+    details: dict = field(default_factory=dict)  # engine facts for the ledger (spark: application id)
 
 
 class StageTimer:
@@ -102,3 +103,14 @@ def run_engine(name: str, task: ScoringTask, progress: Progress | None = None) -
     else:
         raise ConfigError(f"unknown engine {name!r}", hint="known engines: pandas, spark")
     return run(task, progress)
+
+
+def kept_warm(name: str, spark: SparkSettings, app_name: str) -> AbstractContextManager:
+    """Around several days scored one after the other in this process (a backfill, the
+    scheduler's catch-up): what the engine can keep from one day to the next stays alive.
+    For spark, the context (JVM, Python workers, the unpickled pipeline); pandas keeps nothing."""
+    if name == "spark":
+        from jobs.engines.spark_session import kept_context
+
+        return kept_context(spark, app_name)
+    return nullcontext()

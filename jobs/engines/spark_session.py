@@ -1,8 +1,9 @@
 """Spark sessions for the spark engine, and Spark's exceptions turned into ours.
 
 A run gets its own ``SparkSession`` (its own SQL settings) on the running SparkContext when
-there is one (spark-submit's, a notebook's, the tests'); otherwise it starts a context from
-the job's ``spark:`` settings and the environment, and stops it when the run ends.
+there is one (spark-submit's, a backfill's ``kept_context``, a notebook's, the tests');
+otherwise it starts a context from the job's ``spark:`` settings and the environment, and
+stops it when the run ends.
 pyspark is imported here and in the other ``spark_*`` modules only.
 """
 
@@ -95,42 +96,17 @@ def context_conf(settings: SparkSettings, env=os.environ) -> dict[str, str]:
 
 @contextmanager
 def spark_session(settings: SparkSettings, app_name: str, sql_conf: dict[str, str]) -> Iterator:
-    """A SparkSession for one run, with ``sql_conf`` set on it alone."""
+    """A SparkSession for one run, with ``sql_conf`` set on it alone.
+
+    On a running SparkContext (spark-submit's, ``kept_context``'s, a notebook's) the session is
+    a new one on that context, which is left running; otherwise a context is started from the
+    job's settings and stopped when the run ends."""
     import_pyspark()
-    from pyspark import SparkConf, SparkContext
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     owned = SparkContext._active_spark_context is None
-    if owned:
-        conf = context_conf(settings)
-        given: dict[str, str] = {}
-        if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit: its settings win
-            SparkContext._ensure_initialized()
-            given = dict(SparkConf().getAll())
-            if given.get("spark.jars") and "spark.jars" in conf:
-                conf["spark.jars"] = _merge_jars(given.pop("spark.jars"), conf["spark.jars"])
-        elif conf["spark.master"].startswith("local"):
-            # Local workers run this interpreter (with pandas and scikit-learn), not python3.
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = SparkSession.builder.appName(app_name)
-        for key, value in conf.items():
-            if key not in given:
-                builder = builder.config(key, value)
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=PANDAS_WARNING)
-                base = builder.getOrCreate()
-        except Exception as exc:
-            if not _is_spark_error(exc):
-                raise
-            raise ConfigError(
-                f"Spark did not start: {_first_line(exc)}",
-                hint="the spark engine needs Java 17 (scripts/setup installs it); run with --verbose for details",
-            ) from exc
-        base.sparkContext.setLogLevel("WARN" if log.isEnabledFor(logging.DEBUG) else "FATAL")
-    else:
-        base = SparkSession.builder.getOrCreate()
+    base = _start(settings, app_name) if owned else SparkSession.builder.getOrCreate()
     session = base.newSession()
     for key, value in sql_conf.items():
         session.conf.set(key, value)
@@ -139,6 +115,60 @@ def spark_session(settings: SparkSettings, app_name: str, sql_conf: dict[str, st
     finally:
         if owned:
             base.stop()
+
+
+@contextmanager
+def kept_context(settings: SparkSettings, app_name: str) -> Iterator[None]:
+    """Keep one Spark context running for several runs in this process (the days of a
+    backfill): the JVM, its compiled code and the Python workers with their imports and
+    unpickled pipeline are started once, not once a day. A context already running is used
+    as it is and left running."""
+    import_pyspark()
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        yield
+        return
+    base = _start(settings, app_name)
+    try:
+        yield
+    finally:
+        base.stop()
+
+
+def _start(settings: SparkSettings, app_name: str):
+    """A new SparkContext (and its base session) from the job's settings and the environment."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    conf = context_conf(settings)
+    given: dict[str, str] = {}
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit: its settings win
+        SparkContext._ensure_initialized()
+        given = dict(SparkConf().getAll())
+        if given.get("spark.jars") and "spark.jars" in conf:
+            conf["spark.jars"] = _merge_jars(given.pop("spark.jars"), conf["spark.jars"])
+    elif conf["spark.master"].startswith("local"):
+        # Local workers run this interpreter (with pandas and scikit-learn), not python3.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in conf.items():
+        if key not in given:
+            builder = builder.config(key, value)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=PANDAS_WARNING)
+            base = builder.getOrCreate()
+    except Exception as exc:
+        if not _is_spark_error(exc):
+            raise
+        raise ConfigError(
+            f"Spark did not start: {_first_line(exc)}",
+            hint="the spark engine needs Java 17 (scripts/setup installs it); run with --verbose for details",
+        ) from exc
+    base.sparkContext.setLogLevel("WARN" if log.isEnabledFor(logging.DEBUG) else "FATAL")
+    return base
 
 
 def _merge_jars(first: str, then: str) -> str:

@@ -7,7 +7,7 @@ import json
 import joblib
 import pytest
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
 
 START, END = DAYS[0].isoformat(), DAYS[-1].isoformat()
 
@@ -69,6 +69,14 @@ def test_backfill_force_and_pipeline_version_rescore_with_that_version(project):
     assert result.code == 0, result.err
     assert project.sql("SELECT DISTINCT model_version FROM churn_scores") == [(v2,)]
     assert project.sql("SELECT COUNT(*) FROM churn_scores")[0][0] == 3 * N_CUSTOMERS
+
+
+def test_a_spark_backfill_refuses_workers_before_starting_spark(project):
+    project.write_job()
+    result = project.cli("backfill", "churn", "--start", START, "--end", END, "--engine", "spark", "--workers", "2")
+    assert result.code == 2
+    assert_one_line_error(result, "churn", "--workers above 1 with the spark engine", "drop --workers")
+    assert project.ledger().empty
 
 
 def test_backfill_rejects_a_reversed_range(project):
