@@ -4,9 +4,11 @@ Scoring runs in ``mapInArrow`` on Arrow batches of ``chunk_size`` rows and calls
 ``jobs.scoring.score_chunk``, the pandas engine's per-chunk function (type checks, input
 checks, predict, output rows), so both engines give the same rows and the same scores to the
 last bit. The pipeline travels once, as a broadcast of the registry's verified bytes; each
-partition checks their sha256 again before unpickling them. Score summaries and input-check
-counts come back per partition as accumulators; the checks are judged on the driver before
-the write. The ledger and the lock stay on the driver (``jobs.runner``).
+Python worker checks their sha256 before unpickling them, once (it keeps the pipeline for its
+later tasks and days). One Spark job reads, scores and writes the day aside; score summaries
+and input-check counts come back per partition as accumulators; the checks are judged on the
+driver, and only then is the day swapped in. The ledger and the lock stay on the driver
+(``jobs.runner``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import warnings
 from contextlib import ExitStack
 
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
-from jobs.engines.spark_io import read_day, replace_parquet_day, replace_sql_day
+from jobs.engines.spark_io import read_day, stage_day
 from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
 from jobs.quality import RunMonitor
@@ -55,7 +57,6 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
 
 
 def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progress: Progress | None) -> EngineResult:
-    from pyspark import StorageLevel
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     sc = spark.sparkContext
@@ -69,10 +70,7 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
     if task.source.kind == "sql":
         log.info("%s %s: reading %s with %d JDBC queries", task.job, task.day, day.describe, day.queries)
     if day.empty:
-        raise NoInputRows(
-            f"the source {day.describe} has no rows for this day",
-            hint="upstream may not be ready: run again later, or check the date column",
-        )
+        raise _no_rows(day.describe)
     check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
     monitor = RunMonitor.for_task(task)  # the pandas engine's checks, counted per partition
     with spark_errors(f"scoring {day.describe}", ScoringError):
@@ -87,48 +85,76 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
         stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
         checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
         scorer = _scorer(model, task, source_schema, schema, stats, checks, monitor)
-        # Kept once scored: the checks are judged before anything is written, and the write
-        # reads the scores back instead of scoring the day twice.
         # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
         # convert every chunk to pandas and back on the way in and again on the way out.
         scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
-        scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    staged = None
     try:
-        with timer.stage("score"), spark_errors(f"scoring {day.describe}", ScoringError):
-            rows = scored.count()
-        summary = stats.value
+        # ONE pass: Spark reads, scores and writes the day aside; nothing is visible yet.
+        with timer.stage("score"):
+            staged = stage_day(scored, task.output, schema, task.lineage, task.job)
+        summary = stats.value  # complete: the accumulators of every task of that job
+        rows = summary.count
+        if rows == 0:  # a Parquet day is only counted as it is scored
+            raise _no_rows(day.describe)
         if progress is not None:
             progress(rows)
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
         seen = checks.value
-        figures = seen.finish(summary.summary())  # a failed check raises: nothing is written
+        figures = seen.finish(summary.summary())  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
-            if task.output.kind == "parquet":
-                replace_parquet_day(scored, task.output)
-                written = rows
-            else:
-                written = replace_sql_day(scored, task.output, schema, task.lineage, task.job)
+            written = staged.commit()
+        written = rows if written < 0 else written
     finally:
-        with spark_errors("releasing the day's scores"):
-            scored.unpersist()
+        if staged is not None:
+            with spark_errors("removing the scores written aside"):
+                staged.discard()
+        with spark_errors("releasing the model's broadcast"):
             model.destroy()
     return EngineResult(
         rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
+        details={"spark": {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}},
     )
+
+
+def _no_rows(describe: str) -> NoInputRows:
+    return NoInputRows(
+        f"the source {describe} has no rows for this day",
+        hint="upstream may not be ready: run again later, or check the date column",
+    )
+
+
+# Pipelines unpickled in this Python worker, by sha256 (checked before they were kept). Spark
+# reuses its Python workers from task to task and from run to run on one context (a backfill),
+# so each worker unpickles a pipeline once, not once per partition and day.
+_PIPELINES: dict[str, object] = {}
+_KEEP_PIPELINES = 2
+
+
+def executor_pipeline(model, version):
+    """The pipeline of ``version`` on an executor: from this worker's cache, or unpickled from
+    the broadcast bytes after their sha256 is checked against the registry's."""
+    from pipelines.registry import unpickle
+
+    pipeline = _PIPELINES.get(version.sha256)
+    if pipeline is None:
+        pipeline = unpickle(model.value, version)  # raises ModelIntegrityError on a mismatch
+        while len(_PIPELINES) >= _KEEP_PIPELINES:
+            _PIPELINES.pop(next(iter(_PIPELINES)))
+        _PIPELINES[version.sha256] = pipeline
+    return pipeline
 
 
 def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
     """The function each Spark partition runs: Arrow batches in, scored Arrow batches out."""
-    from pipelines.registry import unpickle
-
     version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
     edges = task.histogram_edges
 
     def score_partition(batches):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
-            pipeline = unpickle(model.value, version)  # sha256 checked again, on the executor
+            pipeline = executor_pipeline(model, version)  # sha256 checked again, on the executor
             seen, observed = ScoreStats(edges), copy.deepcopy(monitor)
             for batch in batches:
                 if batch.num_rows == 0:

@@ -2,14 +2,17 @@
 
 Reading: Parquet with the day's filter pushed down to the partitions; SQL with Spark's JDBC
 reader, split on an integer id column into parallel reads (bounds from one driver query).
-Writing: Parquet by dynamic overwrite of the ``score_date=D`` partition; SQL into a staging
-table written by Spark, then swapped into the target in ONE transaction on the driver.
+Writing: the day is scored and written aside in one Spark job (``stage_day``) -- Parquet into
+a hidden directory beside ``score_date=D``, SQL into a staging table -- and, once the run's
+checks pass, swapped in on the driver (``StagedDay.commit``): two renames for Parquet, ONE
+transaction for SQL.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from jobs.config import ParquetOutput, ParquetSource, SqlOutput, SqlSource
 from jobs.engines.spark_session import JDBC_DRIVERS, require_jar, spark_errors
 from jobs.errors import ConfigError, SinkError, SourceError, TransientError
 from jobs.scoring import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
+from jobs.sinks.parquet import clear_leftovers, day_dir, staging_dir, swap_in
 from jobs.sinks.sql import create_table, table_for
 from jobs.sources.sql import SqlDaySource
 
@@ -43,7 +47,7 @@ def sink_errors(what: str):
 class DayInput:
     frame: object  # pyspark DataFrame of the day's rows: the wanted columns that exist
     describe: str  # as the pandas engine's source names itself in errors
-    empty: bool
+    empty: bool  # known to be empty before scoring (SQL: the driver counts the day's rows)
     queries: int = 1  # JDBC queries reading the day in parallel (SQL sources)
 
 
@@ -124,7 +128,7 @@ def _read_parquet(spark, source: ParquetSource, wanted: list[str], day: date) ->
             )
         # The filter on a partition column prunes directories; on a file column, row groups.
         frame = frame.where(match).select(*[n for n in wanted if n in types])
-        return DayInput(frame, source.path, frame.isEmpty())
+        return DayInput(frame, source.path, empty=False)  # counted as it is scored: no extra Spark job
 
 
 def _read_jdbc(spark, source: SqlSource, wanted: list[str], day: date, *, chunk_size: int, partitions: int, column: str) -> DayInput:
@@ -192,22 +196,105 @@ def _custom_schema(schema, backend: str) -> str:
 
 # --- writing -----------------------------------------------------------------------------
 
-def replace_parquet_day(scored, output: ParquetOutput) -> None:
-    """Overwrite the ``score_date=D`` partition only: Spark writes the day aside and swaps it
-    in when every task succeeded; a failed job leaves the old day in place."""
+class StagedDay(Protocol):
+    """A day's scores written aside by Spark, not yet visible in the output."""
+
+    def commit(self) -> int:
+        """Swap the day in (the old day out) on the driver; returns the rows written."""
+
+    def discard(self) -> None:
+        """Remove what was written aside (after a commit: nothing is left to remove)."""
+
+
+def stage_day(scored, output: ParquetOutput | SqlOutput, schema, lineage: Lineage, job: str) -> StagedDay:
+    """Score the day and write it aside, in one Spark job (scores are never kept in memory)."""
+    if output.kind == "parquet":
+        return _stage_parquet(scored, output, lineage.day)
+    return _stage_sql(scored, output, schema, lineage, job)
+
+
+class HadoopDirs:
+    """``jobs.sinks.parquet.Dirs`` on Hadoop's file system: the one Spark writes to (local
+    paths, hdfs://, s3a:// ...), so the swap sees the files where Spark put them."""
+
+    def __init__(self, spark, path: str) -> None:
+        self._path = spark._jvm.org.apache.hadoop.fs.Path
+        self._fs = self._path(path).getFileSystem(spark._jsc.hadoopConfiguration())
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._path(path)))
+
+    def rename(self, source: str, target: str) -> None:
+        if not self._fs.rename(self._path(source), self._path(target)):
+            raise SinkError(f"renaming {source} to {target} failed", hint="check the output path and its permissions")
+
+    def remove(self, path: str) -> None:
+        self._fs.delete(self._path(path), True)
+
+    def names(self, path: str) -> list[str]:
+        if not self.exists(path):
+            return []
+        return [status.getPath().getName() for status in self._fs.listStatus(self._path(path))]
+
+    def sync(self, path: str) -> None:
+        pass  # the file system's rename is durable once it returns
+
+
+@dataclass
+class _ParquetStage:
+    dirs: HadoopDirs
+    staging: str
+    final: str
+
+    def commit(self) -> int:
+        swap_in(self.dirs, self.staging, self.final)
+        return -1  # counted by the engine (the scored rows)
+
+    def discard(self) -> None:
+        self.dirs.remove(self.staging)
+
+
+def _stage_parquet(scored, output: ParquetOutput, day: date) -> _ParquetStage:
+    """The day's files in a hidden directory beside ``score_date=D``, as the pandas engine's
+    Parquet sink stages them (score_date lives in the directory name)."""
+    spark = scored.sparkSession
+    final = day_dir(output.path, day)
     with spark_errors(f"writing {output.path}"):
-        (
-            scored.write.mode("overwrite")
-            .partitionBy(SCORE_DATE)
-            .option("partitionOverwriteMode", "dynamic")
-            .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")  # no _SUCCESS file
-            .parquet(output.path)
-        )
+        dirs = HadoopDirs(spark, output.path)
+        clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
+    stage = _ParquetStage(dirs, staging_dir(final), final)
+    try:
+        with spark_errors(f"writing {final}"):
+            (
+                scored.drop(SCORE_DATE).write.mode("errorifexists")
+                .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")  # no _SUCCESS file
+                .parquet(stage.staging)
+            )
+    except BaseException:
+        stage.discard()
+        raise
+    return stage
 
 
-def replace_sql_day(scored, output: SqlOutput, schema, lineage: Lineage, job: str) -> int:
-    """Spark writes the scores into a staging table; the driver then deletes the day and
-    inserts it from the staging table in ONE transaction. Returns the rows written."""
+@dataclass
+class _SqlStage:
+    engine: sa.Engine
+    target: sa.Table
+    stage: sa.Table
+    lineage: Lineage
+    what: str
+    run: str
+
+    def commit(self) -> int:
+        return _swap(self.engine, self.target, self.stage, self.lineage, self.what)
+
+    def discard(self) -> None:
+        _drop(self.engine, self.stage, self.run)
+
+
+def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str) -> _SqlStage:
+    """Spark writes the scores into a staging table; ``commit`` then deletes the day and
+    inserts it from the staging table in ONE transaction on the driver."""
     from pyspark.sql import functions as F
 
     jdbc = jdbc_for(output.url)
@@ -222,11 +309,13 @@ def replace_sql_day(scored, output: SqlOutput, schema, lineage: Lineage, job: st
     )
     with db.connect(engine, "output") as conn, sink_errors(output.table), conn.begin():
         stage.create(conn)
+    staged = _SqlStage(engine, target, stage, lineage, output.table, f"{job} {lineage.day}")
     try:
         frame = scored.select(*[_stage_column(F, scored.schema[c.name], jdbc.backend) for c in stage.columns])
         if jdbc.backend == "sqlite":
-            # One writer, as SQLite has one write lock (the scores are cached: no read runs now).
-            frame = frame.coalesce(1)
+            # One writer, as SQLite has one write lock; the shuffle also ends every read of
+            # the source (often the same file) before the first write.
+            frame = frame.repartition(1)
         with spark_errors(f"writing the scores to {stage.name}"):
             (
                 frame.write.format("jdbc").mode("append")
@@ -236,9 +325,10 @@ def replace_sql_day(scored, output: SqlOutput, schema, lineage: Lineage, job: st
                 .option("batchsize", str(WRITE_BATCH))
                 .save()
             )
-        return _swap(engine, target, stage, lineage, output.table)
-    finally:
-        _drop(engine, stage, f"{job} {lineage.day}")
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 def _stage_column(F, field, backend: str):

@@ -1,13 +1,21 @@
-"""Parquet sink: ``path/score_date=D/part-0.parquet``, written aside and renamed into place."""
+"""Parquet sink: ``path/score_date=D/part-0.parquet``, written aside and renamed into place.
+
+The day is written into a hidden staging directory next to it (``.tmp-score_date=D-<id>``,
+which Parquet readers skip) and swapped in by ``swap_in``: two renames, the old day moved
+aside first. The spark engine stages its files the same way and swaps them with the same
+function on Hadoop's file system (``jobs.engines.spark_io``).
+"""
 
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import uuid
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +25,67 @@ from jobs.errors import SinkError, TransientError
 from jobs.files import fsync
 from jobs.scoring import SCORE_DATE
 
+STAGING, OLD = ".tmp-", ".old-"  # prefixes of a day's hidden staging and replaced directories
+
+
+class Dirs(Protocol):
+    """The directory operations a day's swap needs, on some file system."""
+
+    def exists(self, path: str) -> bool: ...
+    def rename(self, source: str, target: str) -> None: ...
+    def remove(self, path: str) -> None: ...  # recursively; a missing path is no error
+    def names(self, path: str) -> list[str]: ...  # entries of a directory ([] if it is missing)
+    def sync(self, path: str) -> None: ...  # make a directory's entries durable
+
+
+class LocalDirs:
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def rename(self, source: str, target: str) -> None:
+        os.rename(source, target)
+
+    def remove(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def names(self, path: str) -> list[str]:
+        return os.listdir(path) if os.path.isdir(path) else []
+
+    def sync(self, path: str) -> None:
+        fsync(Path(path))
+
+
+def day_dir(root: str, day: date) -> str:
+    return posixpath.join(root, f"{SCORE_DATE}={day.isoformat()}")
+
+
+def staging_dir(final: str) -> str:
+    """A new hidden directory beside ``final`` to write the day into."""
+    parent, name = posixpath.split(final)
+    return posixpath.join(parent, f"{STAGING}{name}-{uuid.uuid4().hex}")
+
+
+def clear_leftovers(dirs: Dirs, final: str, prefix: str = STAGING) -> None:
+    """Remove the day's hidden directories a killed run left (we hold the day's lock)."""
+    parent, name = posixpath.split(final)
+    for entry in dirs.names(parent):
+        if entry.startswith(f"{prefix}{name}-"):
+            dirs.remove(posixpath.join(parent, entry))
+
+
+def swap_in(dirs: Dirs, staging: str, final: str) -> None:
+    """Make ``staging`` the day's directory. rename() cannot replace a non-empty directory:
+    the old day is moved aside first. A crash between the two renames leaves the day absent
+    (never partial); the old copy stays in .old-* until a later run of the day removes it."""
+    parent, name = posixpath.split(final)
+    old = posixpath.join(parent, f"{OLD}{name}-{uuid.uuid4().hex}")
+    had_old = dirs.exists(final)
+    if had_old:
+        dirs.rename(final, old)
+    dirs.rename(staging, final)
+    dirs.sync(parent)
+    clear_leftovers(dirs, final, OLD)
+
 
 class ParquetDaySink:
     def __init__(self, config: ParquetOutput) -> None:
@@ -25,46 +94,25 @@ class ParquetDaySink:
     def describe(self) -> str:
         return self.config.path
 
-    def day_dir(self, day: date) -> Path:
-        return Path(self.config.path) / f"{SCORE_DATE}={day.isoformat()}"
-
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
-        final = self.day_dir(day)
-        staging = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
+        dirs, final = LocalDirs(), day_dir(self.config.path, day)
+        staging = staging_dir(final)
         # score_date lives in the directory name, as hive readers expect.
         file_schema = schema.remove(schema.get_field_index(SCORE_DATE))
         rows = 0
-        # We hold the day's lock: any other staging directory of this day is a dead run's.
-        for leftover in final.parent.glob(f".tmp-{final.name}-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        clear_leftovers(dirs, final)
         try:
-            staging.mkdir(parents=True)
-            with pq.ParquetWriter(staging / "part-0.parquet", file_schema) as writer:
+            os.makedirs(staging)
+            with pq.ParquetWriter(posixpath.join(staging, "part-0.parquet"), file_schema) as writer:
                 for batch in batches:
                     writer.write_batch(batch.drop_columns([SCORE_DATE]))
                     rows += batch.num_rows
-            fsync(staging)
-            self._swap(staging, final)
+            dirs.sync(staging)
+            swap_in(dirs, staging, final)
         except OSError as exc:
             raise TransientError(f"writing {final} failed: {exc}", hint="the run can be retried") from exc
         except pa.ArrowException as exc:
             raise SinkError(f"writing {final} failed: {exc}") from exc
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            dirs.remove(staging)
         return rows
-
-    @staticmethod
-    def _swap(staging: Path, final: Path) -> None:
-        # rename() cannot replace a non-empty directory: move the old day aside first. A
-        # crash between the two renames leaves the day absent (never partial); the old copy
-        # stays in .old-* until a later run of the day replaces it.
-        old = final.parent / f".old-{final.name}-{uuid.uuid4().hex}"
-        had_old = final.exists()
-        if had_old:
-            os.rename(final, old)
-        os.rename(staging, final)
-        fsync(final.parent)
-        if had_old:
-            shutil.rmtree(old)
-        for leftover in final.parent.glob(f".old-{final.name}-*"):
-            shutil.rmtree(leftover, ignore_errors=True)

@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -249,6 +250,31 @@ def test_a_failed_input_check_stops_the_spark_run_before_writing_like_pandas(pro
     assert "null_fraction on column data_usage_gb" in messages["spark"]
 
 
+def test_a_failed_check_keeps_the_parquet_day_and_leaves_nothing_aside(project, warehouse, tmp_path):
+    source = {"kind": "parquet", "path": str(warehouse.features_path), "date_column": "snapshot_date"}
+    out = tmp_path / "scores"
+    good = run_day(write_job(project, "checked_parquet", source, {"kind": "parquet", "path": str(out)}), END, project, engine="spark")
+    # A killed run's files, written aside: the next run of the day clears them.
+    leftover = out / f".tmp-score_date={END}-0123abcd"
+    leftover.mkdir()
+    (leftover / "part-0.parquet").write_bytes(b"half a file")
+    strict = write_job(project, "checked_parquet", source, {"kind": "parquet", "path": str(out)}, quality={"max_null_fraction": 0.01})
+    with pytest.raises(QualityCheckFailed, match="null_fraction on column data_usage_gb"):
+        run_day(strict, END, project, engine="spark", force=True)
+    assert set(parquet_day(out).column("run_id").to_pylist()) == {good.run_id}
+    assert sorted(p.name for p in out.iterdir()) == [f"score_date={END}"]
+
+
+def test_an_empty_parquet_day_exits_4_and_writes_nothing(project, warehouse, tmp_path, capsys):
+    source = {"kind": "parquet", "path": str(warehouse.features_path), "date_column": "snapshot_date"}
+    out = tmp_path / "scores"
+    write_job(project, "empty_parquet", source, {"kind": "parquet", "path": str(out)})
+    code, line = cli_run(project, capsys, "empty_parquet", "2026-12-25", "spark")
+    assert code == NoInputRows.exit_code == 4
+    assert line.startswith(f"error: empty_parquet 2026-12-25: the source {warehouse.features_path} has no rows")
+    assert not out.exists() or not list(out.iterdir())
+
+
 def test_reject_mode_is_refused_before_spark_starts(project, warehouse):
     url = warehouse.sqlite_url
     output = {"kind": "sql", "url": url, "table": "reject_scores"}
@@ -309,6 +335,30 @@ def test_spark_submit_scores_the_demo_day_end_to_end(tmp_path, warehouse):
     assert (row["engine"], row["status"], row["rows_written"]) == ("spark", "succeeded", N)
 
 
+@pytest.mark.slow
+def test_a_spark_backfill_scores_its_days_on_one_spark_context(tmp_path, warehouse):
+    # A process of its own: in this one the tests' context is already running.
+    root = tmp_path / "project"
+    (root / "configs").mkdir(parents=True)
+    shutil.copy(REPO / "configs" / "churn_daily.yaml", root / "configs")
+    shutil.copytree(warehouse.root / "data", root / "data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHSCORE_", "PYSPARK_", "WAREHOUSE_"))}
+    env["BATCHSCORE_SPARK_MASTER"] = "local[2]"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("batchscore")), "backfill", "churn_daily", "--start", BEFORE.isoformat(),
+         "--end", END.isoformat(), "--engine", "spark"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == f"backfill churn_daily {BEFORE}..{END}: 2 succeeded, 0 skipped, 0 failed"
+    rows = Ledger(f"sqlite:///{root / 'data' / 'batchscore.db'}").history("churn_daily")
+    assert [(r["score_date"], r["engine"], r["rows_written"]) for r in rows] == [(END, "spark", N), (BEFORE, "spark", N)]
+    applications = {r["stats"]["spark"]["application_id"] for r in rows}
+    assert len(applications) == 1, applications  # one context, started once for both days
+    url = f"sqlite:///{root / 'data' / 'warehouse.db'}"
+    assert len(sql_rows(url, "churn_scores", BEFORE)) == len(sql_rows(url, "churn_scores", END)) == N
+
+
 # --- reading -------------------------------------------------------------------------------
 
 def test_parquet_reads_prune_to_the_days_partition(spark, warehouse):
@@ -339,13 +389,18 @@ class Shipped:
     """Stands for a Spark broadcast: what an executor reads as ``.value``."""
 
     def __init__(self, value: bytes) -> None:
-        self.value = value
+        self._value, self.reads = value, 0
+
+    @property
+    def value(self) -> bytes:
+        self.reads += 1
+        return self._value
 
 
 def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     import pyarrow as pa
 
-    from jobs.engines.spark_engine import _scorer
+    from jobs.engines.spark_engine import _PIPELINES, _scorer
     from jobs.engines.spark_session import translate
     from jobs.errors import ModelIntegrityError
     from jobs.engines import ScoringTask
@@ -373,8 +428,13 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     good = registry.verified_bytes(version)
     stats, checks = Accumulator(), Accumulator()
     monitor = RunMonitor.for_task(dataclasses.replace(task, pipeline=registry.load(version).pipeline))
-    scored = list(_scorer(Shipped(good), task, source, schema, stats, checks, monitor)([batch]))
-    assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
+    _PIPELINES.clear()  # this test's process plays one executor's Python worker
+    shipped = Shipped(good)
+    for _ in range(2):  # two partitions (or two days of a backfill) on the same worker
+        scored = list(_scorer(shipped, task, source, schema, stats, checks, monitor)([batch]))
+        assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
+    assert shipped.reads == 1  # unpickled once, then kept by its checked sha256
+    _PIPELINES.clear()  # a worker that has not unpickled it yet
     with pytest.raises(ScoringError) as failed:
         list(_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
     # On the driver, the marked error becomes the registry's own again.
