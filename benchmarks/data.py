@@ -120,14 +120,14 @@ def load_sqlite(path: Path, rows: int) -> None:
     con.close()
 
 
-def write_parquet(root: Path, rows: int) -> None:
+def write_parquet(root: Path, rows: int, day: date = DAY) -> None:
     """Hive layout: ``root/snapshot_date=D/part-0.parquet``, row groups of the generator's chunk."""
     import pyarrow.parquet as pq
 
-    day_dir = root / f"snapshot_date={DAY.isoformat()}"
+    day_dir = root / f"snapshot_date={day.isoformat()}"
     day_dir.mkdir(parents=True, exist_ok=True)
     writer = None
-    for batch in batches(rows):
+    for batch in batches(rows, day=day):
         batch = batch.drop_columns(["snapshot_date"])
         if writer is None:
             writer = pq.ParquetWriter(day_dir / "part-0.parquet", batch.schema)

@@ -83,8 +83,9 @@ def _traversable(path: Path) -> None:
 class PostgresServer:
     """A private PostgreSQL cluster under ``base_dir``; ``start()``, ``url(db)``, ``stop()``."""
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, settings: dict[str, str] | None = None) -> None:
         self.base_dir = Path(base_dir)
+        self.settings = dict(settings or {})  # more server settings (-c name=value)
         self.data_dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "sock"
         self.log_file = self.base_dir / "postgres.log"
@@ -119,6 +120,7 @@ class PostgresServer:
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                + "".join(f" -c {name}={value}" for name, value in self.settings.items())
             )
             try:
                 self._run(
