@@ -1,14 +1,18 @@
 """The spark engine: the day is read, scored and written by Spark, on a cluster or locally.
 
-Scoring runs in ``mapInArrow`` on Arrow batches of ``chunk_size`` rows and calls
-``jobs.scoring.score_chunk``, the pandas engine's per-chunk function (type checks, input
-checks, predict, output rows), so both engines give the same rows and the same scores to the
-last bit. The pipeline travels once, as a broadcast of the registry's verified bytes; each
-Python worker checks their sha256 before unpickling them, once (it keeps the pipeline for its
-later tasks and days). One Spark job reads, scores and writes the day aside; score summaries
-and input-check counts come back per partition as accumulators; the checks are judged on the
-driver, and only then is the day swapped in. The ledger and the lock stay on the driver
-(``jobs.runner``).
+Every chunk of ``chunk_size`` rows goes through ``jobs.scoring.score_chunk``, the pandas
+engine's per-chunk function (type checks, input checks, predict, output rows), so both engines
+give the same rows and the same scores to the last bit. Two paths:
+
+- Parquet to Parquet at file paths (``spark_arrow``): Spark runs n tasks that each read,
+  score and write their share of the day with pyarrow; the JVM never touches a row.
+- anything else (here): Spark reads the day (Parquet, JDBC), scores it in ``mapInArrow`` and
+  writes it aside (a staging directory or table) in ONE Spark job.
+
+Either way the checks are judged on the driver from the tasks' counts and only then is the
+day swapped in. The pipeline travels once, as a broadcast of the registry's verified bytes;
+each Python worker checks their sha256 before unpickling them, once (it keeps the pipeline
+for its later tasks and days). The ledger and the lock stay on the driver (``jobs.runner``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 import warnings
 from contextlib import ExitStack
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, spark_arrow
 from jobs.engines.spark_io import read_day, stage_day
 from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
@@ -50,17 +54,29 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         with timer.stage("spark_start"):
             spark = stack.enter_context(spark_session(task.spark, f"batchscore {task.job} {task.day}", sql_conf))
-        result = _run(spark, task, model_bytes, timer, progress)
+        sc = spark.sparkContext
+        log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
+        model = sc.broadcast(model_bytes)
+        try:
+            if spark_arrow.applies(task):
+                log.info("%s %s: Parquet to Parquet: the tasks read, score and write with pyarrow", task.job, task.day)
+                result = spark_arrow.run(spark, task, model, timer, progress)
+            else:
+                result = _run(spark, task, model, timer, progress)
+        finally:
+            with spark_errors("releasing the model's broadcast"):
+                model.destroy()
+        result.details = {"spark": {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}}
     result.timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     result.timings["engine_total"] = round(time.perf_counter() - started, 4)
     return result
 
 
-def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progress: Progress | None) -> EngineResult:
+def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    """Spark's own path: Spark reads the day, scores it in mapInArrow and writes it aside."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     sc = spark.sparkContext
-    log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
     with timer.stage("read"):
         day = read_day(
             spark, task.source, task.wanted_columns, task.day, chunk_size=task.chunk_size,
@@ -80,7 +96,6 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
             [source_schema.field(n) for n in task.passthrough],
             task.spec.task,
         )
-        model = sc.broadcast(model_bytes)
         edges, empty = task.histogram_edges, copy.deepcopy(monitor)  # not task: it holds the pipeline
         stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
         checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
@@ -109,12 +124,9 @@ def _run(spark, task: ScoringTask, model_bytes: bytes, timer: StageTimer, progre
         if staged is not None:
             with spark_errors("removing the scores written aside"):
                 staged.discard()
-        with spark_errors("releasing the model's broadcast"):
-            model.destroy()
     return EngineResult(
         rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
-        details={"spark": {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}},
     )
 
 

@@ -97,16 +97,11 @@ class ParquetDaySink:
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         dirs, final = LocalDirs(), day_dir(self.config.path, day)
         staging = staging_dir(final)
-        # score_date lives in the directory name, as hive readers expect.
-        file_schema = schema.remove(schema.get_field_index(SCORE_DATE))
         rows = 0
         clear_leftovers(dirs, final)
         try:
             os.makedirs(staging)
-            with pq.ParquetWriter(posixpath.join(staging, "part-0.parquet"), file_schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch.drop_columns([SCORE_DATE]))
-                    rows += batch.num_rows
+            rows = write_file(posixpath.join(staging, "part-0.parquet"), schema, batches, always=True)
             dirs.sync(staging)
             swap_in(dirs, staging, final)
         except OSError as exc:
@@ -116,3 +111,23 @@ class ParquetDaySink:
         finally:
             dirs.remove(staging)
         return rows
+
+
+def write_file(path: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, always: bool = False) -> int:
+    """Write scored batches into one Parquet file of a day's directory; returns the rows.
+    score_date lives in the directory name, as hive readers expect. Without ``always``, no
+    batches means no file."""
+    file_schema = schema.remove(schema.get_field_index(SCORE_DATE))
+    rows, writer = 0, None
+    try:
+        for batch in batches:
+            if writer is None:
+                writer = pq.ParquetWriter(path, file_schema)
+            writer.write_batch(batch.drop_columns([SCORE_DATE]))
+            rows += batch.num_rows
+        if writer is None and always:
+            writer = pq.ParquetWriter(path, file_schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows

@@ -28,13 +28,22 @@ class ParquetDaySource:
         return self.config.path
 
     def columns(self) -> list[str]:
-        return self._dataset().schema.names
+        return self.schema().names
 
-    def iter_batches(self, day: date) -> Iterator[pa.RecordBatch]:
+    def schema(self) -> pa.Schema:
+        """The dataset's columns and their Arrow types (hive partition columns included)."""
+        return self._dataset().schema
+
+    def iter_batches(self, day: date, share: tuple[int, int] | None = None) -> Iterator[pa.RecordBatch]:
+        """The day's rows; with ``share=(k, n)`` only the k-th of n shares of its row groups
+        (balanced by rows), so that n readers (Spark tasks) read the day together."""
         dataset = self._dataset()
         present = [name for name in self.wanted if name in dataset.schema.names]
+        day_filter = self._day_filter(dataset.schema, day)
+        if share is not None:
+            dataset = _share(dataset, day_filter, *share)
         scanner = dataset.scanner(
-            columns=present, filter=self._day_filter(dataset.schema, day), batch_size=self.chunk_size,
+            columns=present, filter=day_filter, batch_size=self.chunk_size,
             # Read one row group at a time: pyarrow's defaults read ahead many batches and
             # pre-buffer whole files, which makes memory follow the file, not chunk_size.
             batch_readahead=1, fragment_readahead=1,
@@ -84,3 +93,20 @@ class ParquetDaySource:
             f"Parquet column {name} is {kind}, not a date",
             hint="use a date, timestamp or YYYY-MM-DD text column",
         )
+
+
+def _share(dataset: ds.FileSystemDataset, day_filter: ds.Expression, k: int, n: int) -> ds.FileSystemDataset:
+    """Share ``k`` of ``n`` of the day's row groups: in path order, each row group goes to the
+    share with the fewest rows so far. Every reader computes the same split from the files."""
+    pieces = [
+        piece
+        for fragment in sorted(dataset.get_fragments(filter=day_filter), key=lambda f: f.path)
+        for piece in fragment.split_by_row_group(filter=day_filter, schema=dataset.schema)
+    ]
+    rows, mine = [0] * n, []
+    for piece in pieces:
+        smallest = rows.index(min(rows))
+        rows[smallest] += sum(group.num_rows for group in piece.row_groups)
+        if smallest == k:
+            mine.append(piece)
+    return ds.FileSystemDataset(mine, dataset.schema, dataset.format, dataset.filesystem)

@@ -158,10 +158,17 @@ def parquet_day(path: Path, day: date = END):
 
 
 def test_spark_scores_equal_pandas_bit_for_bit_on_parquet(project, warehouse, tmp_path):
-    source = {"kind": "parquet", "path": str(warehouse.features_path), "date_column": "snapshot_date"}
+    # The day in 3 row groups: the 3 Spark tasks (read_partitions) read, score and write one each.
+    features = tmp_path / "features" / f"snapshot_date={END.isoformat()}"
+    features.mkdir(parents=True)
+    day_table = pq.read_table(warehouse.features_path / f"snapshot_date={END.isoformat()}")
+    pq.write_table(day_table, features / "part-0.parquet", row_group_size=N // 3)
+    source = {"kind": "parquet", "path": str(features.parent), "date_column": "snapshot_date"}
     for engine in ("pandas", "spark"):
         job = write_job(project, f"parity_parquet_{engine}", source, {"kind": "parquet", "path": str(tmp_path / engine)})
         assert run_day(job, END, project, engine=engine, force=True).rows_written == N
+    files = sorted(p.name for p in (tmp_path / "spark" / f"score_date={END.isoformat()}").iterdir())
+    assert files == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     pandas_day, spark_day = parquet_day(tmp_path / "pandas"), parquet_day(tmp_path / "spark")
     assert spark_day.num_rows == N
     for name in ("customer_id", "plan", "model_name", "model_version"):
@@ -171,6 +178,16 @@ def test_spark_scores_equal_pandas_bit_for_bit_on_parquet(project, warehouse, tm
     # Same column types, so readers of the output need not know which engine wrote a day.
     assert {f.name: f.type for f in spark_day.schema} == {f.name: f.type for f in pandas_day.schema}
     assert not list((tmp_path / "spark").glob("_*")) and not list((tmp_path / "spark").glob(".*"))
+
+
+def test_spark_reads_parquet_itself_to_write_sql_and_scores_like_pandas(project, warehouse):
+    source = {"kind": "parquet", "path": str(warehouse.features_path), "date_column": "snapshot_date"}
+    url = warehouse.sqlite_url
+    for engine in ("pandas", "spark"):
+        job = write_job(project, f"parquet_sql_{engine}", source, {"kind": "sql", "url": url, "table": f"pq_scores_{engine}"})
+        assert run_day(job, END, project, engine=engine).rows_written == N
+    pandas_rows, spark_rows = sql_rows(url, "pq_scores_pandas"), sql_rows(url, "pq_scores_spark")
+    assert [r[:5] for r in spark_rows] == [r[:5] for r in pandas_rows] and len(spark_rows) == N
 
 
 # --- atomic, idempotent days -------------------------------------------------------------

@@ -152,3 +152,23 @@ def test_merged_partition_summaries_equal_one_streamed_summary():
         b["count"], b["min"], b["max"], b["histogram"], b["quantiles"]
     )
     assert a["mean"] == pytest.approx(b["mean"], rel=1e-12) and a["std"] == pytest.approx(b["std"], rel=1e-12)
+
+
+# --- which path ----------------------------------------------------------------------------
+
+def test_parquet_to_parquet_at_file_paths_is_read_and_written_by_the_python_tasks(tmp_path):
+    import dataclasses
+
+    from jobs.config import ParquetOutput, ParquetSource, SqlOutput
+    from jobs.engines import ScoringTask
+    from jobs.engines.spark_arrow import applies
+
+    task = ScoringTask(
+        job="j", day=None, source=ParquetSource(kind="parquet", path="/data/features", date_column="d"),
+        output=ParquetOutput(kind="parquet", path="file:///data/scores"), id_columns=("id",), passthrough=(),
+        chunk_size=10, model=None, pipeline=None, positive=1, lineage=None,
+    )
+    assert applies(task)
+    assert not applies(dataclasses.replace(task, output=ParquetOutput(kind="parquet", path="hdfs://nn/scores")))
+    assert not applies(dataclasses.replace(task, source=ParquetSource(kind="parquet", path="s3a://b/f", date_column="d")))
+    assert not applies(dataclasses.replace(task, output=SqlOutput(kind="sql", url="sqlite:///x.db", table="t")))

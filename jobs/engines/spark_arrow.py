@@ -1,0 +1,127 @@
+"""The spark engine's Parquet-to-Parquet path: Spark schedules the work, Python moves the rows.
+
+When a job reads Parquet and writes Parquet at paths its executors open as files, Spark's
+JVM never touches a row: each of n tasks reads its share of the day's row groups with pyarrow
+(``ParquetDaySource.iter_batches(day, share=(k, n))``, the pandas engine's reader), scores it
+with ``score_chunk`` and writes one Parquet file into the day's hidden staging directory;
+the driver merges the tasks' score summaries and check counts, judges the checks and swaps
+the day in with the pandas sink's ``swap_in``. Same rows, same files, same scores as the
+pandas engine, with n processes predicting.
+
+Why: Spark's own path converts every value Parquet -> JVM rows -> Arrow on the way in and
+back again on the way out. On the benchmark's 2-core machine that round trip alone (no
+scoring) used more CPU than the pandas engine's whole run (benchmarks/RESULTS.md). Other
+sources and outputs (JDBC, hdfs://, s3a://) take Spark's own path (``spark_engine``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import posixpath
+import warnings
+
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors
+from jobs.errors import BatchScoreError, NoInputRows, ScoringError, TransientError
+from jobs.quality import RunMonitor
+from jobs.scoring import check_columns, output_schema, score_chunk
+from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, staging_dir, swap_in, write_file
+from jobs.sources.parquet import ParquetDaySource
+from jobs.stats import ScoreStats
+
+
+def applies(task: ScoringTask) -> bool:
+    """Parquet in and out, at file paths (no URL scheme but file://)."""
+    return (
+        task.source.kind == "parquet" and task.output.kind == "parquet"
+        and _is_file_path(task.source.path) and _is_file_path(task.output.path)
+    )
+
+
+def _is_file_path(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    """Score the day in Spark tasks that read, score and write with pyarrow; swap it in."""
+    sc = spark.sparkContext
+    shares = task.spark.read_partitions or sc.defaultParallelism
+    source = ParquetDaySource(_local(task.source), chunk_size=task.chunk_size, wanted=task.wanted_columns)
+    with timer.stage("read"):
+        columns = source.schema()  # the source exists and has its columns, or a clear error
+    check_columns(columns.names, task.spec, also=[*task.id_columns, *task.passthrough])
+    schema = output_schema(
+        [columns.field(n) for n in task.id_columns], [columns.field(n) for n in task.passthrough], task.spec.task
+    )
+    monitor = RunMonitor.for_task(task)
+    # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
+    shipped = dataclasses.replace(task, pipeline=None)
+    dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
+    staging = staging_dir(final)
+    clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
+    os.makedirs(staging)
+    try:
+        with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
+            scorer = _scorer(model, shipped, schema, copy.deepcopy(monitor), staging, shares)
+            parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
+        stats, rows = ScoreStats(task.histogram_edges), 0
+        for part_rows, part_stats, part_monitor in parts:
+            rows += part_rows
+            stats.merge(part_stats)
+            monitor.merge(part_monitor)
+        if rows == 0:
+            raise NoInputRows(
+                f"the source {source.describe()} has no rows for this day",
+                hint="upstream may not be ready: run again later, or check the date column",
+            )
+        if progress is not None:
+            progress(rows)
+        figures = monitor.finish(stats.summary())  # a failed check raises: the day is not swapped in
+        with timer.stage("write"):
+            dirs.sync(staging)
+            swap_in(dirs, staging, final)
+    finally:
+        dirs.remove(staging)
+    return EngineResult(
+        rows_read=rows, rows_written=rows, rows_rejected=0, scores=stats.summary(),
+        checks=figures, warnings=monitor.warnings(),
+    )
+
+
+def _local(config):
+    """The config with a file:// path as a plain path (pyarrow and os take those)."""
+    if config.path.startswith("file://"):
+        return config.model_copy(update={"path": config.path.removeprefix("file://")})
+    return config
+
+
+def _scorer(model, task: ScoringTask, schema, monitor: RunMonitor, staging: str, shares: int):
+    """What each Spark task runs: its shares of the day read, scored and written to a file."""
+    from jobs.engines.spark_engine import executor_pipeline
+
+    def score_shares(indexes):
+        warnings.filterwarnings("ignore", message=PANDAS_WARNING)
+        try:
+            pipeline = executor_pipeline(model, task.model)  # sha256 checked, once per worker
+            for k in indexes:
+                source = ParquetDaySource(_local(task.source), chunk_size=task.chunk_size, wanted=task.wanted_columns)
+                stats, seen = ScoreStats(task.histogram_edges), copy.deepcopy(monitor)
+
+                def outputs():
+                    for batch in source.iter_batches(task.day, share=(k, shares)):
+                        result = score_chunk(pipeline, batch, task.spec, task.positive, schema, task.lineage, monitor=seen)
+                        stats.update(result.scores)
+                        yield result.output
+
+                try:
+                    rows = write_file(posixpath.join(staging, f"part-{k:05d}.parquet"), schema, outputs())
+                except OSError as exc:
+                    raise TransientError(f"writing {staging} failed: {exc}", hint="the run can be retried") from exc
+                yield rows, stats, seen
+        except BatchScoreError as exc:
+            # Our error, with its kind and hint, must reach the driver through the JVM.
+            raise ScoringError(marked(exc)) from exc
+
+    return score_shares
