@@ -8,6 +8,8 @@ from inside the sink's loop, so the day's write rolls back and nothing is writte
 
 from __future__ import annotations
 
+import copy
+import math
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from jobs.chunk_column import ChunkColumn
 from jobs.config import DriftConfig, QualityConfig
 from jobs.drift import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
@@ -73,9 +76,14 @@ class RunMonitor:
         }
         self._drift_profile = {c: profile[c] for c in drift.features if c in profile}
         self._lock = threading.Lock()
+        self._stops_early = True  # observe raises as soon as max_rows is exceeded (on_fail: fail)
+        self._tracked_cap: float = _MAX_TRACKED
+        self._zero()
+
+    def _zero(self) -> None:
         self.rows = 0
         self.rejected = 0
-        self._nulls = dict.fromkeys(features, 0)
+        self._nulls = dict.fromkeys(self._features, 0)
         self._unseen = dict.fromkeys(self._known, 0)
         self._unseen_values: dict[str, Counter] = {c: Counter() for c in self._known}
         self._below = dict.fromkeys(self._ranges, 0)
@@ -104,30 +112,24 @@ class RunMonitor:
     def observe(self, features: pd.DataFrame) -> None:
         """Count one conformed chunk's rows, nulls, unseen categories, out-of-range values."""
         # Counted outside the lock (chunks may be scored in parallel), merged under it.
-        nulls = {c: int(features[c].isna().sum()) for c in self._features}
-        unseen = {}
-        for column, known in self._known.items():
-            values = features[column].dropna().astype(str)
-            unseen[column] = values[~values.isin(known)].value_counts()
+        # Each column is read once for all the checks that need it.
+        columns = {c: ChunkColumn(features[c]) for c in self._features}
+        nulls = {c: columns[c].nulls for c in self._features}
+        unseen = {c: [(v, n) for v, n in columns[c].text_counts if v not in known] for c, known in self._known.items()}
         ranges = {}
         for column, (lo, hi) in self._ranges.items():
-            values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
-            ranges[column] = (int((values < lo).sum()), int((values > hi).sum()))
-        drift = {c: _drift_counts(e, features[c]) for c, e in self._drift_profile.items()}
+            values = columns[column].floats
+            ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
+        drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
         with self._lock:
             self.rows += len(features)
-            limit = self.quality.max_rows
-            if limit is not None and self.rows > limit and self.quality.on_fail == FAIL:
-                # Known before the end of the day: stop reading now.
-                self._raise([Finding("max_rows", None, self.rows, limit, FAIL, "quality.max_rows")], partial=True)
+            if self._stops_early:
+                self._stop_over_max_rows()
             for column, count in nulls.items():
                 self._nulls[column] += count
             for column, counts in unseen.items():
-                self._unseen[column] += int(counts.sum())
-                tracked = self._unseen_values[column]
-                for value, count in counts.items():
-                    if value in tracked or len(tracked) < _MAX_TRACKED:
-                        tracked[value] += int(count)
+                self._unseen[column] += sum(n for _, n in counts)
+                self._track(column, counts)
             for column, (below, above) in ranges.items():
                 self._below[column] += below
                 self._above[column] += above
@@ -137,24 +139,52 @@ class RunMonitor:
                 else:
                     self._bins[column] = self._bins.get(column, 0) + counts
 
-    def merge(self, other: RunMonitor) -> None:
-        """Add the counts of a monitor of the same run that saw other chunks (a Spark partition)."""
+    def empty_copy(self) -> RunMonitor:
+        """An empty monitor of this run, to count chunks elsewhere (a worker process) and be
+        merged back with ``merge(..., stop_early=True)``, in chunk order.
+
+        It never stops early and tracks every unseen value it sees: the merge applies the
+        ``max_rows`` stop and the cap on tracked values to the run's totals, so the figures
+        are those ``observe`` gives when it sees every chunk itself.
+        """
+        other = copy.copy(self)  # shares the read-only configuration; the lock is a new one
+        other._zero()
+        other._stops_early = False
+        other._tracked_cap = math.inf
+        return other
+
+    def merge(self, other: RunMonitor, *, stop_early: bool = False) -> None:
+        """Add the counts of a monitor of the same run that saw other chunks (a Spark
+        partition, a worker's chunk). With ``stop_early`` a ``max_rows`` exceeded by the total
+        raises as ``observe`` does (``on_fail: fail``): the run stops reading."""
         with self._lock:
             self.rows += other.rows
+            if stop_early:
+                self._stop_over_max_rows()
             self.rejected += other.rejected
             for mine, theirs in ((self._nulls, other._nulls), (self._unseen, other._unseen),
                                  (self._below, other._below), (self._above, other._above)):
                 for column, count in theirs.items():
                     mine[column] += count
             for column, counts in other._unseen_values.items():
-                tracked = self._unseen_values[column]
-                for value, count in counts.items():
-                    if value in tracked or len(tracked) < _MAX_TRACKED:
-                        tracked[value] += count
+                self._track(column, counts.items())
             for column, counts in other._bins.items():
                 self._bins[column] = self._bins.get(column, 0) + counts
             for column, shares in other._shares.items():
                 self._shares.setdefault(column, Counter()).update(shares)
+
+    def _stop_over_max_rows(self) -> None:
+        limit = self.quality.max_rows
+        if limit is not None and self.rows > limit and self.quality.on_fail == FAIL:
+            # Known before the end of the day: stop reading now.
+            self._raise([Finding("max_rows", None, self.rows, limit, FAIL, "quality.max_rows")], partial=True)
+
+    def _track(self, column: str, counts) -> None:
+        """Count unseen values by name; new names only while fewer than the cap are tracked."""
+        tracked, cap = self._unseen_values[column], self._tracked_cap
+        for value, count in counts:
+            if value in tracked or len(tracked) < cap:
+                tracked[value] += count
 
     def __getstate__(self) -> dict:
         # Spark ships monitors between processes; a lock does not travel, each side makes one.
@@ -301,17 +331,16 @@ class RunMonitor:
         )
 
 
-def _drift_counts(entry: dict, series: pd.Series) -> np.ndarray | Counter:
+def _drift_counts(entry: dict, column: ChunkColumn) -> np.ndarray | Counter:
     """A chunk's counts over the training profile's bins (numeric, last bin: missing) or
     categories (unknown ones pooled as OTHER, plus MISSING)."""
-    missing = int(series.isna().sum())
+    missing = column.nulls
     if entry["kind"] == NUMERIC:
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        return np.append(numeric_bins(values, np.asarray(entry["edges"], dtype=float)), missing)
+        return np.append(numeric_bins(column.floats, np.asarray(entry["edges"], dtype=float)), missing)
     known = entry["shares"]
     counts: Counter = Counter()
-    for value, count in series.dropna().astype(str).value_counts().items():
-        counts[value if value in known else OTHER] += int(count)
+    for value, count in column.text_counts:
+        counts[value if value in known else OTHER] += count
     counts[MISSING] += missing
     return counts
 

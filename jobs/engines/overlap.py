@@ -87,7 +87,11 @@ class Prefetch:
 
 class WorkerPool:
     """``workers`` processes, each holding the pipeline (unpickled once), scoring chunks with
-    ``score_chunk``; ``map`` gives the results in the order of the chunks."""
+    ``score_chunk``; ``map`` gives the results in the order of the chunks.
+
+    ``payload``: pipeline, spec, positive, schema, lineage, reject schema, and an empty
+    ``RunMonitor`` (or None): each chunk's checks are counted into a copy of it, sent back.
+    """
 
     def __init__(self, workers: int, payload: tuple) -> None:
         context = multiprocessing.get_context("spawn")  # no fork: threads are running
@@ -102,8 +106,9 @@ class WorkerPool:
         for process in self._processes:
             process.start()
 
-    def map(self, batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, object]]:
-        """(input rows, ``ChunkResult``) per chunk, in the order of ``batches``."""
+    def map(self, batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, object, object]]:
+        """(input rows, ``ChunkResult``, the chunk's ``RunMonitor`` or None) per chunk, in the
+        order of ``batches``."""
         done: dict[int, tuple] = {}
         sent = given = 0
         for batch in batches:
@@ -127,14 +132,14 @@ class WorkerPool:
     def _result(self, seq: int, done: dict) -> tuple:
         while seq not in done:
             try:
-                got, rows, result, error = self._outbox.get(timeout=POLL_S)
+                got, rows, result, seen, error = self._outbox.get(timeout=POLL_S)
             except queue.Empty:
                 self._check_alive()
                 continue
             if error is not None:
                 kind, what, hint = error
                 raise kind(what, hint=hint)
-            done[got] = (rows, result)
+            done[got] = (rows, result, seen)
         return done.pop(seq)
 
     def _check_alive(self) -> None:
@@ -167,20 +172,25 @@ class WorkerPool:
 
 
 def serve(data: bytes, inbox, outbox) -> None:
-    """A worker's loop: unpickle the pipeline once, then score chunks until told to stop."""
+    """A worker's loop: unpickle the pipeline once, then score chunks until told to stop.
+
+    The chunk is conformed once, here: its checks are counted on the way to scoring it, into
+    an empty copy of the run's monitor that goes back with the result, to be merged there.
+    """
     from jobs.scoring import score_chunk
 
-    pipeline, spec, positive, schema, lineage, reject_schema = pickle.loads(data)
+    pipeline, spec, positive, schema, lineage, reject_schema, monitor = pickle.loads(data)
     while True:
         item = inbox.get()
         if item is None:
             return
         seq, rows, batch = item
+        seen = monitor.empty_copy() if monitor is not None else None
         try:
-            result = score_chunk(pipeline, batch, spec, positive, schema, lineage, reject_schema=reject_schema)
+            result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=seen, reject_schema=reject_schema)
         except BatchScoreError as exc:
-            outbox.put((seq, rows, None, (type(exc), exc.what, exc.hint)))
+            outbox.put((seq, rows, None, None, (type(exc), exc.what, exc.hint)))
         except Exception as exc:  # reported to the parent, which raises it as the run's error
-            outbox.put((seq, rows, None, (ScoringError, f"{type(exc).__name__}: {exc}", None)))
+            outbox.put((seq, rows, None, None, (ScoringError, f"{type(exc).__name__}: {exc}", None)))
         else:
-            outbox.put((seq, rows, result, None))
+            outbox.put((seq, rows, result, seen, None))

@@ -21,7 +21,7 @@ from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
 from jobs.quality import RunMonitor
 from jobs.rejects import write_rejects
-from jobs.scoring import ChunkResult, check_columns, conform, output_schema, reject_schema, score_chunk
+from jobs.scoring import ChunkResult, check_columns, output_schema, reject_schema, score_chunk
 from jobs.sinks import open_sink
 from jobs.sources import open_source
 from jobs.stats import ScoreStats
@@ -63,7 +63,8 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         rejects: list[pa.RecordBatch] = []
         pool = None
         if task.workers > 1:
-            payload = (task.pipeline, task.spec, task.positive, schema, task.lineage, rejects_schema)
+            # The workers count each chunk's checks into an empty copy of the monitor.
+            payload = (task.pipeline, task.spec, task.positive, schema, task.lineage, rejects_schema, monitor.empty_copy())
             pool = stack.enter_context(WorkerPool(task.workers, payload))
 
         def score_here(batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
@@ -75,13 +76,11 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
                 )
 
         def scored_in_pool(rest):
-            # The monitor lives here: it sees each chunk's conformed features in this process.
-            def observed():
-                for batch in rest:
-                    monitor.observe(conform(batch.select(task.spec.feature_names).to_pandas(), task.spec))
-                    yield batch
-
-            yield from timer.iterate("score", pool.map(observed()))
+            # Each chunk's counts are merged in chunk order, so the figures are those of one
+            # process; a max_rows exceeded by the total stops the run here, as observe would.
+            for rows, result, seen in timer.iterate("score", pool.map(rest)):
+                monitor.merge(seen, stop_early=True)
+                yield rows, result
 
         def scored_chunks(rest):
             # The first chunk in this process: its errors surface before the sink opens.

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from jobs.engines.overlap import Prefetch
+from jobs.ledger import Ledger
 from pipelines import churn
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, expected_scores
+from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error, expected_scores
+from tests.jobs.test_quality import WATCHED, _alter, _rows_written
 from tests.jobs.test_rejects import BAD_IDS, _bad_plan, _rejects
 
 DAY = DAYS[-1]
@@ -123,3 +125,39 @@ def test_worker_processes_reject_the_same_rows_and_count_the_same_checks_as_one_
         stats = json.loads(row["stats"])
         figures[workers] = {k: v for k, v in stats.items() if k not in ("timings", "warnings")}
     assert figures[1] == figures[2]
+
+
+def test_worker_processes_record_the_same_rows_nulls_unseen_and_drift_figures_as_one_process(project):
+    # Unseen, on chunks all over the day; 4 names of 5 rows each: their order is first sight.
+    _alter(project, "plan = 'new' || (customer_id % 4)", "customer_id % 25 = 0")
+    _alter(project, "payment_method = 'crypto'", "customer_id % 40 = 7")
+    _alter(project, "region = NULL", "customer_id % 10 < 2")
+    _alter(project, "support_calls = support_calls + 40", "customer_id % 50 = 3")  # out of range
+    ledger = Ledger(f"sqlite:///{project.state_db}")
+    figures = {}
+    for workers in (1, 2):
+        project.write_job(chunk_size=64, workers=workers, quality={"on_fail": "warn"}, drift={"features": WATCHED})
+        result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
+        assert result.code == 0, result.err
+        run = ledger.history("churn")[0]
+        assert (run["status"], run["rows_read"]) == ("succeeded", N_CUSTOMERS)
+        figures[workers] = {k: run["stats"][k] for k in ("quality", "drift", "warnings")}
+    quality = figures[1]["quality"]
+    assert quality["rows"] == N_CUSTOMERS and quality["null_fraction"]["region"] > 0.2
+    assert sorted(quality["unseen_categories"]["plan"]) == ["new0", "new1", "new2", "new3"]
+    assert quality["unseen_categories"]["payment_method"] == ["crypto"]
+    assert quality["out_of_range"]["support_calls"]["above"] > 0
+    assert figures[2] == figures[1]
+    # Also in the order the ledger's JSON lists them (drift shares, unseen names).
+    assert json.dumps(figures[2]) == json.dumps(figures[1])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_max_rows_stops_reading_as_soon_as_the_total_exceeds_it_with_or_without_workers(project, workers):
+    project.write_job(quality={"max_rows": 150}, chunk_size=100, workers=workers)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    assert_one_line_error(result, "check max_rows", "200 is above the limit 150", "stopped while reading")
+    assert _rows_written(project) == 0
+    run = Ledger(f"sqlite:///{project.state_db}").history("churn")[0]
+    assert run["status"] == "failed" and run["stats"]["quality"]["rows"] == 200
