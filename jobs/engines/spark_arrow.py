@@ -16,7 +16,6 @@ sources and outputs (JDBC, hdfs://, s3a://) take Spark's own path (``spark_engin
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import posixpath
@@ -64,7 +63,7 @@ def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress |
     os.makedirs(staging)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
-            scorer = _scorer(model, shipped, schema, copy.deepcopy(monitor), staging, shares)
+            scorer = _scorer(model, shipped, schema, monitor.empty_copy(), staging, shares)
             parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
         stats, rows = ScoreStats(task.histogram_edges), 0
         for part_rows, part_stats, part_monitor in parts:
@@ -107,7 +106,7 @@ def _scorer(model, task: ScoringTask, schema, monitor: RunMonitor, staging: str,
             pipeline = executor_pipeline(model, task.model)  # sha256 checked, once per worker
             for k in indexes:
                 source = ParquetDaySource(_local(task.source), chunk_size=task.chunk_size, wanted=task.wanted_columns)
-                stats, seen = ScoreStats(task.histogram_edges), copy.deepcopy(monitor)
+                stats, seen = ScoreStats(task.histogram_edges), monitor.empty_copy()
 
                 def outputs():
                     for batch in source.iter_batches(task.day, share=(k, shares)):

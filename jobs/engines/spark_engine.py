@@ -96,7 +96,7 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
             [source_schema.field(n) for n in task.passthrough],
             task.spec.task,
         )
-        edges, empty = task.histogram_edges, copy.deepcopy(monitor)  # not task: it holds the pipeline
+        edges, empty = task.histogram_edges, monitor.empty_copy()  # not task: it holds the pipeline
         stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
         checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
         scorer = _scorer(model, task, source_schema, schema, stats, checks, monitor)
@@ -167,7 +167,7 @@ def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, moni
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
             pipeline = executor_pipeline(model, version)  # sha256 checked again, on the executor
-            seen, observed = ScoreStats(edges), copy.deepcopy(monitor)
+            seen, observed = ScoreStats(edges), monitor.empty_copy()
             for batch in batches:
                 if batch.num_rows == 0:
                     continue  # nothing to score
