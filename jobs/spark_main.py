@@ -1,10 +1,12 @@
 """The spark-submit entry: score one day of a job on the cluster spark-submit names.
 
     spark-submit --master local[2] --py-files batchscore.zip jobs/spark_main.py churn_daily --date 2026-11-27
+    spark-submit ... jobs/spark_main.py backfill churn_daily --start 2026-11-01 --end 2026-11-27
 
 (``scripts/spark-submit`` builds the zip of jobs/ and pipelines/ and adds the JDBC jars.)
-The arguments are those of ``batchscore run``; the engine is always spark, and this is the
-same code path as ``batchscore run JOB --engine spark``: lock, ledger and swap on the driver.
+The arguments are those of ``batchscore run`` (or, after ``backfill``, of ``batchscore
+backfill``); the engine is always spark, and this is the same code path as ``batchscore run
+JOB --engine spark``: lock, ledger and swap on the driver.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from jobs.cli import main as cli_main
 
-    return cli_main(["run", *(sys.argv[1:] if argv is None else argv), "--engine", "spark"])
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["backfill"]:  # every day of a range, on this one Spark context
+        return cli_main([*args, "--engine", "spark"])
+    return cli_main(["run", *args, "--engine", "spark"])
 
 
 if __name__ == "__main__":

@@ -79,6 +79,15 @@ def test_a_spark_backfill_refuses_workers_before_starting_spark(project):
     assert project.ledger().empty
 
 
+def test_the_spark_submit_entry_passes_a_backfill_on_with_the_spark_engine(project, capsys):
+    from jobs import spark_main
+
+    project.write_job()
+    code = spark_main.main(["backfill", "churn", "--start", START, "--end", END, "--workers", "2", "--config-dir", str(project.configs)])
+    assert code == 2  # refused as a spark backfill is: the engine reached the backfill
+    assert "--workers above 1 with the spark engine" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_backfill_rejects_a_reversed_range(project):
     project.write_job()
     result = project.cli("backfill", "churn", "--start", END, "--end", START)
