@@ -55,6 +55,8 @@ def run_day(
     engine_name = engine or job.engine
     ledger = Ledger(settings.state_url, clock)
     try:
+        if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
+            Registry(settings.models_root).resolve(job.pipeline.name, pipeline_version)
         claim = ledger.claim(job.name, day, force=force, engine=engine_name)
     except BatchScoreError as exc:
         raise exc.in_context(job.name, day)

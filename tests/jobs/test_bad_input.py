@@ -194,3 +194,12 @@ def test_a_broken_state_database_is_one_clear_line(project):
     assert result.code == 1
     assert_one_line_error(result, "run ledger", "BATCHSCORE_STATE_URL")
     assert "internal error" not in result.err
+
+
+def test_an_unknown_pipeline_version_is_an_error_even_on_a_day_that_would_be_skipped(scored):
+    project, before = scored
+    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--pipeline-version", "99")
+    assert result.code == 1
+    assert_one_line_error(result, "churn", str(DAY), "model churn has no version or alias '99'", "versions: 1")
+    _assert_untouched(project, before)
+    assert project.ledger()["status"].tolist() == ["succeeded"]  # no claim, no ledger row
