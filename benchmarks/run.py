@@ -187,9 +187,13 @@ def summarise(args, contenders, runs, profiles, notes, big_rows) -> dict:
     for c in contenders:
         walls = [r["wall_s"] for r in runs[c.name]]
         rss = [r["peak_rss_mib"] for r in runs[c.name]]
+        cpu = [r.get("cpu_s") for r in runs[c.name] if r.get("cpu_s") is not None]
+        machine = [r.get("machine_cpu_s") for r in runs[c.name] if r.get("machine_cpu_s") is not None]
         table.append({"contender": c.name, "rows": c.rows, "wall_s_median": statistics.median(walls), "wall_s_min": min(walls),
                       "wall_s_max": max(walls), "rows_per_s": c.rows / statistics.median(walls), "peak_rss_mib_max": max(rss),
-                      "peak_rss_mib_median": statistics.median(rss)})
+                      "peak_rss_mib_median": statistics.median(rss),
+                      "cpu_s_median": statistics.median(cpu) if cpu else None,
+                      "machine_cpu_s_median": statistics.median(machine) if machine else None})
     names = [c.name for c in contenders]
 
     def ratio(a: str, b: str, key: str) -> dict | None:
@@ -229,10 +233,19 @@ def summarise(args, contenders, runs, profiles, notes, big_rows) -> dict:
 def render(result: dict) -> str:
     lines = [f"rows {result['rows']}, {result['repeat']} repetitions, chunk_size {result['chunk_size']}, "
              f"workers {result['workers']}, {result['cpus']} CPUs; every row written: {result['all_rows_written']}", "",
-             "| contender | rows | wall s (median) | wall s min-max | rows/s | peak RSS MiB (max) |", "|---|---|---|---|---|---|"]
+             "| contender | rows | wall s (median) | wall s min-max | rows/s | peak RSS MiB (max) | CPU s | machine CPU s |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def figure(value) -> str:
+        return "" if value is None else f"{value:.1f}"
+
     for row in result["table"]:
         lines.append(f"| {row['contender']} | {row['rows']} | {row['wall_s_median']:.2f} | {row['wall_s_min']:.2f}-{row['wall_s_max']:.2f} "
-                     f"| {row['rows_per_s']:,.0f} | {row['peak_rss_mib_max']:.0f} |")
+                     f"| {row['rows_per_s']:,.0f} | {row['peak_rss_mib_max']:.0f} | {figure(row.get('cpu_s_median'))} "
+                     f"| {figure(row.get('machine_cpu_s_median'))} |")
+    lines += ["", "CPU s: the command's user + system time (its children included); machine CPU s: every CPU's busy "
+              f"time during the run, the database server's work included (medians). With {result['cpus']} CPUs, no "
+              "contender can take less wall time than its machine CPU s / CPUs."]
     lines += ["", "| ratio (per repetition) | min | max |", "|---|---|---|"]
     for name, value in result["ratios"].items():
         lines.append(f"| {name} | {value['min']:.2f} | {value['max']:.2f} |")
