@@ -57,7 +57,12 @@ def table_for(name: str, schema: pa.Schema) -> sa.Table:
     schema_name, table_name = db.table_parts(name)
     columns = [sa.Column(f.name, _sql_type(f.type), nullable=f.nullable) for f in schema]
     table = sa.Table(table_name, sa.MetaData(), *columns, schema=schema_name)
-    sa.Index(f"ix_{table_name}_{SCORE_DATE}", table.c[SCORE_DATE])
+    # Days are appended in order, so on PostgreSQL a BRIN index (a few pages for the whole
+    # table) finds a day as well as a B-tree, which would cost an index entry per row written.
+    sa.Index(
+        f"ix_{table_name}_{SCORE_DATE}", table.c[SCORE_DATE],
+        postgresql_using="brin", postgresql_with={"autosummarize": "on"},
+    )
     return table
 
 
