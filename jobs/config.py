@@ -314,6 +314,8 @@ def _resolve_paths(job: JobConfig, root: Path) -> JobConfig:
     def fix(part):
         if isinstance(part, (SqlSource, SqlOutput)):
             return part.model_copy(update={"url": resolve_url(part.url, root)})
+        if "://" in part.path:  # hdfs://, s3a://, file://...: for Spark's file systems, as given
+            return part
         return part.model_copy(update={"path": str(resolve_path(part.path, root))})
 
     return job.model_copy(update={"source": fix(job.source), "output": fix(job.output)})

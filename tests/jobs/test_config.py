@@ -42,6 +42,13 @@ def test_relative_paths_resolve_against_the_parent_of_the_config_dir(tmp_path):
     assert job.output.url == f"sqlite:///{tmp_path / 'data' / 'out.db'}"
 
 
+def test_parquet_urls_for_sparks_file_systems_are_kept_as_given(tmp_path):
+    body = {**MINIMAL, "source": {"kind": "parquet", "path": "hdfs://nn:8020/features", "date_column": "d"},
+            "output": {"kind": "parquet", "path": "s3a://bucket/scores"}}
+    job = load_job(_write(tmp_path, body))
+    assert (job.source.path, job.output.path) == ("hdfs://nn:8020/features", "s3a://bucket/scores")
+
+
 def test_env_variables_and_defaults_are_expanded_in_every_string(tmp_path):
     body = dict(MINIMAL, output={"kind": "sql", "url": "${OUT_URL:-sqlite:///x.db}", "table": "${TABLE}"})
     job = load_job(_write(tmp_path, body), env={"TABLE": "scores", "OUT_URL": "postgresql://u:p@h/db"})
