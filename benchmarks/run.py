@@ -110,6 +110,10 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
     jobs = {
         "bench_pg": ({"kind": "sql", "url": url, "table": data.TABLE, "date_column": "snapshot_date"},
                      {"kind": "sql", "url": url, "table": "scores_bs"}),
+        # The big day writes a table of its own: the 1M-row day's table then holds that day
+        # alone, as the hand-built script's does (deleting a day costs more in a bigger table).
+        "bench_pg_big": ({"kind": "sql", "url": url, "table": data.TABLE, "date_column": "snapshot_date"},
+                         {"kind": "sql", "url": url, "table": "scores_bs_big"}),
         "bench_sqlite": ({"kind": "sql", "url": sqlite_url, "table": data.TABLE, "date_column": "snapshot_date"},
                          {"kind": "sql", "url": sqlite_url, "table": "scores_bs"}),
         "bench_parquet": ({"kind": "parquet", "path": str(workdir / "features"), "date_column": "snapshot_date"},
@@ -148,8 +152,8 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
         contenders.append(Contender(SPARK, backfill, 2 * args.rows, lambda: sum(_parquet_count(workdir / "scores_spark", d) for d in (COLD_DAY, day)),
                                     "bench_spark", days=2))
     if big_rows:
-        contenders.append(Contender(f"batchscore PostgreSQL, {big_rows} rows", bs("bench_pg", big), big_rows,
-                                    lambda: _pg_count(url, "scores_bs", big), "bench_pg"))
+        contenders.append(Contender(f"batchscore PostgreSQL, {big_rows} rows", bs("bench_pg_big", big), big_rows,
+                                    lambda: _pg_count(url, "scores_bs_big", big), "bench_pg_big"))
 
     runs: dict[str, list[dict]] = {c.name: [] for c in contenders}
     for rep in range(args.repeat):
