@@ -328,15 +328,22 @@ def test_missing_columns_exit_1_with_the_pandas_engines_error(project, warehouse
     assert "lacks columns monthly_charges, support_calls" in spark[1]
 
 
-# --- spark-submit ------------------------------------------------------------------------
+# --- processes of their own (spark-submit, a backfill starting its own context) ------------
 
-@pytest.mark.slow
-def test_spark_submit_scores_the_demo_day_end_to_end(tmp_path, warehouse):
+def demo_project(tmp_path: Path, warehouse) -> tuple[Path, dict]:
+    """The demo job and a copy of the warehouse in a project directory, and an environment
+    without this process's batchscore, Spark and warehouse settings."""
     root = tmp_path / "project"
     (root / "configs").mkdir(parents=True)
     shutil.copy(REPO / "configs" / "churn_daily.yaml", root / "configs")
     shutil.copytree(warehouse.root / "data", root / "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHSCORE_", "PYSPARK_", "WAREHOUSE_"))}
+    return root, env
+
+
+@pytest.mark.slow
+def test_spark_submit_scores_the_demo_day_end_to_end(tmp_path, warehouse):
+    root, env = demo_project(tmp_path, warehouse)
     done = subprocess.run(
         [str(REPO / "scripts" / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
          "churn_daily", "--date", END.isoformat()],
@@ -355,11 +362,7 @@ def test_spark_submit_scores_the_demo_day_end_to_end(tmp_path, warehouse):
 @pytest.mark.slow
 def test_a_spark_backfill_scores_its_days_on_one_spark_context(tmp_path, warehouse):
     # A process of its own: in this one the tests' context is already running.
-    root = tmp_path / "project"
-    (root / "configs").mkdir(parents=True)
-    shutil.copy(REPO / "configs" / "churn_daily.yaml", root / "configs")
-    shutil.copytree(warehouse.root / "data", root / "data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHSCORE_", "PYSPARK_", "WAREHOUSE_"))}
+    root, env = demo_project(tmp_path, warehouse)
     env["BATCHSCORE_SPARK_MASTER"] = "local[2]"
     done = subprocess.run(
         [str(Path(sys.executable).with_name("batchscore")), "backfill", "churn_daily", "--start", BEFORE.isoformat(),
