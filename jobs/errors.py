@@ -76,6 +76,14 @@ class NoInputRows(BatchScoreError):
 
     exit_code = EXIT_NO_INPUT
 
+    @classmethod
+    def in_source(cls, source: str) -> NoInputRows:
+        """The one message every engine and ``validate`` give for an empty day of ``source``."""
+        return cls(
+            f"the source {source} has no rows for this day",
+            hint="upstream may not be ready: run again later, or check the date column",
+        )
+
 
 class SchemaMismatch(BatchScoreError):
     """The input does not fit the model: missing columns or types that cannot be cast."""

@@ -34,7 +34,7 @@ def validate_job(job: JobConfig, settings: Settings, day: date | None = None) ->
         if day is not None:
             first = next((b for b in source.iter_batches(day) if b.num_rows), None)
             if first is None:
-                raise NoInputRows(f"the source {source.describe()} has no rows for this day")
+                raise NoInputRows.in_source(source.describe())
             yield f"source has rows for {day}"
     except Exception as exc:
         if hasattr(exc, "in_context"):

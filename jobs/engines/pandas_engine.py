@@ -45,10 +45,7 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         batches = iter(reader)
         first = next((b for b in batches if b.num_rows), None)
         if first is None:
-            raise NoInputRows(
-                f"the source {source.describe()} has no rows for this day",
-                hint="upstream may not be ready: run again later, or check the date column",
-            )
+            raise NoInputRows.in_source(source.describe())
         check_columns(first.schema.names, task.spec, also=[*task.id_columns, *task.passthrough])
         schema = output_schema(
             [first.schema.field(n) for n in task.id_columns],

@@ -71,10 +71,7 @@ def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress |
             stats.merge(part_stats)
             monitor.merge(part_monitor)
         if rows == 0:
-            raise NoInputRows(
-                f"the source {source.describe()} has no rows for this day",
-                hint="upstream may not be ready: run again later, or check the date column",
-            )
+            raise NoInputRows.in_source(source.describe())
         if progress is not None:
             progress(rows)
         figures = monitor.finish(stats.summary())  # a failed check raises: the day is not swapped in

@@ -86,7 +86,7 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
     if task.source.kind == "sql":
         log.info("%s %s: reading %s with %d JDBC queries", task.job, task.day, day.describe, day.queries)
     if day.empty:
-        raise _no_rows(day.describe)
+        raise NoInputRows.in_source(day.describe)
     check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
     monitor = RunMonitor.for_task(task)  # the pandas engine's checks, counted per partition
     with spark_errors(f"scoring {day.describe}", ScoringError):
@@ -111,7 +111,7 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
         summary = stats.value  # complete: the accumulators of every task of that job
         rows = summary.count
         if rows == 0:  # a Parquet day is only counted as it is scored
-            raise _no_rows(day.describe)
+            raise NoInputRows.in_source(day.describe)
         if progress is not None:
             progress(rows)
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
@@ -119,7 +119,7 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
         figures = seen.finish(summary.summary())  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
             written = staged.commit()
-        written = rows if written < 0 else written
+        written = rows if written is None else written
     finally:
         if staged is not None:
             with spark_errors("removing the scores written aside"):
@@ -127,13 +127,6 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
     return EngineResult(
         rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
-    )
-
-
-def _no_rows(describe: str) -> NoInputRows:
-    return NoInputRows(
-        f"the source {describe} has no rows for this day",
-        hint="upstream may not be ready: run again later, or check the date column",
     )
 
 

@@ -199,8 +199,9 @@ def _custom_schema(schema, backend: str) -> str:
 class StagedDay(Protocol):
     """A day's scores written aside by Spark, not yet visible in the output."""
 
-    def commit(self) -> int:
-        """Swap the day in (the old day out) on the driver; returns the rows written."""
+    def commit(self) -> int | None:
+        """Swap the day in (the old day out) on the driver; returns the rows written, or None
+        when they are the rows scored (files hold what the tasks wrote)."""
 
     def discard(self) -> None:
         """Remove what was written aside (after a commit: nothing is left to remove)."""
@@ -246,9 +247,8 @@ class _ParquetStage:
     staging: str
     final: str
 
-    def commit(self) -> int:
+    def commit(self) -> None:
         swap_in(self.dirs, self.staging, self.final)
-        return -1  # counted by the engine (the scored rows)
 
     def discard(self) -> None:
         self.dirs.remove(self.staging)

@@ -97,7 +97,6 @@ class ParquetDaySink:
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         dirs, final = LocalDirs(), day_dir(self.config.path, day)
         staging = staging_dir(final)
-        rows = 0
         clear_leftovers(dirs, final)
         try:
             os.makedirs(staging)
