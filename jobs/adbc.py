@@ -69,18 +69,23 @@ def inline_dates(sql: str, params: tuple) -> str:
     return re.sub(r"\$(\d+)(?!\d)", literal, sql)
 
 
-@contextmanager
-def connect(url: str | URL, what: str):
-    """An ADBC connection in a transaction (autocommit off); the caller commits."""
+def open_connection(url: str | URL, what: str):
+    """An ADBC connection in a transaction (autocommit off); the caller commits and closes."""
     import adbc_driver_postgresql.dbapi as pg
 
     try:
-        conn = pg.connect(libpq_uri(url))
+        return pg.connect(libpq_uri(url))
     except pg.Error as exc:
         raise TransientError(
             f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
             hint="check that the database is up and the url is right; the run can be retried",
         ) from exc
+
+
+@contextmanager
+def connect(url: str | URL, what: str):
+    """``open_connection`` for the length of a block."""
+    conn = open_connection(url, what)
     try:
         yield conn
     finally:

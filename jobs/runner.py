@@ -15,7 +15,7 @@ from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
 from jobs.scoring import Lineage, positive_index
 from jobs.settings import Settings
-from pipelines.registry import Registry
+from pipelines.registry import ModelVersion, Registry, version_warnings
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,9 @@ def run_day(
     timings: dict[str, float] = {}
     try:  # the one broad except of a run: record the failure, re-raise it
         registry = Registry(settings.models_root)
-        with _timed(timings, "model_load"):
-            version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
-            ledger.set_model(claim, version.name, version.version)
-            loaded = registry.load(version)
-        warnings = tuple(loaded.warnings)
+        version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
+        ledger.set_model(claim, version.name, version.version)
+        warnings = version_warnings(version)
         for warning in warnings:
             log.warning("%s %s: %s", job.name, day, warning)
         log.info(
@@ -90,7 +88,7 @@ def run_day(
             chunk_size=job.chunk_size,
             workers=job.workers,
             model=version,
-            pipeline=loaded.pipeline,
+            load_pipeline=_loader(registry, version, timings),
             positive=positive_index(version.spec, job.output.positive_class) if version.spec.task == "binary" else 1,
             lineage=Lineage(day=day, model_name=version.name, model_version=version.version, run_id=claim.run_id, scored_at=clock()),
             quality=job.quality,
@@ -150,6 +148,15 @@ def _previous(ledger: Ledger, job: str, day: date) -> dict | None:
     if row is None or not (row.get("stats") or {}).get("scores"):
         return None
     return {"day": row["score_date"].isoformat(), "scores": row["stats"]["scores"]}
+
+
+def _loader(registry: Registry, version: ModelVersion, timings: dict[str, float]) -> Callable[[], object]:
+    """The task's pipeline loader: sha256 check and unpickling, timed as model_load."""
+    def load() -> object:
+        with _timed(timings, "model_load"):
+            return registry.load(version).pipeline
+
+    return load
 
 
 class _timed:

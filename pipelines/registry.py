@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -33,10 +34,6 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
 from jobs.files import fsync as _fsync
@@ -97,6 +94,8 @@ _PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib
 
 def library_versions() -> dict[str, str]:
     """The versions that decide whether a pickled pipeline can be loaded again."""
+    import sklearn
+
     return {
         "sklearn": sklearn.__version__,
         "pandas": pd.__version__,
@@ -339,6 +338,10 @@ def unpickle(data: bytes, mv: ModelVersion):
     Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
     """
     _check_sha256(data, mv)
+    # scikit-learn is imported here, not with this module: resolving a version or checking
+    # its file needs none of it, and its import (scipy included) is a second of start-up.
+    from sklearn.exceptions import InconsistentVersionWarning
+
     try:
         with warnings.catch_warnings():
             # Reported once, as LoadedModel.warnings, instead of on every load.
@@ -355,13 +358,12 @@ def unpickle(data: bytes, mv: ModelVersion):
 
 
 def version_warnings(mv: ModelVersion) -> tuple[str, ...]:
-    """Differences between the recorded scikit-learn version and the installed one."""
+    """Differences between the recorded scikit-learn version and the installed one (read from
+    the installed package's metadata: known before scikit-learn is imported)."""
     fitted = mv.library_versions.get("sklearn")
-    if fitted and fitted != sklearn.__version__:
-        return (
-            f"{mv.name} v{mv.version} was fitted with scikit-learn {fitted}, "
-            f"this is {sklearn.__version__}",
-        )
+    installed = importlib.metadata.version("scikit-learn")
+    if fitted and fitted != installed:
+        return (f"{mv.name} v{mv.version} was fitted with scikit-learn {fitted}, this is {installed}",)
     return ()
 
 
@@ -395,6 +397,10 @@ def _check_name(name: str, what: str) -> None:
 
 
 def _check_fitted(pipeline, what: str) -> None:
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
     if not isinstance(pipeline, BaseEstimator):
         raise UsageError(
             f"{what} is a {type(pipeline).__name__}, not a scikit-learn estimator",

@@ -3,10 +3,12 @@ distributed. Both take the same ``ScoringTask`` and give the same ``EngineResult
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
@@ -30,7 +32,7 @@ class ScoringTask:
     passthrough: tuple[str, ...]
     chunk_size: int
     model: ModelVersion  # the registry's record: sha256, feature schema, reference scores
-    pipeline: object  # the fitted scikit-learn pipeline, loaded and verified
+    load_pipeline: Callable[[], object]  # unpickles the sha256-checked model file (see .pipeline)
     positive: int  # predict_proba column of the positive class
     lineage: Lineage
     quality: QualityConfig = QualityConfig()
@@ -38,6 +40,18 @@ class ScoringTask:
     previous: dict | None = None  # the previous succeeded day: {"day": ISO, "scores": summary}
     spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
     workers: int = 1  # processes scoring chunks (pandas engine); 1: in this process
+
+    @cached_property
+    def pipeline(self) -> object:
+        """The fitted scikit-learn pipeline, loaded on first use. An engine starts its reads
+        before it asks: importing scikit-learn and unpickling take about two seconds on one
+        core, while the source's first chunks arrive on the other."""
+        return self.load_pipeline()
+
+    def shipped(self) -> ScoringTask:
+        """This task without its pipeline, to send to Spark executors: they unpickle the
+        broadcast model file once per worker."""
+        return dataclasses.replace(self, load_pipeline=_not_shipped)
 
     @property
     def spec(self) -> ModelSpec:
@@ -54,6 +68,10 @@ class ScoringTask:
     @property
     def wanted_columns(self) -> list[str]:
         return list(dict.fromkeys([*self.id_columns, *self.passthrough, *self.spec.feature_names]))
+
+
+def _not_shipped() -> object:
+    raise RuntimeError("a shipped ScoringTask has no pipeline: unpickle the broadcast model file")
 
 
 @dataclass

@@ -3,8 +3,12 @@
 Reading the next chunk, scoring this one and writing the last one overlap (threads, at most
 ``READ_AHEAD`` and ``WRITE_BEHIND`` chunks waiting); with ``workers > 1`` chunks are scored
 in that many processes. Memory is bounded by the chunk size (times the chunks in flight),
-never by the day. The first chunk is read, checked and scored before the sink opens, so a
+never by the day. The first chunk is read, checked and scored before the sink writes, so a
 schema problem or an empty day writes nothing. Chunks reach the sink in source order.
+
+The start overlaps too: the sink begins the day's transaction (PostgreSQL: the day's lock and
+the delete of its old rows, uncommitted) and the reader fetches the first chunks while the
+model is loaded.
 """
 
 from __future__ import annotations
@@ -38,10 +42,15 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
     sink = open_sink(task.output)
     timer = StageTimer()
     with ExitStack() as stack:
-        # Closed in reverse order: the writer's feed first, then the scorers, then the reader.
+        # Closed in reverse order: the writer's feed first, then the scorers, then the reader,
+        # then the output's transaction (rolled back unless replace_day committed it).
+        stack.enter_context(sink.begin(task.day))
         reader = stack.enter_context(
             Prefetch(timer.iterate("read", iter(source.iter_batches(task.day))), READ_AHEAD, "read")
         )
+        # Loaded here, not before the run: the model's load (scikit-learn's import included)
+        # holds one core while the reader fetches the first chunks on the other.
+        pipeline = task.pipeline
         batches = iter(reader)
         first = next((b for b in batches if b.num_rows), None)
         if first is None:
@@ -61,14 +70,14 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         pool = None
         if task.workers > 1:
             # The workers count each chunk's checks into an empty copy of the monitor.
-            payload = (task.pipeline, task.spec, task.positive, schema, task.lineage, rejects_schema, monitor.empty_copy())
+            payload = (pipeline, task.spec, task.positive, schema, task.lineage, rejects_schema, monitor.empty_copy())
             pool = stack.enter_context(WorkerPool(task.workers, payload))
 
         def score_here(batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
             """One chunk through the one scoring path, in this process."""
             with timer.stage("score"):
                 return batch.num_rows, score_chunk(
-                    task.pipeline, batch, task.spec, task.positive, schema, task.lineage,
+                    pipeline, batch, task.spec, task.positive, schema, task.lineage,
                     monitor=monitor, reject_schema=rejects_schema,
                 )
 

@@ -16,7 +16,6 @@ sources and outputs (JDBC, hdfs://, s3a://) take Spark's own path (``spark_engin
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 import warnings
@@ -56,7 +55,7 @@ def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress |
     )
     monitor = RunMonitor.for_task(task)
     # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
-    shipped = dataclasses.replace(task, pipeline=None)
+    shipped = task.shipped()
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
     staging = staging_dir(final)
     clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)

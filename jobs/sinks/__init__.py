@@ -2,12 +2,15 @@
 
 ``replace_day(day, schema, batches)`` consumes the scored batches and makes them the day's
 whole output in one step: readers see the old day or the new one, never a mix, and a
-failure leaves the old day untouched. Registered by kind in ``open_sink``.
+failure leaves the old day untouched. ``begin(day)`` opens the block a run's
+``replace_day`` is called in: a sink may start the day's transaction there, ahead of the rows
+(nothing is committed before ``replace_day``). Registered by kind in ``open_sink``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Protocol
 
@@ -18,6 +21,8 @@ from jobs.errors import ConfigError
 
 
 class Sink(Protocol):
+    def begin(self, day: date) -> AbstractContextManager[None]: ...
+
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int: ...
 
     def describe(self) -> str: ...

@@ -13,6 +13,7 @@ import posixpath
 import shutil
 import uuid
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -93,6 +94,10 @@ class ParquetDaySink:
 
     def describe(self) -> str:
         return self.config.path
+
+    def begin(self, day: date) -> AbstractContextManager[None]:
+        """Nothing to begin ahead: the day is written aside and swapped in by ``replace_day``."""
+        return nullcontext()
 
     def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         dirs, final = LocalDirs(), day_dir(self.config.path, day)

@@ -3,7 +3,6 @@ real PostgreSQL and real Parquet: same rows and scores as the pandas engine, ato
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import sqlite3
@@ -437,7 +436,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     job = write_job(project, "tampered", sql_source(warehouse.sqlite_url), {"kind": "sql", "url": warehouse.sqlite_url, "table": "t"})
     task = ScoringTask(
         job=job.name, day=END, source=job.source, output=job.output, id_columns=("customer_id",), passthrough=(),
-        chunk_size=CHUNK, model=version, pipeline=None, positive=1,
+        chunk_size=CHUNK, model=version, load_pipeline=lambda: registry.load(version).pipeline, positive=1,
         lineage=Lineage(day=END, model_name="churn", model_version=version.version, run_id="r", scored_at=datetime(2026, 11, 28, tzinfo=timezone.utc)),
     )
 
@@ -447,7 +446,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
 
     good = registry.verified_bytes(version)
     stats, checks = Accumulator(), Accumulator()
-    monitor = RunMonitor.for_task(dataclasses.replace(task, pipeline=registry.load(version).pipeline))
+    monitor = RunMonitor.for_task(task)
     _PIPELINES.clear()  # this test's process plays one executor's Python worker
     shipped = Shipped(good)
     for _ in range(2):  # two partitions (or two days of a backfill) on the same worker
