@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from jobs.chunk_column import ChunkColumn
+from jobs.chunk_column import ChunkColumn, KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.drift import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
@@ -57,7 +57,7 @@ class RunMonitor:
         *,
         features: list[str],
         profile: dict | None,
-        categories: dict[str, list[str]],
+        categories: dict[str, list],
         reference: dict | None,
         previous: dict | None = None,
         model_label: str = "the model",
@@ -67,10 +67,11 @@ class RunMonitor:
         profile = profile or {}
         _check_columns(quality, drift, features, model_label)
         self._features = features
-        self._known = {c: set(v) for c, v in categories.items() if c in features}
+        # An encoder's categories are compared with the values as the encoder compares them.
+        self._known = {c: KnownCategories(v) for c, v in categories.items() if c in features}
         for column, entry in profile.items():  # no encoder found: the training frame's categories
             if entry.get("kind") == CATEGORICAL and column not in self._known and "categories" in entry:
-                self._known[column] = set(entry["categories"])
+                self._known[column] = KnownCategories(entry["categories"], as_text=True)
         self._ranges = {
             c: (e["min"], e["max"]) for c, e in profile.items() if e.get("kind") == NUMERIC and e.get("min") is not None
         }
@@ -115,7 +116,7 @@ class RunMonitor:
         # Each column is read once for all the checks that need it.
         columns = {c: ChunkColumn(features[c]) for c in self._features}
         nulls = {c: columns[c].nulls for c in self._features}
-        unseen = {c: [(v, n) for v, n in columns[c].text_counts if v not in known] for c, known in self._known.items()}
+        unseen = {c: columns[c].unseen(known) for c, known in self._known.items()}
         ranges = {}
         for column, (lo, hi) in self._ranges.items():
             values = columns[column].floats

@@ -76,8 +76,10 @@ def profile_frame(frame: pd.DataFrame, names: list[str]) -> dict:
     return profile
 
 
-def fitted_categories(pipeline) -> dict[str, list[str]]:
-    """Column -> categories its encoder was fitted on, for every encoder we can map to columns."""
+def fitted_categories(pipeline) -> dict[str, list]:
+    """Column -> categories its encoder was fitted on (missing ones left out), for every
+    encoder we can map to columns. Kept as the encoder holds them (str, int, float, bool), so
+    that values are compared with them as the encoder compares them, not by their text."""
     found: dict[str, list[str]] = {}
     for transformer, columns in _column_transformers(pipeline):
         encoder = _last_encoder(transformer)
@@ -87,7 +89,7 @@ def fitted_categories(pipeline) -> dict[str, list[str]]:
         if categories is None or len(categories) != len(columns):
             continue  # columns were reshaped before the encoder: cannot say which is which
         for column, values in zip(columns, categories, strict=True):
-            found[column] = [str(v) for v in values if not _is_missing(v)]
+            found[column] = [v for v in values.tolist() if not _is_missing(v)]
     return found
 
 

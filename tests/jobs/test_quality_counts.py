@@ -1,6 +1,7 @@
 """RunMonitor's per-chunk counts (nulls, unseen categories, ranges, drift bins) are those of
-the plain per-row forms (``isna``, ``dropna().astype(str)``, ``to_numeric``) whatever the
-column's dtype, and chunks merged from workers count as chunks observed here."""
+the plain per-row forms (``isna``, each row matched against the known categories on its own,
+``dropna().astype(str)``, ``to_numeric``) whatever the column's dtype, unseen values are those a
+real fitted encoder does not know, and chunks merged from workers count as chunks observed here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.preprocessing import OrdinalEncoder
 
+from jobs.chunk_column import KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.errors import QualityCheckFailed
 from jobs.quality import _MAX_TRACKED, FAIL, Finding, RunMonitor
@@ -20,15 +23,38 @@ from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 N = 60
 
 
+def _known_row(value, known: KnownCategories) -> bool:
+    """One row's value against an encoder's categories, as scikit-learn's ``_check_unknown``
+    compares them: a number array with ``np.isin`` (numpy's promotion), objects in a set."""
+    if known.numeric and isinstance(value, (int, float, np.number, np.bool_)):
+        return bool(np.isin(np.asarray([value]), known.numbers)[0])
+    try:
+        return value in known.set
+    except TypeError:
+        return False
+
+
 class PerRowMonitor(RunMonitor):
-    """The counts as first written: every row stringified, then matched and counted."""
+    """The counts as first written: every row matched and stringified, then counted."""
 
     def observe(self, features: pd.DataFrame) -> None:
         nulls = {c: int(features[c].isna().sum()) for c in self._features}
         unseen = {}
         for column, known in self._known.items():
-            values = features[column].dropna().astype(str)
-            unseen[column] = values[~values.isin(known)].value_counts()
+            values = features[column].dropna()
+            if known.as_text:
+                values = values.astype(str)
+                seen = values.isin(known.set).to_numpy()
+            else:
+                rows = values.to_numpy(dtype=values.dtype.numpy_dtype) if hasattr(values.dtype, "numpy_dtype") else values.to_numpy()
+                seen = np.array([_known_row(v, known) for v in rows], dtype=bool)
+            left = values[~seen]
+            if pd.api.types.is_numeric_dtype(left.dtype) and not known.as_text:
+                # Equal numbers (0.0, -0.0) are one value to the encoder: named by the first seen.
+                counts = left.value_counts()
+                unseen[column] = pd.Series(counts.to_numpy(), index=[str(v) for v in counts.index.tolist()])
+            else:
+                unseen[column] = left.astype(str).value_counts()
         ranges = {}
         for column, (lo, hi) in self._ranges.items():
             values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
@@ -95,8 +121,18 @@ def _columns(seed: int) -> dict[str, pd.Series]:
     }
 
 
-def _monitors(columns: list[str], cls=RunMonitor, quality: QualityConfig = QualityConfig(on_fail="warn")) -> RunMonitor:
-    known = {c: ["a", "b", "c", "1", "0.0", "2.5", "True", "7"] for c in columns}
+TEXT_CATEGORIES = ["a", "b", "c", "1", "0.0", "2.5", "True", "7"]
+NUMBER_CATEGORIES = {  # as encoders fitted on int, float and bool columns hold them
+    "int": [-2, 0, 1, 7],
+    "float": [-3.5, 0.0, 1.0, 2.5, 7.0],
+    "bool": [False, True],
+}
+
+
+def _monitors(
+    columns: list[str], cls=RunMonitor, quality: QualityConfig = QualityConfig(on_fail="warn"), categories: list | None = None,
+) -> RunMonitor:
+    known = {c: TEXT_CATEGORIES if categories is None else categories for c in columns}
     profile = {}
     for i, column in enumerate(columns):
         if i % 2:
@@ -116,11 +152,13 @@ def _state(monitor: RunMonitor) -> str:
     return json.dumps([figures, tracked, monitor.rows], default=str)
 
 
+@pytest.mark.parametrize("categories", ["text", *NUMBER_CATEGORIES])
 @pytest.mark.parametrize("column", list(_columns(0)))
-def test_each_dtype_is_counted_as_stringifying_every_row_would(column):
+def test_each_dtype_is_counted_as_matching_every_row_would(column, categories):
+    known = TEXT_CATEGORIES if categories == "text" else NUMBER_CATEGORIES[categories]
     # Each column checked as a categorical (unseen) and, in a second monitor, as a numeric (range).
     for pair in ([column, "floats"], ["floats", column]):
-        fast, per_row = _monitors(pair), _monitors(pair, PerRowMonitor)
+        fast, per_row = _monitors(pair, categories=known), _monitors(pair, PerRowMonitor, categories=known)
         for seed in (1, 2, 3):
             chunk = pd.DataFrame({c: s for c, s in _columns(seed).items() if c in pair})
             fast.observe(chunk)
@@ -128,9 +166,20 @@ def test_each_dtype_is_counted_as_stringifying_every_row_would(column):
         assert _state(fast) == _state(per_row)
 
 
+def test_a_training_profiles_categories_are_matched_on_the_values_text():
+    monitor = RunMonitor(
+        QualityConfig(on_fail="warn"), DriftConfig(), features=["flag", "code"], categories={}, reference=None,
+        profile={"flag": {"kind": "categorical", "shares": {}, "categories": ["False", "True"]},
+                 "code": {"kind": "categorical", "shares": {}, "categories": ["1", "x"]}},
+    )
+    monitor.observe(pd.DataFrame({"flag": [True, False, True], "code": pd.Series([1, "x", "y"], dtype=object)}))
+    assert monitor._unseen == {"flag": 0, "code": 1}
+    assert dict(monitor._unseen_values["code"]) == {"y": 1}
+
+
 def test_equal_objects_that_stringify_apart_are_unseen_apart():
     monitor = _monitors(["mixed"])
-    monitor._known["mixed"] = {"a"}
+    monitor._known["mixed"] = KnownCategories(["a"])
     monitor.observe(pd.DataFrame({"mixed": pd.Series([1, 1.0, True, "1", -0.0, 0.0, "a", None, np.nan], dtype=object)}))
     assert dict(monitor._unseen_values["mixed"]) == {"1": 2, "1.0": 1, "True": 1, "-0.0": 1, "0.0": 1}
     assert monitor._unseen["mixed"] == 6 and monitor._nulls["mixed"] == 2
