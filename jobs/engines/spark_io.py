@@ -5,7 +5,9 @@ reader, split on an integer id column into parallel reads (bounds from one drive
 Writing: the day is scored and written aside in one Spark job (``stage_day``) -- Parquet into
 a hidden directory beside ``score_date=D``, SQL into a staging table -- and, once the run's
 checks pass, swapped in on the driver (``StagedDay.commit``): two renames for Parquet, ONE
-transaction for SQL.
+transaction for SQL. What a killed run left aside is cleared by the next run: the day's hidden
+directories (Parquet), the output table's staging tables no live run owns (SQL,
+``spark_staging``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sqlalchemy as sa
 from jobs import db
 from jobs.config import ParquetOutput, ParquetSource, SqlOutput, SqlSource
 from jobs.engines.spark_session import JDBC_DRIVERS, require_jar, spark_errors
+from jobs.engines.spark_staging import StageLock, stage_name
+from jobs.engines.spark_staging import clear_leftovers as clear_stages  # parquet's is clear_leftovers
 from jobs.errors import ConfigError, SinkError, SourceError, TransientError
 from jobs.scoring import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
 from jobs.sinks.parquet import clear_leftovers, day_dir, staging_dir, swap_in
@@ -281,6 +285,7 @@ class _SqlStage:
     engine: sa.Engine
     target: sa.Table
     stage: sa.Table
+    lock: StageLock  # held while the staging table exists: it is this run's
     lineage: Lineage
     what: str
     run: str
@@ -289,27 +294,43 @@ class _SqlStage:
         return _swap(self.engine, self.target, self.stage, self.lineage, self.what)
 
     def discard(self) -> None:
-        _drop(self.engine, self.stage, self.run)
+        try:
+            _drop(self.engine, self.stage, self.run)
+        finally:
+            self.lock.release()
 
 
 def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str) -> _SqlStage:
     """Spark writes the scores into a staging table; ``commit`` then deletes the day and
-    inserts it from the staging table in ONE transaction on the driver."""
+    inserts it from the staging table in ONE transaction on the driver.
+
+    The staging table is this run's while it holds its lock; staging tables of the same
+    output table that nobody holds (a killed run's) are dropped first (``spark_staging``)."""
     from pyspark.sql import functions as F
 
     jdbc = jdbc_for(output.url)
     engine = db.make_engine(output.url, writer=True)
     target = table_for(output.table, schema)
+    run = f"{job} {lineage.day}"
     stage = sa.Table(
-        f"batchscore_stage_{target.name}_{lineage.run_id.replace('-', '')[:12]}",
+        stage_name(target.name, lineage.run_id),
         sa.MetaData(),
         *[sa.Column(c.name, c.type) for c in target.columns if c.name not in CONSTANTS],
         schema=target.schema,
         prefixes=["UNLOGGED"] if jdbc.backend == "postgresql" else [],  # scratch: no WAL
     )
-    with db.connect(engine, "output") as conn, sink_errors(output.table), conn.begin():
-        stage.create(conn)
-    staged = _SqlStage(engine, target, stage, lineage, output.table, f"{job} {lineage.day}")
+    lock = StageLock(engine, target.schema, stage.name)
+    with sink_errors(output.table):
+        lock.hold()  # before the table exists: a clearing run never sees it unowned
+    try:
+        with sink_errors(output.table):
+            clear_stages(engine, target, stage.name, run)
+        with db.connect(engine, "output") as conn, sink_errors(output.table), conn.begin():
+            stage.create(conn)
+    except BaseException:
+        lock.release()
+        raise
+    staged = _SqlStage(engine, target, stage, lock, lineage, output.table, run)
     try:
         frame = scored.select(*[_stage_column(F, scored.schema[c.name], jdbc.backend) for c in stage.columns])
         if jdbc.backend == "sqlite":
