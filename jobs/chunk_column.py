@@ -114,7 +114,8 @@ class ChunkColumn:
                 # np.isin on the distinct values: numpy's comparison, as the encoder's.
                 keep = ~np.isin(values, known.numbers)
                 values, counts = values[keep], counts[keep]
-            return [(str(v), int(n)) for v, n in zip(values.tolist(), counts.tolist())]
+            # numpy's text of each value: a float32 0.1 is "0.1", as astype(str) names it.
+            return [(v, int(n)) for v, n in zip(values.astype(str).tolist(), counts.tolist())]
         if self._all_text:
             return [(v, n) for v, n in self.text_counts if v not in known.set]
         # Other objects (1, 1.0, True, "1", categoricals): each row's own value decides.

@@ -52,7 +52,8 @@ class PerRowMonitor(RunMonitor):
             if pd.api.types.is_numeric_dtype(left.dtype) and not known.as_text:
                 # Equal numbers (0.0, -0.0) are one value to the encoder: named by the first seen.
                 counts = left.value_counts()
-                unseen[column] = pd.Series(counts.to_numpy(), index=[str(v) for v in counts.index.tolist()])
+                names = counts.index.to_numpy(dtype=getattr(left.dtype, "numpy_dtype", left.dtype)).astype(str)
+                unseen[column] = pd.Series(counts.to_numpy(), index=names)
             else:
                 unseen[column] = left.astype(str).value_counts()
         ranges = {}
@@ -118,6 +119,7 @@ def _columns(seed: int) -> dict[str, pd.Series]:
         "all_null_str": pd.Series([None] * N, dtype="str"),
         "all_null_object": pd.Series([None] * N, dtype=object),
         "all_null_float": pd.Series([np.nan] * N),
+        "float32": pd.Series(rng.choice([0.1, 2.5, 1.0, -3.5, np.nan], N)).astype("float32"),
     }
 
 
