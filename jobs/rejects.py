@@ -8,13 +8,16 @@ A good chunk costs one prediction, as without rejects; k bad rows cost about 2kÂ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from jobs.errors import ScoringError
+
+if TYPE_CHECKING:
+    from jobs.sinks import Aside
 
 MAX_REASON = 300  # characters of an exception message kept per rejected row
 
@@ -78,15 +81,15 @@ def _reason(exc: BaseException) -> str:
     return text[:MAX_REASON]
 
 
-def rejects_output(output):
-    """Where rejects of ``output`` go: table ``<table>_rejects`` or directory ``<path>_rejects``."""
-    if output.kind == "sql":
-        return output.model_copy(update={"table": f"{output.table}_rejects"})
-    return output.model_copy(update={"path": f"{output.path.rstrip('/')}_rejects"})
+def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> Aside:
+    """The day's rejects, for the sink to replace together with its scores: table
+    ``<table>_rejects`` or directory ``<path>_rejects``. ``batches`` may still grow while the
+    scores are written: it is read after them. An empty list clears the day's rejects."""
+    from jobs.sinks import Aside  # here, not at the top: sinks import scoring, which imports us
+
+    name = f"{output.table}_rejects" if output.kind == "sql" else f"{output.path.rstrip('/')}_rejects"
+    return Aside(name, schema, _read_later(batches))
 
 
-def write_rejects(output, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
-    """Replace the day's rejects (atomically, like the scores); an empty list clears the day."""
-    from jobs.sinks import open_sink  # here, not at the top: sinks import scoring, which imports us
-
-    return open_sink(rejects_output(output)).replace_day(day, schema, batches)
+def _read_later(batches: list[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    yield from batches

@@ -24,7 +24,7 @@ from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
 from jobs.quality import RunMonitor
-from jobs.rejects import write_rejects
+from jobs.rejects import rejects_aside
 from jobs.scoring import ChunkResult, check_columns, output_schema, reject_schema, score_chunk
 from jobs.sinks import open_sink
 from jobs.sources import open_source
@@ -108,10 +108,9 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
         feed = monitor.guard(waited.iterate("wait", iter(writer_feed)), stats)
-        written = sink.replace_day(task.day, schema, feed)
+        aside = rejects_aside(task.output, rejects_schema, rejects) if rejecting else None
+        written = sink.replace_day(task.day, schema, feed, aside)
         write_seconds = time.perf_counter() - write_started - waited.seconds.get("wait", 0.0)
-    if rejecting:
-        write_rejects(task.output, task.day, rejects_schema, rejects)
     total = time.perf_counter() - started
     # Busy seconds per stage; they overlap, so their sum may exceed engine_total.
     timings = {k: round(v, 4) for k, v in timer.seconds.items()}

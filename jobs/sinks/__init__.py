@@ -1,8 +1,9 @@
 """Sinks: replace one day of scores, atomically.
 
-``replace_day(day, schema, batches)`` consumes the scored batches and makes them the day's
-whole output in one step: readers see the old day or the new one, never a mix, and a
-failure leaves the old day untouched. ``begin(day)`` opens the block a run's
+``replace_day(day, schema, batches, aside)`` consumes the scored batches and makes them the
+day's whole output in one step: readers see the old day or the new one, never a mix, and a
+failure leaves the old day untouched. ``aside`` (the rows set aside: rejects) is replaced with
+it, in the same transaction on a database. ``begin(day)`` opens the block a run's
 ``replace_day`` is called in: a sink may start the day's transaction there, ahead of the rows
 (nothing is committed before ``replace_day``). Registered by kind in ``open_sink``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -20,10 +22,22 @@ from jobs.config import ParquetOutput, SqlOutput
 from jobs.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class Aside:
+    """Rows kept with the day but apart from its scores: a table of the sink's database, or a
+    directory, replaced together with the day. ``batches`` is iterated after the scores'."""
+
+    name: str  # the table (sql) or the path (parquet)
+    schema: pa.Schema
+    batches: Iterable[pa.RecordBatch]
+
+
 class Sink(Protocol):
     def begin(self, day: date) -> AbstractContextManager[None]: ...
 
-    def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int: ...
+    def replace_day(
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+    ) -> int: ...
 
     def describe(self) -> str: ...
 

@@ -25,6 +25,7 @@ from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
 from jobs.files import fsync
 from jobs.scoring import SCORE_DATE
+from jobs.sinks import Aside
 
 STAGING, OLD = ".tmp-", ".old-"  # prefixes of a day's hidden staging and replaced directories
 
@@ -99,22 +100,35 @@ class ParquetDaySink:
         """Nothing to begin ahead: the day is written aside and swapped in by ``replace_day``."""
         return nullcontext()
 
-    def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
-        dirs, final = LocalDirs(), day_dir(self.config.path, day)
-        staging = staging_dir(final)
-        clear_leftovers(dirs, final)
+    def replace_day(
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+    ) -> int:
+        """The day's directory, swapped in whole. ``aside``'s directory is swapped in just
+        before it: two renames, not one transaction, so the scores' swap is the last step and
+        a reader who sees the new scores sees their rejects."""
+        dirs = LocalDirs()
+        parts = [(day_dir(self.config.path, day), schema, batches)]
+        if aside is not None:
+            parts.append((day_dir(aside.name, day), aside.schema, aside.batches))
+        staged, counts = [], []
         try:
-            os.makedirs(staging)
-            rows = write_file(posixpath.join(staging, "part-0.parquet"), schema, batches, always=True)
-            dirs.sync(staging)
-            swap_in(dirs, staging, final)
+            for final, part_schema, part_batches in parts:
+                staging = staging_dir(final)
+                clear_leftovers(dirs, final)
+                staged.append((staging, final))
+                os.makedirs(staging)
+                counts.append(write_file(posixpath.join(staging, "part-0.parquet"), part_schema, part_batches, always=True))
+                dirs.sync(staging)
+            for staging, final in reversed(staged):
+                swap_in(dirs, staging, final)
         except OSError as exc:
-            raise TransientError(f"writing {final} failed: {exc}", hint="the run can be retried") from exc
+            raise TransientError(f"writing {parts[0][0]} failed: {exc}", hint="the run can be retried") from exc
         except pa.ArrowException as exc:
-            raise SinkError(f"writing {final} failed: {exc}") from exc
+            raise SinkError(f"writing {parts[0][0]} failed: {exc}") from exc
         finally:
-            dirs.remove(staging)
-        return rows
+            for staging, _ in staged:
+                dirs.remove(staging)
+        return counts[0]
 
 
 def write_file(path: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, always: bool = False) -> int:

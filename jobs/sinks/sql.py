@@ -1,4 +1,4 @@
-"""SQL sink: delete the day and insert its scores in ONE transaction.
+"""SQL sink: delete the day and insert its scores (and its rejects) in ONE transaction.
 
 PostgreSQL: ``COPY`` inside the transaction (MVCC keeps readers on the old day until commit):
 binary COPY straight from Arrow through ADBC when the driver is installed and every column
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -25,6 +26,7 @@ from jobs import adbc, db
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
 from jobs.scoring import SCORE_DATE
+from jobs.sinks import Aside
 
 
 class SqlDaySink:
@@ -52,27 +54,43 @@ class SqlDaySink:
             ahead, self._ahead = self._ahead, None
             ahead.close()
 
-    def replace_day(self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+    def replace_day(
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+    ) -> int:
+        """The day's rows (and ``aside``'s, in its table) in one transaction; the scores' count."""
         engine = db.make_engine(self.config.url, writer=True)
-        table = table_for(self.config.table, schema)
+        parts = [_Part(table_for(self.config.table, schema), schema, batches)]
+        if aside is not None:
+            parts.append(_Part(table_for(aside.name, aside.schema), aside.schema, aside.batches))
         ahead = self._ahead if self._ahead is not None and self._ahead.day == day else None
         with db.connect(engine, "output") as conn, db.translated(
             f"writing {self.config.table} (nothing was committed)", SinkError, "check the output table and its permissions"
         ):
             if db.is_sqlite(engine.url):
-                return _replace_sqlite(conn, table, day, batches)
-            existing = ensure_table(conn, table)
-            types = adbc.ingest_types(existing, schema) if adbc.available(engine.url) else None
-            if types is None:
+                return _replace_sqlite(conn, parts, day)
+            existing = [ensure_table(conn, part.table) for part in parts]
+            types = [adbc.ingest_types(e, part.schema) for e, part in zip(existing, parts, strict=True)] if adbc.available(engine.url) else [None]
+            if None in types:
                 if ahead is not None:
                     ahead.close()  # its lock would keep this connection waiting on our own
+                write = _copy_postgres if db.is_postgres(engine.url) else _insert
                 with conn.begin():
-                    if db.is_postgres(engine.url):
-                        conn.execute(*_day_lock(table.fullname, day))
-                    conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
-                    write = _copy_postgres if db.is_postgres(engine.url) else _insert
-                    return sum(write(conn, table, batch) for batch in batches)
-        return _replace_postgres_adbc(engine.url, table, day, batches, types, ahead)
+                    counts = []
+                    for part in parts:
+                        if db.is_postgres(engine.url):
+                            conn.execute(*_day_lock(part.table.fullname, day))
+                        conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
+                        counts.append(sum(write(conn, part.table, batch) for batch in part.batches))
+                    return counts[0]
+        return _replace_postgres_adbc(engine.url, parts, types, day, ahead)
+
+
+class _Part(NamedTuple):
+    """One table's share of a day: the scores, or the rows set aside."""
+
+    table: sa.Table
+    schema: pa.Schema
+    batches: Iterable[pa.RecordBatch]
 
 
 def table_for(name: str, schema: pa.Schema) -> sa.Table:
@@ -121,21 +139,24 @@ def _day_lock(name: str, day: date) -> tuple:
     return sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"batchscore:{name}:{day.isoformat()}"}
 
 
-def _replace_postgres_adbc(url, table: sa.Table, day: date, batches, types: dict, ahead: _DayAhead | None) -> int:
-    """Lock, delete and binary-COPY the day on one ADBC connection, committed once (the lock
-    and the delete may have been done ahead, by ``SqlDaySink.begin``)."""
-    action = f"writing {table.fullname} (nothing was committed)"
+def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date, ahead: _DayAhead | None) -> int:
+    """Lock, delete and binary-COPY the day, table after table, on one ADBC connection,
+    committed once (the scores' lock and delete may have been done ahead, by
+    ``SqlDaySink.begin``). Returns the scores' count."""
+    action = f"writing {parts[0].table.fullname} (nothing was committed)"
     conn, cleared = ahead.take() if ahead is not None else (adbc.open_connection(url, "output"), False)
     try:
         with adbc.translated(action, SinkError, "check the output table and its permissions"):
-            if not cleared:
-                _lock_and_clear(conn, table.fullname, day)
-            try:
-                rows = sum(adbc.ingest(conn, table, batch, types) for batch in batches)
-            except pa.ArrowInvalid as exc:
-                raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
+            counts = []
+            for part, kinds in zip(parts, types, strict=True):
+                if not (cleared and part is parts[0]):
+                    _lock_and_clear(conn, part.table.fullname, day)
+                try:
+                    counts.append(sum(adbc.ingest(conn, part.table, batch, kinds) for batch in part.batches))
+                except pa.ArrowInvalid as exc:
+                    raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
             conn.commit()
-            return rows
+            return counts[0]
     except BaseException:
         conn.rollback()
         raise
@@ -261,31 +282,39 @@ def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
     return batch.num_rows
 
 
-def _replace_sqlite(conn: sa.Connection, table: sa.Table, day: date, batches) -> int:
-    stage = sa.Table(
-        f"batchscore_stage_{table.name}",
-        sa.MetaData(),
-        *[sa.Column(c.name, c.type) for c in table.columns],
-        prefixes=["TEMPORARY"],
-    )
+def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
+    stages = [
+        sa.Table(
+            f"batchscore_stage_{part.table.name}",
+            sa.MetaData(),
+            *[sa.Column(c.name, c.type) for c in part.table.columns],
+            prefixes=["TEMPORARY"],
+        )
+        for part in parts
+    ]
     # Staging touches only the connection's temp database: a plain BEGIN, no write lock on
     # the main file, so readers (our own source included) go on while the day is scored.
     conn.execution_options(sqlite_begin="BEGIN")
-    with conn.begin():
-        stage.drop(conn, checkfirst=True)
-        stage.create(conn)
-    rows = 0
-    for batch in batches:
+    counts = []
+    for part, stage in zip(parts, stages, strict=True):
         with conn.begin():
-            rows += _insert_columns(conn, stage, batch)
+            stage.drop(conn, checkfirst=True)
+            stage.create(conn)
+        rows = 0
+        for batch in part.batches:
+            with conn.begin():
+                rows += _insert_columns(conn, stage, batch)
+        counts.append(rows)
     # The source is exhausted by now (its cursor held a read lock on the file until then):
-    # create, delete and insert in one short write transaction.
+    # create, delete and insert, every table, in one short write transaction.
     conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
     with conn.begin():
-        create_table(conn, table)
-        conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
-        names = [c.name for c in table.columns]
-        conn.execute(table.insert().from_select(names, sa.select(*[stage.c[n] for n in names])))
+        for part, stage in zip(parts, stages, strict=True):
+            create_table(conn, part.table)
+            conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
+            names = [c.name for c in part.table.columns]
+            conn.execute(part.table.insert().from_select(names, sa.select(*[stage.c[n] for n in names])))
     with conn.begin():
-        stage.drop(conn)
-    return rows
+        for stage in stages:
+            stage.drop(conn)
+    return counts[0]

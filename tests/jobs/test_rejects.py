@@ -158,6 +158,49 @@ def test_rejects_on_postgresql(strict, pg_database):
     assert ids == BAD_IDS and scored == N_CUSTOMERS - 3
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_days_scores_and_rejects_are_committed_together(strict, backend, request):
+    url = f"sqlite:///{strict.warehouse}" if backend == "sqlite" else request.getfixturevalue("pg_database")
+    strict.write_job(
+        pipeline={"name": "strict", "version": "production"},
+        quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
+        output={"kind": "sql", "url": url, "table": "churn_scores"},
+    )
+    _bad_plan(strict)
+    assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    engine = sa.create_engine(url)
+
+    def day_runs() -> tuple[set, set]:
+        with engine.connect() as conn:
+            runs = [
+                set(conn.execute(sa.text(f"SELECT DISTINCT run_id FROM {table}")).scalars())
+                for table in ("churn_scores", "churn_scores_rejects")
+            ]
+        return runs[0], runs[1]
+
+    try:
+        first = day_runs()
+        assert len(first[0]) == 1 and first[0] == first[1]
+        # A rejects table that refuses this run's reasons: the write fails after the
+        # scores were written, in the same transaction.
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE churn_scores_rejects"))
+            conn.execute(sa.text(
+                "CREATE TABLE churn_scores_rejects (customer_id BIGINT, score_date DATE, run_id TEXT, "
+                "reason TEXT CHECK (length(reason) < 5))"
+            ))
+            conn.execute(
+                sa.text("INSERT INTO churn_scores_rejects VALUES (5, :d, :r, 'old')"),
+                {"d": DAY.isoformat() if backend == "sqlite" else DAY, "r": next(iter(first[1]))},
+            )
+        result = strict.cli("run", "churn", "--date", DAY.isoformat(), "--force")
+        assert result.code != 0
+        assert day_runs() == first  # neither table has anything of the failed run
+        assert len(strict.ledger()) == 2 and strict.ledger().iloc[-1]["status"] == "failed"
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_non_finite_scores_are_rejected_with_their_reason(project):
     frame = pd.read_parquet(project.root / "data" / "training.parquet")
