@@ -1,0 +1,28 @@
+"""What the commands share: settings from the global flags, the clock, the day, tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+
+def resolve_settings(args):
+    from jobs.settings import Settings
+
+    return Settings.resolve({"config_dir": args.config_dir, "state_url": args.state_url, "models": args.models})
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def chosen_day(job, text: str | None) -> date:
+    from jobs.dates import local_today, parse_day
+
+    return parse_day(text or job.score_date, local_today(utc_now(), job.tz))
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

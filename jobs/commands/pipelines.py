@@ -1,0 +1,86 @@
+"""Commands of the model registry: pipeline list, show, register, promote."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from jobs.commands import print_table, resolve_settings
+from jobs.errors import EXIT_OK, UsageError
+
+log = logging.getLogger("batchscore")
+
+
+def cmd_pipeline_list(args) -> int:
+    from pipelines.registry import Registry
+
+    registry = Registry(resolve_settings(args).models_root)
+    table = []
+    for name in registry.names():
+        aliases = registry.aliases(name)
+        for mv in registry.versions(name):
+            tags = ",".join(a for a, v in sorted(aliases.items()) if v == mv.version)
+            table.append([name, str(mv.version), tags, mv.task, mv.created_at[:19], _metrics_text(mv.metrics)])
+    print_table(["model", "version", "aliases", "task", "created_at", "metrics"], table)
+    return EXIT_OK
+
+
+def cmd_pipeline_show(args) -> int:
+    from pipelines.registry import Registry
+
+    registry = Registry(resolve_settings(args).models_root)
+    mv = registry.resolve(args.name, args.version)
+    record = {
+        "name": mv.name,
+        "version": mv.version,
+        "aliases": sorted(a for a, v in registry.aliases(mv.name).items() if v == mv.version),
+        "task": mv.task,
+        "classes": list(mv.classes) if mv.classes else None,
+        "sha256": mv.sha256,
+        "features": [{"name": f.name, "dtype": f.dtype} for f in mv.features],
+        "library_versions": mv.library_versions,
+        "metrics": mv.metrics,
+        "reference": mv.reference,
+        "created_at": mv.created_at,
+        "path": str(mv.model_path),
+    }
+    print(json.dumps(record, indent=2, default=str))
+    return EXIT_OK
+
+
+def cmd_pipeline_register(args) -> int:
+    from pipelines.registry import Registry
+
+    registry = Registry(resolve_settings(args).models_root)
+    frame = None
+    if args.training_data is not None:
+        frame = _read_training(args.training_data)
+    version = registry.register_file(args.name, args.file, alias=args.alias, training_frame=frame)
+    log.info("registered %s v%d%s", args.name, version, f" as {args.alias}" if args.alias else "")
+    print(version)
+    return EXIT_OK
+
+
+def _read_training(path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise UsageError(f"cannot read training data {path}: {exc}", hint="give a Parquet file") from exc
+
+
+def cmd_pipeline_promote(args) -> int:
+    from pipelines.registry import Registry
+
+    registry = Registry(resolve_settings(args).models_root)
+    registry.promote(args.name, args.version, args.alias)
+    print(f"{args.name}: {args.alias} -> v{int(args.version)}")
+    return EXIT_OK
+
+
+def _metrics_text(metrics: dict) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items()))
+

@@ -1,0 +1,128 @@
+"""Commands that show the ledger: status, report, list."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+
+from jobs import config as config_mod
+from jobs.commands import print_table, resolve_settings, utc_now
+from jobs.errors import EXIT_OK, BatchScoreError, UsageError
+
+
+def cmd_status(args) -> int:
+    from jobs.ledger import COLUMNS, Ledger
+
+    settings = resolve_settings(args)
+    config_mod.load_named(settings.config_dir, args.job)
+    rows = Ledger(settings.state_url).history(args.job, last=args.last)
+    if args.format == "json":
+        print(json.dumps([{k: _json_value(row[k]) for k in COLUMNS} for row in rows], indent=2))
+        return EXIT_OK
+    headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "quality", "psi_ref", "psi_prev", "model", "engine", "run_id", "error"]
+    table = []
+    for row in rows:
+        secs = (row["finished_at"] - row["started_at"]).total_seconds() if row["finished_at"] else None
+        table.append([
+            str(row["score_date"]), row["status"], str(row["attempt"]),
+            f"{row['started_at']:%Y-%m-%d %H:%M:%S}", "" if secs is None else f"{secs:.1f}",
+            _blank(row["rows_read"]), _blank(row["rows_written"]), _blank(row["rows_rejected"]),
+            *_quality_columns(row["stats"]),
+            f"{row['model_name']} v{row['model_version']}" if row["model_name"] else "",
+            row["engine"] or "", row["run_id"][:8], (row["error"] or "")[:80],
+        ])
+    print_table(headers, table)
+    if not rows:
+        print(f"no runs of {args.job} yet", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from datetime import timedelta
+
+    from jobs.dates import local_today, parse_day
+    from jobs.ledger import Ledger
+    from jobs.report import render_html, render_json, report_data
+
+    settings = resolve_settings(args)
+    job = config_mod.load_named(settings.config_dir, args.job)
+    ledger = Ledger(settings.state_url)
+    today = local_today(utc_now(), job.tz)
+    try:
+        if args.end:
+            end = parse_day(args.end, today)
+        else:
+            last = ledger.history(job.name)
+            end = max((r["score_date"] for r in last), default=today)
+        start = parse_day(args.start, today) if args.start else end - timedelta(days=29)
+    except BatchScoreError as exc:
+        raise exc.in_context(job.name, None)
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}", hint="give the earlier day first")
+    data = report_data(job, ledger.latest_per_day(job.name, start, end), start, end)
+    text = render_json(data) if args.format == "json" else render_html(data)
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.out.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}", hint="give a writable path") from exc
+    print(args.out)
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from jobs.ledger import Ledger
+
+    settings = resolve_settings(args)
+    ledger = Ledger(settings.state_url)
+    now = utc_now()
+    table = []
+    for name in config_mod.job_names(settings.config_dir):
+        try:
+            job = config_mod.load_job(config_mod.job_path(settings.config_dir, name))
+        except BatchScoreError as exc:
+            table.append([name, "(invalid)", "", "", str(exc)[:80]])
+            continue
+        last = ledger.last_run(job.name)
+        table.append([
+            job.name,
+            f"{job.schedule} {job.timezone}" if job.schedule else "manual",
+            f"{last['score_date']} {last['status']}" if last else "never",
+            _next_fire(job, now),
+            f"{job.pipeline.name}@{job.pipeline.version} {job.engine}",
+        ])
+    print_table(["job", "schedule", "last run", "next fire", "pipeline"], table)
+    return EXIT_OK
+
+
+def _next_fire(job, now: datetime) -> str:
+    if not job.schedule:
+        return ""
+    from jobs.schedule import next_fire
+
+    fire = next_fire(job.schedule, job.tz, now)
+    return f"{fire:%Y-%m-%d %H:%M %Z}" if fire else ""
+
+
+def _quality_columns(stats: dict | None) -> list[str]:
+    """The run's quality verdict and its score PSI against the training reference and the
+    previous succeeded day (blank where not measured)."""
+    stats = stats or {}
+    verdict = (stats.get("quality") or {}).get("verdict", "")
+    drift = stats.get("drift") or {}
+    psi = [drift.get("psi_reference"), drift.get("psi_previous")]
+    return [verdict, *("" if v is None else f"{v:.3f}" for v in psi)]
+
+
+def _blank(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _json_value(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
