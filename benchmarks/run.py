@@ -254,9 +254,10 @@ def render(result: dict) -> str:
     lines += ["", "CPU s: the command's user + system time (its children included); machine CPU s: every CPU's busy "
               f"time during the run, the database server's work included (medians). With {result['cpus']} CPUs, no "
               "contender can take less wall time than its machine CPU s / CPUs."]
-    lines += ["", "| ratio (per repetition) | min | max |", "|---|---|---|"]
+    lines += ["", "| ratio (per repetition) | min | median | max | every repetition |", "|---|---|---|---|---|"]
     for name, value in result["ratios"].items():
-        lines.append(f"| {name} | {value['min']:.2f} | {value['max']:.2f} |")
+        each = " ".join(f"{v:.2f}" for v in value["values"])
+        lines.append(f"| {name} | {value['min']:.2f} | {statistics.median(value['values']):.2f} | {value['max']:.2f} | {each} |")
     if result["profiles"]:
         lines += ["", "Stages, one after the other (benchmarks.profile), seconds:", "",
                   "| source | read | convert | predict | output | write+commit | model load |", "|---|---|---|---|---|---|---|"]
