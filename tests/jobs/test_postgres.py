@@ -142,3 +142,28 @@ def test_down_postgres_output_fails_the_run_and_the_ledger_says_why(project):
     assert result.code == 1
     assert "cannot connect to the output database" in result.last_err_line
     assert project.ledger().iloc[-1]["status"] == "failed"
+
+
+@pytest.mark.parametrize("adbc_path", [True, False], ids=["adbc", "generic"])
+def test_a_missing_postgres_source_table_or_date_column_is_one_clear_line(project, pg_warehouse, monkeypatch, adbc_path):
+    from jobs import adbc
+    from jobs.errors import SourceError
+    from tests.jobs.conftest import assert_one_line_error
+
+    if not adbc_path:
+        monkeypatch.setattr(adbc, "available", lambda u: False)
+    project.write_job(
+        source={"kind": "sql", "url": pg_warehouse, "table": "features.nope", "date_column": "snapshot_date"},
+        output={"kind": "sql", "url": pg_warehouse, "table": "scores_out"},
+    )
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == SourceError.exit_code
+    assert_one_line_error(result, "source table features.nope does not exist", "check source.table")
+
+    project.write_job(
+        source={"kind": "sql", "url": pg_warehouse, "table": "features.customers", "date_column": "day"},
+        output={"kind": "sql", "url": pg_warehouse, "table": "scores_out"},
+    )
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == SourceError.exit_code
+    assert_one_line_error(result, "source table features.customers has no column day", "fix source.date_column")
