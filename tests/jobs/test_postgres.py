@@ -152,18 +152,15 @@ def test_a_missing_postgres_source_table_or_date_column_is_one_clear_line(projec
 
     if not adbc_path:
         monkeypatch.setattr(adbc, "available", lambda u: False)
-    project.write_job(
-        source={"kind": "sql", "url": pg_warehouse, "table": "features.nope", "date_column": "snapshot_date"},
-        output={"kind": "sql", "url": pg_warehouse, "table": "scores_out"},
-    )
-    result = project.cli("run", "churn", "--date", DAY.isoformat())
-    assert result.code == SourceError.exit_code
-    assert_one_line_error(result, "source table features.nope does not exist", "check source.table")
-
-    project.write_job(
-        source={"kind": "sql", "url": pg_warehouse, "table": "features.customers", "date_column": "day"},
-        output={"kind": "sql", "url": pg_warehouse, "table": "scores_out"},
-    )
-    result = project.cli("run", "churn", "--date", DAY.isoformat())
-    assert result.code == SourceError.exit_code
-    assert_one_line_error(result, "source table features.customers has no column day", "fix source.date_column")
+    cases = [
+        ("features.nope", "snapshot_date", ["source table features.nope does not exist", "check source.table"]),
+        ("features.customers", "day", ["source table features.customers has no column day", "fix source.date_column"]),
+    ]
+    for table, date_column, needles in cases:
+        project.write_job(
+            source={"kind": "sql", "url": pg_warehouse, "table": table, "date_column": date_column},
+            output={"kind": "sql", "url": pg_warehouse, "table": "scores_out"},
+        )
+        result = project.cli("run", "churn", "--date", DAY.isoformat())
+        assert result.code == SourceError.exit_code
+        assert_one_line_error(result, *needles)
