@@ -122,8 +122,13 @@ class RunMonitor:
             values = columns[column].floats
             ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
         drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
+        self._add(len(features), nulls, unseen, ranges, drift)
+
+    def _add(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
+        """One chunk's counts into the run's, under the lock. ``unseen``: per column, the
+        (value, count) pairs of the values the encoder was not fitted on."""
         with self._lock:
-            self.rows += len(features)
+            self.rows += rows
             if self._stops_early:
                 self._stop_over_max_rows()
             for column, count in nulls.items():

@@ -12,7 +12,6 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.preprocessing import OrdinalEncoder
 
 from jobs.chunk_column import KnownCategories
 from jobs.config import DriftConfig, QualityConfig
@@ -61,24 +60,7 @@ class PerRowMonitor(RunMonitor):
             values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
             ranges[column] = (int((values < lo).sum()), int((values > hi).sum()))
         drift = {c: _per_row_drift_counts(e, features[c]) for c, e in self._drift_profile.items()}
-        with self._lock:
-            self.rows += len(features)
-            for column, count in nulls.items():
-                self._nulls[column] += count
-            for column, counts in unseen.items():
-                self._unseen[column] += int(counts.sum())
-                tracked = self._unseen_values[column]
-                for value, count in counts.items():
-                    if value in tracked or len(tracked) < _MAX_TRACKED:
-                        tracked[value] += int(count)
-            for column, (below, above) in ranges.items():
-                self._below[column] += below
-                self._above[column] += above
-            for column, counts in drift.items():
-                if isinstance(counts, Counter):
-                    self._shares.setdefault(column, Counter()).update(counts)
-                else:
-                    self._bins[column] = self._bins.get(column, 0) + counts
+        self._add(len(features), nulls, {c: [(v, int(n)) for v, n in counts.items()] for c, counts in unseen.items()}, ranges, drift)
 
 
 def _per_row_drift_counts(entry: dict, series: pd.Series):
