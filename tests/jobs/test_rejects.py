@@ -45,8 +45,9 @@ def _bad_plan(project, ids=BAD_IDS) -> None:
     _alter(project, "plan = 'platinum'", f"customer_id IN ({', '.join(map(str, ids))})")
 
 
-def _job(project, chunk_size=None, **quality):
-    project.write_job(pipeline={"name": "strict", "version": "production"}, quality=quality or None, chunk_size=chunk_size)
+def _job(project, chunk_size=None, output=None, **quality):
+    where = {"output": output} if output else {}  # write_job drops a key given as None
+    project.write_job(pipeline={"name": "strict", "version": "production"}, quality=quality or None, chunk_size=chunk_size, **where)
 
 
 def _rejects(project, day=DAY) -> pd.DataFrame:
@@ -125,11 +126,7 @@ def test_a_rerun_replaces_the_days_rejects(strict):
 
 
 def test_rejects_go_to_a_parquet_directory_beside_the_scores(strict):
-    strict.write_job(
-        pipeline={"name": "strict", "version": "production"},
-        quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
-        output={"kind": "parquet", "path": "data/scores"},
-    )
+    _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "parquet", "path": "data/scores"})
     _bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     rejects = ds.dataset(strict.root / "data" / "scores_rejects", partitioning="hive").to_table().to_pandas()
@@ -141,11 +138,7 @@ def test_rejects_go_to_a_parquet_directory_beside_the_scores(strict):
 
 @pytest.mark.postgres
 def test_rejects_on_postgresql(strict, pg_database):
-    strict.write_job(
-        pipeline={"name": "strict", "version": "production"},
-        quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
-        output={"kind": "sql", "url": pg_database, "table": "churn_scores"},
-    )
+    _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "sql", "url": pg_database, "table": "churn_scores"})
     _bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     engine = sa.create_engine(pg_database)
@@ -161,11 +154,7 @@ def test_rejects_on_postgresql(strict, pg_database):
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_days_scores_and_rejects_are_committed_together(strict, backend, request):
     url = f"sqlite:///{strict.warehouse}" if backend == "sqlite" else request.getfixturevalue("pg_database")
-    strict.write_job(
-        pipeline={"name": "strict", "version": "production"},
-        quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
-        output={"kind": "sql", "url": url, "table": "churn_scores"},
-    )
+    _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "sql", "url": url, "table": "churn_scores"})
     _bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     engine = sa.create_engine(url)
