@@ -28,7 +28,7 @@ from jobs.engines.spark_staging import clear_leftovers as clear_stages  # parque
 from jobs.errors import ConfigError, SinkError, SourceError, TransientError
 from jobs.scoring import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
 from jobs.sinks.parquet import clear_leftovers, day_dir, staging_dir, swap_in
-from jobs.sinks.sql import create_table, table_for
+from jobs.sinks.sql import create_table, day_lock, table_for
 from jobs.sources.sql import SqlDaySource
 
 log = logging.getLogger(__name__)
@@ -377,11 +377,7 @@ def _swap(engine: sa.Engine, target: sa.Table, stage: sa.Table, lineage: Lineage
     ]
     with db.connect(engine, "output") as conn, sink_errors(what), conn.begin():
         if db.is_postgres(engine.url):
-            # The pandas engine's sink takes the same lock: one writer per (table, day).
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                {"key": f"batchscore:{what}:{lineage.day.isoformat()}"},
-            )
+            conn.execute(*day_lock(what, lineage.day))  # the pandas engine's sink's lock: one writer per (table, day)
         create_table(conn, target)
         conn.execute(target.delete().where(target.c[SCORE_DATE] == lineage.day))
         conn.execute(target.insert().from_select(names, sa.select(*columns)))

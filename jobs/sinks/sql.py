@@ -78,7 +78,7 @@ class SqlDaySink:
                     counts = []
                     for part in parts:
                         if db.is_postgres(engine.url):
-                            conn.execute(*_day_lock(part.table.fullname, day))
+                            conn.execute(*day_lock(part.table.fullname, day))
                         conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
                         counts.append(sum(write(conn, part.table, batch) for batch in part.batches))
                     return counts[0]
@@ -134,7 +134,7 @@ def create_table(conn: sa.Connection, table: sa.Table) -> dict[str, sa.types.Typ
     return existing
 
 
-def _day_lock(name: str, day: date) -> tuple:
+def day_lock(name: str, day: date) -> tuple:
     # Two runs of the same day (a --force next to a scheduled run) queue here, not interleave.
     return sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"batchscore:{name}:{day.isoformat()}"}
 
@@ -170,7 +170,7 @@ def _lock_and_clear(conn, name: str, day: date) -> bool:
     schema, table_name = db.table_parts(name)
     table = sa.table(table_name, sa.column(SCORE_DATE), schema=schema)
     with conn.cursor() as cursor:
-        lock, params = _day_lock(name, day)
+        lock, params = day_lock(name, day)
         cursor.execute(*adbc.compile_sql(lock.bindparams(**params)))
         quoted = adbc.DIALECT.identifier_preparer.format_table(table)
         cursor.execute(*adbc.compile_sql(sa.select(sa.func.to_regclass(sa.literal(quoted, sa.Text)))))
