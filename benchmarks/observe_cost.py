@@ -18,8 +18,8 @@ from pathlib import Path
 
 from benchmarks import data
 from jobs.config import DriftConfig, QualityConfig
-from jobs.quality import RunMonitor
-from jobs.scoring import conform
+from jobs.quality.monitor import RunMonitor
+from pipelines.spec import conform
 from pipelines.profile import fitted_categories
 from pipelines.registry import Registry
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from datetime import date, datetime, timezone
 
 from jobs import config as config_mod
-from jobs.scoring import Lineage, conform, output_batch, output_schema, predict
+from jobs.output import Lineage, output_batch, output_schema
+from pipelines.spec import conform, predict
 from jobs.sinks import open_sink
 from jobs.sources import open_source
 from pipelines.registry import Registry

@@ -17,9 +17,11 @@ import pandas as pd
 import pyarrow as pa
 
 from jobs.config import DriftConfig, QualityConfig
-from jobs.quality import RunMonitor
-from jobs.scoring import Feature, Lineage, ModelSpec, output_schema, reject_schema, score_chunk
-from jobs.stats import PROBABILITY_EDGES, ScoreStats, summarize
+from jobs.quality.monitor import RunMonitor
+from pipelines.spec import Feature, ModelSpec
+from jobs.output import Lineage, output_schema, reject_schema
+from jobs.scoring import score_chunk
+from pipelines.distribution import PROBABILITY_EDGES, ScoreStats, summarize
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
 from pipelines.profile import fitted_categories, profile_frame

@@ -35,7 +35,7 @@ from benchmarks import data
 log = logging.getLogger("benchmarks")
 
 REPO = Path(__file__).resolve().parent.parent
-SPARK_ENGINE = REPO / "jobs" / "engines" / "spark_engine.py"
+SPARK_ENGINE = REPO / "jobs" / "engines" / "spark" / "__init__.py"
 BIG_DAY = data.DAY + timedelta(days=1)
 COLD_DAY = data.DAY - timedelta(days=1)  # the Spark backfill's first day, on a cold context
 SPARK = "batchscore Spark (Parquet), backfill of 2 days"

@@ -16,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jobs.errors import ConfigError, UsageError
-from jobs.scoring import RESERVED_COLUMNS
-from jobs.settings import SETTINGS_FILE, resolve_path, resolve_url
+from jobs.output import RESERVED_COLUMNS
+from jobs.schedule.cron import trigger
+from pipelines.settings import SETTINGS_FILE, resolve_path, resolve_url
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TABLE_NAME = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})?$")
@@ -239,8 +240,6 @@ class JobConfig(_Frozen):
     def _check_schedule(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from jobs.schedule import trigger
-
         if len(value.split()) != 5:
             raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
         try:

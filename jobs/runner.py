@@ -13,8 +13,9 @@ from jobs.config import JobConfig
 from jobs.engines import Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
-from jobs.scoring import Lineage, positive_index
-from jobs.settings import Settings
+from jobs.output import Lineage
+from pipelines.spec import positive_index
+from pipelines.settings import Settings
 from pipelines.registry import ModelVersion, Registry, version_warnings
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from jobs.errors import BatchScoreError
+from pipelines.errors import BatchScoreError
 from pipelines.registry import Registry
 
 log = logging.getLogger(__name__)

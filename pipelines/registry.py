@@ -35,11 +35,12 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
-from jobs.files import fsync as _fsync
-from jobs.scoring import REGRESSION, Feature, ModelSpec, conform, predict, task_of
-from jobs.stats import PROBABILITY_EDGES, regression_edges, summarize
+from pipelines.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
+from pipelines.durable import fsync as _fsync
+from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
+from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
 from pipelines.profile import profile_frame
+from pipelines.settings import Settings
 
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
@@ -378,8 +379,6 @@ def register(
 ) -> int:
     """Register a fitted pipeline in the registry at ``root`` (default: the settings')."""
     if root is None:
-        from jobs.settings import Settings
-
         root = Settings.resolve().models_root
     return Registry(root).register(
         name, fitted_pipeline, training_frame=training_frame, alias=alias, metrics=metrics

@@ -57,7 +57,7 @@ def spark():
     Built the way the spark engine builds its own (JDBC jars included); the engine joins it.
     """
     from jobs.config import SparkSettings
-    from jobs.engines.spark_session import spark_session
+    from jobs.engines.spark.session import spark_session
 
     settings = SparkSettings(
         master="local[2]",

@@ -13,8 +13,9 @@ from datetime import date
 
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.errors import ConfigError
-from jobs.scoring import Lineage, ModelSpec
-from jobs.stats import PROBABILITY_EDGES
+from jobs.output import Lineage
+from pipelines.spec import ModelSpec
+from pipelines.distribution import PROBABILITY_EDGES
 from pipelines.registry import ModelVersion
 
 Progress = Callable[[int], None]  # called with the rows scored so far
@@ -79,7 +80,7 @@ class EngineResult:
     rows_read: int
     rows_written: int
     rows_rejected: int
-    scores: dict  # the day's score distribution (jobs.stats summary)
+    scores: dict  # the day's score distribution (pipelines.distribution summary)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     checks: dict = field(default_factory=dict)  # quality and drift figures (jobs.quality)
     warnings: list[str] = field(default_factory=list)  # checks over their limit that only warn
@@ -117,7 +118,7 @@ def run_engine(name: str, task: ScoringTask, progress: Progress | None = None) -
     if name == "pandas":
         from jobs.engines.pandas_engine import run
     elif name == "spark":
-        from jobs.engines.spark_engine import run
+        from jobs.engines.spark import run
     else:
         raise ConfigError(f"unknown engine {name!r}", hint="known engines: pandas, spark")
     return run(task, progress)
@@ -128,7 +129,7 @@ def kept_warm(name: str, spark: SparkSettings, app_name: str) -> AbstractContext
     scheduler's catch-up): what the engine can keep from one day to the next stays alive.
     For spark, the context (JVM, Python workers, the unpickled pipeline); pandas keeps nothing."""
     if name == "spark":
-        from jobs.engines.spark_session import kept_context
+        from jobs.engines.spark.session import kept_context
 
         return kept_context(spark, app_name)
     return nullcontext()

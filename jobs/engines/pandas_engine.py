@@ -23,12 +23,14 @@ import pyarrow as pa
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
-from jobs.quality import RunMonitor
-from jobs.rejects import rejects_aside
-from jobs.scoring import ChunkResult, check_columns, output_schema, reject_schema, score_chunk
+from jobs.quality.monitor import RunMonitor
+from jobs.sinks.rejects import rejects_aside
+from jobs.scoring import ChunkResult, score_chunk
+from pipelines.spec import check_columns
+from jobs.output import output_schema, reject_schema
 from jobs.sinks import open_sink
 from jobs.sources import open_source
-from jobs.stats import ScoreStats
+from pipelines.distribution import ScoreStats
 
 log = logging.getLogger(__name__)
 

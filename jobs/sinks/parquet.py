@@ -3,7 +3,7 @@
 The day is written into a hidden staging directory next to it (``.tmp-score_date=D-<id>``,
 which Parquet readers skip) and swapped in by ``swap_in``: two renames, the old day moved
 aside first. The spark engine stages its files the same way and swaps them with the same
-function on Hadoop's file system (``jobs.engines.spark_io``).
+function on Hadoop's file system (``jobs.engines.spark.stage``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
-from jobs.files import fsync
-from jobs.scoring import SCORE_DATE
+from pipelines.durable import fsync
+from jobs.output import SCORE_DATE
 from jobs.sinks import Aside
 
 STAGING, OLD = ".tmp-", ".old-"  # prefixes of a day's hidden staging and replaced directories

@@ -22,10 +22,11 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from jobs import adbc, db
+from jobs.db import adbc
+from jobs import db
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
-from jobs.scoring import SCORE_DATE
+from jobs.output import SCORE_DATE
 from jobs.sinks import Aside
 
 
@@ -137,6 +138,18 @@ def create_table(conn: sa.Connection, table: sa.Table) -> dict[str, sa.types.Typ
 def day_lock(name: str, day: date) -> tuple:
     # Two runs of the same day (a --force next to a scheduled run) queue here, not interleave.
     return sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"batchscore:{name}:{day.isoformat()}"}
+
+
+def swap_day(conn: sa.Connection, table: sa.Table, rows: sa.Select, day: date, *, lock: bool) -> None:
+    """Replace ``day`` of ``table`` by ``rows`` (INSERT ... SELECT) in ``conn``'s transaction:
+    the day's lock first (``lock``: PostgreSQL), the table created when missing, the old day
+    deleted. The one SQL swap of a staged day, for both engines (SQLite's TEMP staging here,
+    Spark's staging table in ``jobs.engines.spark.stage``)."""
+    if lock:
+        conn.execute(*day_lock(table.fullname, day))
+    create_table(conn, table)
+    conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
+    conn.execute(table.insert().from_select([c.name for c in table.columns], rows))
 
 
 def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date, ahead: _DayAhead | None) -> int:
@@ -310,10 +323,7 @@ def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
     conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
     with conn.begin():
         for part, stage in zip(parts, stages, strict=True):
-            create_table(conn, part.table)
-            conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
-            names = [c.name for c in part.table.columns]
-            conn.execute(part.table.insert().from_select(names, sa.select(*[stage.c[n] for n in names])))
+            swap_day(conn, part.table, sa.select(*[stage.c[c.name] for c in part.table.columns]), day, lock=False)
     with conn.begin():
         for stage in stages:
             stage.drop(conn)

@@ -7,6 +7,7 @@ the wanted columns are read, as record batches of ``chunk_size``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -71,28 +72,71 @@ class ParquetDaySource:
             raise SourceError(f"Parquet {path} cannot be opened: {exc}", hint="check source.path") from exc
 
     def _day_filter(self, schema: pa.Schema, day: date) -> ds.Expression:
+        """The day's rule rendered for pyarrow."""
         name = self.config.date_column
-        if name not in schema.names:
-            raise SourceError(
-                f"Parquet {self.config.path} has no {name} column nor {name}=YYYY-MM-DD directories",
-                hint="fix source.date_column",
-            )
-        kind = schema.field(name).type
-        field = ds.field(name)
-        if pa.types.is_dictionary(kind):
+        kind = schema.field(name).type if name in schema.names else None
+        if kind is not None and pa.types.is_dictionary(kind):
             kind = kind.value_type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        rule = day_rule(self.config.path, name, _arrow_kind(kind), str(kind), day)
+        field = ds.field(name)
+        if rule.kind == TEXT:
             return field == day.isoformat()
-        if pa.types.is_date(kind):
+        if rule.kind == DATE:
             return field == pa.scalar(day, kind)
-        if pa.types.is_timestamp(kind):
-            tz = timezone.utc if kind.tz else None
-            start = datetime.combine(day, time(), tz)
-            return (field >= pa.scalar(start, kind)) & (field < pa.scalar(start + timedelta(days=1), kind))
+        tz = timezone.utc if kind.tz else None
+        start, end = rule.start.replace(tzinfo=tz), rule.end.replace(tzinfo=tz)
+        return (field >= pa.scalar(start, kind)) & (field < pa.scalar(end, kind))
+
+
+TEXT, DATE, TIMESTAMP = "text", "date", "timestamp"
+
+
+@dataclass(frozen=True)
+class DayRule:
+    """Which rows of a Parquet dataset are day D: the one rule both engines render (pyarrow
+    here, Spark in ``jobs.engines.spark.read``). A text column equal to D's ISO form, a date
+    column equal to D, or a timestamp column in [D 00:00, D+1 00:00). A hive directory
+    ``date_column=D/`` is such a column too, so the filter prunes directories."""
+
+    column: str
+    kind: str  # text | date | timestamp
+    day: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time())
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=1)
+
+
+def day_rule(path: str, column: str, kind: str | None, found: str, day: date) -> DayRule:
+    """The rule for ``column`` of kind ``kind`` (text, date, timestamp, None when the dataset
+    lacks it, anything else when it is not a date); ``found`` names its type in errors."""
+    if kind is None:
         raise SourceError(
-            f"Parquet column {name} is {kind}, not a date",
+            f"Parquet {path} has no {column} column nor {column}=YYYY-MM-DD directories",
+            hint="fix source.date_column",
+        )
+    if kind not in (TEXT, DATE, TIMESTAMP):
+        raise SourceError(
+            f"Parquet column {column} is {found}, not a date",
             hint="use a date, timestamp or YYYY-MM-DD text column",
         )
+    return DayRule(column, kind, day)
+
+
+def _arrow_kind(kind: pa.DataType | None) -> str | None:
+    if kind is None:
+        return None
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return TEXT
+    if pa.types.is_date(kind):
+        return DATE
+    if pa.types.is_timestamp(kind):
+        return TIMESTAMP
+    return "other"
 
 
 def _share(dataset: ds.FileSystemDataset, day_filter: ds.Expression, k: int, n: int) -> ds.FileSystemDataset:

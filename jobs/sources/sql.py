@@ -15,7 +15,8 @@ from datetime import date, timedelta
 import pyarrow as pa
 import sqlalchemy as sa
 
-from jobs import adbc, db
+from jobs.db import adbc
+from jobs import db
 from jobs.config import SqlSource
 from jobs.errors import SourceError
 from jobs.sources import split
@@ -51,7 +52,7 @@ class SqlDaySource:
             return
         engine = db.make_engine(self.config.url, must_exist=True)
         with db.connect(engine, "source") as conn, _translated(self.describe()):
-            stmt, params = self._statement(conn, day)
+            stmt, params = self.statement(conn, day)
             result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
                 stmt, params
             )
@@ -104,7 +105,8 @@ class SqlDaySource:
     def _query_statement(self, day: date):
         return sa.text(self.config.query).bindparams(sa.bindparam("score_date", type_=sa.Date)), {"score_date": day}
 
-    def _statement(self, conn: sa.Connection, day: date):
+    def statement(self, conn: sa.Connection, day: date):
+        """The day's query and its parameters: the one both engines run (Spark through JDBC)."""
         if self.config.query:
             return self._query_statement(day)
         return self._select(self._table(conn), day)

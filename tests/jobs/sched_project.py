@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from jobs.ledger import Ledger
-from jobs.settings import Settings
+from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry

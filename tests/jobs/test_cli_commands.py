@@ -80,7 +80,7 @@ def test_a_spark_backfill_refuses_workers_before_starting_spark(project):
 
 
 def test_the_spark_submit_entry_passes_a_backfill_on_with_the_spark_engine(project, capsys):
-    from jobs import spark_main
+    from jobs.cli import spark_main
 
     project.write_job()
     code = spark_main.main(["backfill", "churn", "--start", START, "--end", END, "--workers", "2", "--config-dir", str(project.configs)])

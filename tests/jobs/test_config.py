@@ -9,7 +9,7 @@ import yaml
 
 from jobs.config import load_job
 from jobs.errors import ConfigError
-from jobs.settings import Settings
+from pipelines.settings import Settings
 
 MINIMAL = {
     "name": "j",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from jobs.config import load_job
-from jobs.crontab import batchscore_command, crontab_lines, system_timezone
-from jobs.dates import local_today
-from jobs.schedule import trigger
+from jobs.schedule.crontab import batchscore_command, crontab_lines, system_timezone
+from jobs.schedule.days import local_today
+from jobs.schedule.cron import trigger
 from tests.jobs.sched_project import REPO, child_env, make_project, succeeded_days, write_job
 
 

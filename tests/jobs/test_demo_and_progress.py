@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from jobs.progress import reporter
+from jobs.cli.progress import reporter
 from tests.jobs.conftest import DAYS, REPO
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from jobs.drift import EPSILON, category_psi, histogram_psi, psi
+from jobs.quality.psi import EPSILON, category_psi, histogram_psi, psi
 
 
 def test_psi_matches_a_hand_computation():

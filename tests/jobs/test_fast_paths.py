@@ -16,10 +16,10 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from jobs import adbc
+from jobs.db import adbc
 from jobs.config import SqlOutput, SqlSource
 from jobs.errors import SinkError
-from jobs.scoring import output_schema
+from jobs.output import output_schema
 from jobs.sinks import sql as sql_sink
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource

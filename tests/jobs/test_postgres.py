@@ -146,7 +146,7 @@ def test_down_postgres_output_fails_the_run_and_the_ledger_says_why(project):
 
 @pytest.mark.parametrize("adbc_path", [True, False], ids=["adbc", "generic"])
 def test_a_missing_postgres_source_table_or_date_column_is_one_clear_line(project, pg_warehouse, monkeypatch, adbc_path):
-    from jobs import adbc
+    from jobs.db import adbc
     from jobs.errors import SourceError
     from tests.jobs.conftest import assert_one_line_error
 

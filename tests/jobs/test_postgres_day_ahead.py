@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from jobs import adbc
+from jobs.db import adbc
 from jobs.config import SqlOutput
 from jobs.errors import SchemaMismatch
 from jobs.sinks.sql import SqlDaySink

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.chunk_column import KnownCategories
+from jobs.quality.column import KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.errors import QualityCheckFailed
-from jobs.quality import _MAX_TRACKED, FAIL, Finding, RunMonitor
+from jobs.quality.monitor import _MAX_TRACKED, FAIL, Finding, RunMonitor
 from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 
 N = 60

@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from jobs.config import DriftConfig, QualityConfig
-from jobs.quality import RunMonitor
-from jobs.scoring import Feature, ModelSpec, conform
+from jobs.quality.monitor import RunMonitor
+from pipelines.spec import Feature, ModelSpec, conform
 from pipelines import churn
 from pipelines.profile import fitted_categories
 from tests.jobs.conftest import DAYS, N_CUSTOMERS

@@ -17,7 +17,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 
 from jobs.errors import ScoringError
-from jobs.rejects import isolate_bad_rows
+from jobs.quality.bisect import isolate_bad_rows
 from pipelines import churn
 from tests.jobs.conftest import DAYS, N_CUSTOMERS
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.backfill import run_days
+from jobs.schedule.backfill import run_days
 from jobs.config import load_named
 from jobs.errors import EXIT_FAILED, EXIT_NO_INPUT, ModelNotFound, NoInputRows, TransientError
 from jobs.ledger import Ledger
-from jobs.retry import MAX_BACKOFF_S, backoff, run_with_retries
+from jobs.schedule.retry import MAX_BACKOFF_S, backoff, run_with_retries
 from tests.jobs.conftest import DAYS, N_CUSTOMERS, Project
 from tests.jobs.sched_project import REPO, child_env, settings_of
 

@@ -9,7 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 import pytest
 
-from jobs.schedule import catchup_days, cron_day_of_week, fire_times, last_fire, next_fire, scored_day, trigger
+from jobs.schedule.cron import catchup_days, cron_day_of_week, fire_times, last_fire, next_fire, scored_day, trigger
 
 UTC = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")

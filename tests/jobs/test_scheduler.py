@@ -14,7 +14,7 @@ import pytest
 from jobs.config import load_named
 from jobs.ledger import Ledger
 from jobs.runner import run_day
-from jobs.schedule import catchup_days, scored_day
+from jobs.schedule.cron import catchup_days, scored_day
 from tests.jobs.sched_project import (
     make_project,
     start_daemon,

@@ -15,9 +15,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from jobs.errors import SchemaMismatch, ScoringError
-from jobs.scoring import Feature, Lineage, ModelSpec, conform, output_schema, positive_index, score_batch, task_of
+from pipelines.spec import Feature, ModelSpec, conform, positive_index, task_of
+from jobs.output import Lineage, output_schema
+from jobs.scoring import score_chunk
 from jobs.sources import rebatch
-from jobs.stats import ScoreStats, summarize
+from pipelines.distribution import ScoreStats, summarize
 
 SPEC = ModelSpec("m", 1, "binary", (Feature("x", "float64"), Feature("n", "int64"), Feature("c", "object")), (0, 1))
 LINEAGE = Lineage(date(2026, 1, 2), "m", 1, "run", datetime(2026, 1, 3, tzinfo=timezone.utc))
@@ -74,7 +76,8 @@ def test_multiclass_writes_label_and_its_probability():
     assert spec.task == "multiclass"
     batch = _batch(frame)
     schema = output_schema([batch.schema.field("id")], [], spec.task)
-    out, scores = score_batch(pipe, batch, spec, 1, schema, LINEAGE)
+    result = score_chunk(pipe, batch, spec, 1, schema, LINEAGE)
+    out, scores = result.output, result.scores
     proba = pipe.predict_proba(frame)
     assert out.column("label").to_pylist() == [str(c) for c in pipe.classes_[proba.argmax(1)]]
     np.testing.assert_array_equal(out.column("score").to_numpy(), proba.max(1))
@@ -86,7 +89,7 @@ def test_regressor_writes_its_prediction():
     spec = _spec(pipe, frame)
     assert spec.task == "regression"
     batch = _batch(frame)
-    out, _ = score_batch(pipe, batch, spec, 1, output_schema([batch.schema.field("id")], [], spec.task), LINEAGE)
+    out = score_chunk(pipe, batch, spec, 1, output_schema([batch.schema.field("id")], [], spec.task), LINEAGE).output
     np.testing.assert_array_equal(out.column("score").to_numpy(), pipe.predict(frame))
 
 
@@ -104,7 +107,7 @@ def test_a_pipeline_that_raises_is_a_scoring_error_naming_the_model():
     bad = frame.assign(x=[np.nan] * 6)  # LinearRegression refuses NaN
     batch = _batch(bad)
     with pytest.raises(ScoringError, match="pipeline m v1 failed"):
-        score_batch(pipe, batch, spec, 1, output_schema([batch.schema.field("id")], [], spec.task), LINEAGE)
+        score_chunk(pipe, batch, spec, 1, output_schema([batch.schema.field("id")], [], spec.task), LINEAGE)
 
 
 def test_streamed_stats_match_the_whole_array():

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.scoring import BINARY, conform, predict
+from pipelines.spec import BINARY, conform, predict
 from pipelines.churn import (
     FEATURES,
     FEATURES_CATEGORICAL,

@@ -17,8 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jobs.errors import ModelError, ModelIntegrityError, ModelNotFound, UsageError
-from jobs.scoring import BINARY, MULTICLASS, REGRESSION, ModelSpec, conform, predict
-from jobs.stats import PROBABILITY_EDGES
+from pipelines.spec import BINARY, MULTICLASS, REGRESSION, ModelSpec, conform, predict
+from pipelines.distribution import PROBABILITY_EDGES
 from pipelines.churn import FEATURES, LABEL, build_pipeline
 from pipelines.demo_data import make_customer_frame
 from pipelines.registry import LoadedModel, ModelVersion, Registry, register, unpickle

@@ -22,7 +22,7 @@ from jobs.config import load_job
 from jobs.errors import ConfigError, NoInputRows, QualityCheckFailed, SchemaMismatch, ScoringError
 from jobs.ledger import Ledger
 from jobs.runner import run_day
-from jobs.settings import Settings
+from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse, make_customer_frame
 
@@ -382,7 +382,7 @@ def test_a_spark_backfill_scores_its_days_on_one_spark_context(tmp_path, warehou
 
 def test_parquet_reads_prune_to_the_days_partition(spark, warehouse):
     from jobs.config import ParquetSource
-    from jobs.engines.spark_io import read_day
+    from jobs.engines.spark.read import read_day
 
     source = ParquetSource(kind="parquet", path=str(warehouse.features_path), date_column="snapshot_date")
     day = read_day(spark, source, ["customer_id", "plan"], END, chunk_size=CHUNK, partitions=2, partition_column="customer_id")
@@ -393,7 +393,7 @@ def test_parquet_reads_prune_to_the_days_partition(spark, warehouse):
 
 def test_sql_reads_split_on_the_id_column_into_parallel_queries(spark, warehouse):
     from jobs.config import SqlSource
-    from jobs.engines.spark_io import read_day
+    from jobs.engines.spark.read import read_day
 
     source = SqlSource(**sql_source(warehouse.sqlite_url))
     day = read_day(spark, source, ["customer_id", "plan"], END, chunk_size=CHUNK, partitions=3, partition_column="customer_id")
@@ -419,12 +419,12 @@ class Shipped:
 def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     import pyarrow as pa
 
-    from jobs.engines.spark_engine import _PIPELINES, _scorer
-    from jobs.engines.spark_session import translate
+    from jobs.engines.spark import _PIPELINES, _scorer
+    from jobs.engines.spark.session import translate
     from jobs.errors import ModelIntegrityError
     from jobs.engines import ScoringTask
-    from jobs.quality import RunMonitor
-    from jobs.scoring import Lineage, output_schema
+    from jobs.quality.monitor import RunMonitor
+    from jobs.output import Lineage, output_schema
     from pipelines.registry import Registry
 
     registry = Registry(project.models_root)

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from jobs.config import SparkSettings, load_job
-from jobs.engines.spark_io import jdbc_for
-from jobs.engines.spark_session import ENV_MASTER, _merge_jars, context_conf, jdbc_jars, marked, translate
+from jobs.engines.spark.read import jdbc_for
+from jobs.engines.spark.session import ENV_MASTER, _merge_jars, context_conf, jdbc_jars, marked, translate
 from jobs.errors import ConfigError, SchemaMismatch, ScoringError, SinkError, SourceError, TransientError
-from jobs.stats import ScoreStats
+from pipelines.distribution import ScoreStats
 
 # --- settings ----------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ def test_parquet_to_parquet_at_file_paths_is_read_and_written_by_the_python_task
 
     from jobs.config import ParquetOutput, ParquetSource, SqlOutput
     from jobs.engines import ScoringTask
-    from jobs.engines.spark_arrow import applies
+    from jobs.engines.spark.arrow import applies
 
     task = ScoringTask(
         job="j", day=None, source=ParquetSource(kind="parquet", path="/data/features", date_column="d"),

@@ -23,9 +23,9 @@ import yaml
 
 from jobs import db
 from jobs.config import load_job
-from jobs.engines.spark_staging import PREFIX, StageLock, clear_leftovers, stage_name
+from jobs.engines.spark.staging import PREFIX, StageLock, clear_stale_stages, stage_name
 from jobs.runner import run_day
-from jobs.settings import Settings
+from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
 
@@ -41,7 +41,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     import sqlalchemy as sa
     from jobs import db
-    from jobs.engines.spark_staging import StageLock
+    from jobs.engines.spark.staging import StageLock
     url, name = sys.argv[1], sys.argv[2]
     engine = db.make_engine(url, writer=True)
     lock = StageLock(engine, None, name)  # kept: the lock lives as long as this object
@@ -130,10 +130,10 @@ def output_url(request) -> str:
 def test_a_staging_table_is_kept_while_its_run_lives_and_dropped_once_it_is_killed(output_url, staging_runs):
     run = staging_runs(output_url)
     engine, scores = target(output_url)
-    assert clear_leftovers(engine, scores, own="", run="job day") == []
+    assert clear_stale_stages(engine, scores, own="", run="job day") == []
     assert run.name in tables(output_url)
     run.kill()
-    assert clear_leftovers(engine, scores, own="", run="job day") == [run.name]
+    assert clear_stale_stages(engine, scores, own="", run="job day") == [run.name]
     assert run.name not in tables(output_url)
     if db.is_sqlite(output_url):
         assert lock_files(output_url) == []  # the killed run's lock file goes with its table
@@ -145,7 +145,7 @@ def test_only_the_staging_tables_of_the_output_table_are_cleared(output_url, sta
     engine, scores = target(output_url)
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {PREFIX}{TABLE}_notarun (x INTEGER)"))
-    assert clear_leftovers(engine, scores, own="", run="job day") == [mine]
+    assert clear_stale_stages(engine, scores, own="", run="job day") == [mine]
     assert {other, f"{PREFIX}{TABLE}_notarun"} <= tables(output_url)
 
 
@@ -154,7 +154,7 @@ def test_a_sqlite_staging_table_without_its_lock_file_has_no_owner(sqlite_url, s
     for lock in lock_files(sqlite_url):
         os.unlink(db.sqlite_path(sqlite_url).parent / lock)  # the owner died before creating it
     engine, scores = target(sqlite_url)
-    assert clear_leftovers(engine, scores, own="", run="job day") == [name]
+    assert clear_stale_stages(engine, scores, own="", run="job day") == [name]
 
 
 def test_the_owner_holds_its_staging_lock_until_it_releases_it(output_url):

@@ -17,9 +17,9 @@ from jobs.config import JobConfig
 from jobs.engines import kept_warm
 from jobs.errors import BatchScoreError, ConfigError
 from jobs.ledger import Ledger, RunStatus
-from jobs.retry import run_with_retries
+from jobs.schedule.retry import run_with_retries
 from jobs.runner import SUCCEEDED
-from jobs.settings import Settings
+from pipelines.settings import Settings
 
 FAILED = "failed"
 

@@ -7,8 +7,8 @@ from datetime import date
 
 from jobs.config import JobConfig
 from jobs.errors import NoInputRows
-from jobs.scoring import check_columns, positive_index
-from jobs.settings import Settings
+from pipelines.spec import check_columns, positive_index
+from pipelines.settings import Settings
 from jobs.sources import open_source
 from pipelines.registry import Registry
 

@@ -31,8 +31,8 @@ from jobs.config import JobConfig
 from jobs.db import redact
 from jobs.errors import BatchScoreError, JobLocked
 from jobs.ledger import Ledger, RunStatus, utcnow
-from jobs.schedule import catchup_days, last_fire, next_fire, scored_day, trigger
-from jobs.settings import Settings
+from jobs.schedule.cron import catchup_days, last_fire, next_fire, scored_day, trigger
+from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level
 
 def _run_logged(job: JobConfig, day: date, settings: Settings) -> int:
     """One day with the job's retry policy, its end logged; 1 if it failed."""
-    from jobs.retry import run_with_retries
+    from jobs.schedule.retry import run_with_retries
 
     try:
         run_with_retries(job, day, settings)

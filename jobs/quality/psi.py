@@ -35,7 +35,7 @@ def category_psi(expected: Mapping[str, float], actual: Mapping[str, float], eps
 
 
 def histogram_psi(reference: Mapping | None, current: Mapping | None) -> float | None:
-    """PSI between two score summaries (``jobs.stats`` form) when their histograms share edges."""
+    """PSI between two score summaries (``pipelines.distribution`` form) when their histograms share edges."""
     ref = (reference or {}).get("histogram")
     cur = (current or {}).get("histogram")
     if not ref or not cur or not np.allclose(ref["edges"], cur["edges"]) or len(ref["edges"]) != len(cur["edges"]):

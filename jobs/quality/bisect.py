@@ -1,4 +1,5 @@
-"""Bad rows: find the rows of a chunk the pipeline cannot score, and store them aside.
+"""Bad rows: find the rows of a chunk the pipeline cannot score (``quality.on_bad_rows:
+reject``); ``jobs.sinks.rejects`` stores them aside.
 
 A chunk is scored whole; only when that raises, or gives NaN/inf scores, are its rows split
 in halves, recursively, until each failing row stands alone (``quality.on_bad_rows: reject``).
@@ -7,17 +8,12 @@ A good chunk costs one prediction, as without rejects; k bad rows cost about 2kÂ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from jobs.errors import ScoringError
-
-if TYPE_CHECKING:
-    from jobs.sinks import Aside
 
 MAX_REASON = 300  # characters of an exception message kept per rejected row
 
@@ -79,17 +75,3 @@ def _reason(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
     text = f"pipeline raised {type(cause).__name__}: {cause}".replace("\n", " ")
     return text[:MAX_REASON]
-
-
-def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> Aside:
-    """The day's rejects, for the sink to replace together with its scores: table
-    ``<table>_rejects`` or directory ``<path>_rejects``. ``batches`` may still grow while the
-    scores are written: it is read after them. An empty list clears the day's rejects."""
-    from jobs.sinks import Aside  # here, not at the top: sinks import scoring, which imports us
-
-    name = f"{output.table}_rejects" if output.kind == "sql" else f"{output.path.rstrip('/')}_rejects"
-    return Aside(name, schema, _read_later(batches))
-
-
-def _read_later(batches: list[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
-    yield from batches

@@ -3,7 +3,7 @@
 ``report_data`` turns the ledger's rows into plain data (one entry per day, the thresholds in
 force, where the model changed, the latest run's per-feature figures); ``render_html`` draws
 its plots with matplotlib (Agg, PNG embedded as base64: no network needed to view it) into
-``report_template.html``. Nothing here reads the clock or the database.
+``template.html``. Nothing here reads the clock or the database.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from importlib import resources
 from string import Template
 
 from jobs.config import JobConfig
-from jobs.dates import day_range
+from jobs.schedule.days import day_range
 from jobs.errors import UsageError
 
 NOT_RUN = "not run"
@@ -117,7 +117,7 @@ PLOTS = ("rows", "rejects", "scores", "psi", "model")
 def render_html(data: dict) -> str:
     """The report as one HTML page; every plot an inline PNG."""
     plots = draw_plots(data)
-    template = Template(resources.files("jobs").joinpath("report_template.html").read_text())
+    template = Template(resources.files("jobs.report").joinpath("template.html").read_text())
     return template.substitute(
         job=_e(data["job"]),
         start=data["start"],
@@ -140,7 +140,7 @@ def draw_plots(data: dict) -> dict[str, bytes]:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise UsageError("the HTML report needs matplotlib", hint="pip install 'batchscore[report]', or use --format json") from exc
-    from jobs import report_plots
+    from jobs.report import plots as report_plots
 
     out = {}
     for name in PLOTS:

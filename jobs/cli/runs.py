@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from jobs import config as config_mod
-from jobs.commands import chosen_day, resolve_settings, utc_now
+from jobs.cli.common import chosen_day, resolve_settings, utc_now
 from jobs.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BatchScoreError, UsageError
 
 
 def cmd_run(args) -> int:
-    from jobs.progress import end_line, reporter
-    from jobs.retry import run_with_retries
+    from jobs.cli.progress import end_line, reporter
+    from jobs.schedule.retry import run_with_retries
 
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
@@ -39,8 +39,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    from jobs.backfill import plan, run_days
-    from jobs.dates import day_range, local_today, parse_day
+    from jobs.schedule.backfill import plan, run_days
+    from jobs.schedule.days import day_range, local_today, parse_day
     from jobs.ledger import Ledger
 
     settings = resolve_settings(args)
@@ -79,7 +79,7 @@ def cmd_backfill(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from jobs.validate import validate_job
+    from jobs.cli.validate import validate_job
 
     settings = resolve_settings(args)
     names = [args.job] if args.job else config_mod.job_names(settings.config_dir)
@@ -105,7 +105,7 @@ class _ValidationFailed(BatchScoreError):
 
 
 def cmd_demo(args) -> int:
-    from jobs.demo import run_demo
+    from jobs.cli.demo import run_demo
 
     settings = resolve_settings(args)
     for line in run_demo(settings, date.fromisoformat(args.date)):

@@ -11,7 +11,7 @@ pandas engine, with n processes predicting.
 Why: Spark's own path converts every value Parquet -> JVM rows -> Arrow on the way in and
 back again on the way out. On the benchmark's 2-core machine that round trip alone (no
 scoring) used more CPU than the pandas engine's whole run (benchmarks/RESULTS.md). Other
-sources and outputs (JDBC, hdfs://, s3a://) take Spark's own path (``spark_engine``).
+sources and outputs (JDBC, hdfs://, s3a://) take Spark's own path (``jobs.engines.spark``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ import posixpath
 import warnings
 
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
-from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors
+from jobs.engines.spark.worker import executor_pipeline
+from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors
 from jobs.errors import BatchScoreError, NoInputRows, ScoringError, TransientError
-from jobs.quality import RunMonitor
-from jobs.scoring import check_columns, output_schema, score_chunk
+from jobs.quality.monitor import RunMonitor
+from pipelines.spec import check_columns
+from jobs.output import output_schema
+from jobs.scoring import score_chunk
 from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, staging_dir, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource
-from jobs.stats import ScoreStats
+from pipelines.distribution import ScoreStats
 
 
 def applies(task: ScoringTask) -> bool:
@@ -94,8 +97,6 @@ def _local(config):
 
 def _scorer(model, task: ScoringTask, schema, monitor: RunMonitor, staging: str, shares: int):
     """What each Spark task runs: its shares of the day read, scored and written to a file."""
-    from jobs.engines.spark_engine import executor_pipeline
-
     def score_shares(indexes):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:

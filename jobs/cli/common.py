@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 
 def resolve_settings(args):
-    from jobs.settings import Settings
+    from pipelines.settings import Settings
 
     return Settings.resolve({"config_dir": args.config_dir, "state_url": args.state_url, "models": args.models})
 
@@ -16,7 +16,7 @@ def utc_now() -> datetime:
 
 
 def chosen_day(job, text: str | None) -> date:
-    from jobs.dates import local_today, parse_day
+    from jobs.schedule.days import local_today, parse_day
 
     return parse_day(text or job.score_date, local_today(utc_now(), job.tz))
 

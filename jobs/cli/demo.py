@@ -14,7 +14,7 @@ from jobs import db
 from jobs.config import load_named
 from jobs.ledger import Ledger
 from jobs.runner import run_day
-from jobs.settings import Settings
+from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry

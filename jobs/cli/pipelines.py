@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from jobs.commands import print_table, resolve_settings
+from jobs.cli.common import print_table, resolve_settings
 from jobs.errors import EXIT_OK, UsageError
 
 log = logging.getLogger("batchscore")

@@ -19,7 +19,7 @@ from datetime import date
 from jobs.config import JobConfig
 from jobs.errors import BatchScoreError, NoInputRows
 from jobs.runner import RunOutcome, run_day
-from jobs.settings import Settings
+from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The command line: parses argv, runs a command (``jobs.commands``), and turns every error
+"""The command line: parses argv, runs a command (a module of ``jobs.cli`` per group), and turns every error
 into one last stderr line naming the job, the day and what to do, with the exit code of its
 kind (``jobs.errors``); ``--verbose`` adds the traceback. Only the command line prints.
 """
@@ -11,10 +11,10 @@ import signal
 import sys
 from pathlib import Path
 
-from jobs.commands.pipelines import cmd_pipeline_list, cmd_pipeline_promote, cmd_pipeline_register, cmd_pipeline_show
-from jobs.commands.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
-from jobs.commands.schedule import cmd_crontab, cmd_scheduler
-from jobs.commands.views import cmd_list, cmd_report, cmd_status
+from jobs.cli.pipelines import cmd_pipeline_list, cmd_pipeline_promote, cmd_pipeline_register, cmd_pipeline_show
+from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
+from jobs.cli.schedule import cmd_crontab, cmd_scheduler
+from jobs.cli.views import cmd_list, cmd_report, cmd_status
 from jobs.errors import EXIT_FAILED, EXIT_USAGE, BatchScoreError
 
 log = logging.getLogger("batchscore")

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from jobs.chunk_column import ChunkColumn, KnownCategories
+from jobs.quality.column import ChunkColumn, KnownCategories
 from jobs.config import DriftConfig, QualityConfig
-from jobs.drift import category_psi, histogram_psi, psi
+from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
-from jobs.stats import ScoreStats
+from pipelines.distribution import ScoreStats
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
 
 PASS, WARN, FAIL = "pass", "warn", "fail"

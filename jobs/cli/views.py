@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime
 
 from jobs import config as config_mod
-from jobs.commands import print_table, resolve_settings, utc_now
+from jobs.cli.common import print_table, resolve_settings, utc_now
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
 
 
@@ -41,7 +41,7 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     from datetime import timedelta
 
-    from jobs.dates import local_today, parse_day
+    from jobs.schedule.days import local_today, parse_day
     from jobs.ledger import Ledger
     from jobs.report import render_html, render_json, report_data
 
@@ -101,7 +101,7 @@ def cmd_list(args) -> int:
 def _next_fire(job, now: datetime) -> str:
     if not job.schedule:
         return ""
-    from jobs.schedule import next_fire
+    from jobs.schedule.cron import next_fire
 
     fire = next_fire(job.schedule, job.tz, now)
     return f"{fire:%Y-%m-%d %H:%M %Z}" if fire else ""

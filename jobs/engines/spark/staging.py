@@ -183,7 +183,7 @@ def _candidates(engine: sa.Engine, target: sa.Table) -> set[str]:
     return names
 
 
-def clear_leftovers(engine: sa.Engine, target: sa.Table, own: str, run: str) -> list[str]:
+def clear_stale_stages(engine: sa.Engine, target: sa.Table, own: str, run: str) -> list[str]:
     """Drop the staging tables of ``target`` that no live run owns (a killed run's); returns
     their names. ``own`` (this run's, already held) is left alone."""
     dropped = []

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.dates import RELATIVE_DAYS, local_today
+from jobs.schedule.days import RELATIVE_DAYS, local_today
 
 _TICK = timedelta(microseconds=1)
 

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from jobs import config as config_mod
-from jobs.commands import resolve_settings
+from jobs.cli.common import resolve_settings
 from jobs.errors import EXIT_OK
 
 log = logging.getLogger("batchscore")
@@ -16,7 +16,7 @@ log = logging.getLogger("batchscore")
 def cmd_scheduler(args) -> int:
     import threading
 
-    from jobs.scheduler import DEFAULT_GRACE_S, Daemon, log_to_file
+    from jobs.schedule.daemon import DEFAULT_GRACE_S, Daemon, log_to_file
 
     settings = resolve_settings(args)
     config_mod.job_names(settings.config_dir)  # a wrong config dir fails before anything is created
@@ -45,7 +45,7 @@ def cmd_scheduler(args) -> int:
 def cmd_crontab(args) -> int:
     import shutil
 
-    from jobs.crontab import batchscore_command, crontab_lines, render, system_timezone
+    from jobs.schedule.crontab import batchscore_command, crontab_lines, render, system_timezone
 
     settings = resolve_settings(args)
     jobs = [config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)]

@@ -4,7 +4,7 @@ Every chunk of ``chunk_size`` rows goes through ``jobs.scoring.score_chunk``, th
 engine's per-chunk function (type checks, input checks, predict, output rows), so both engines
 give the same rows and the same scores to the last bit. Two paths:
 
-- Parquet to Parquet at file paths (``spark_arrow``): Spark runs n tasks that each read,
+- Parquet to Parquet at file paths (``arrow``): Spark runs n tasks that each read,
   score and write their share of the day with pyarrow; the JVM never touches a row.
 - anything else (here): Spark reads the day (Parquet, JDBC), scores it in ``mapInArrow`` and
   writes it aside (a staging directory or table) in ONE Spark job.
@@ -23,13 +23,18 @@ import time
 import warnings
 from contextlib import ExitStack
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, spark_arrow
-from jobs.engines.spark_io import read_day, stage_day
-from jobs.engines.spark_session import PANDAS_WARNING, marked, spark_errors, spark_session
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines.spark import arrow as spark_arrow
+from jobs.engines.spark.read import read_day
+from jobs.engines.spark.stage import stage_day
+from jobs.engines.spark.worker import executor_pipeline
+from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
-from jobs.quality import RunMonitor
-from jobs.scoring import check_columns, output_schema, score_chunk
-from jobs.stats import ScoreStats
+from jobs.quality.monitor import RunMonitor
+from pipelines.spec import check_columns
+from jobs.output import output_schema
+from jobs.scoring import score_chunk
+from pipelines.distribution import ScoreStats
 from pipelines.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -128,27 +133,6 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
         rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
     )
-
-
-# Pipelines unpickled in this Python worker, by sha256 (checked before they were kept). Spark
-# reuses its Python workers from task to task and from run to run on one context (a backfill),
-# so each worker unpickles a pipeline once, not once per partition and day.
-_PIPELINES: dict[str, object] = {}
-_KEEP_PIPELINES = 2
-
-
-def executor_pipeline(model, version):
-    """The pipeline of ``version`` on an executor: from this worker's cache, or unpickled from
-    the broadcast bytes after their sha256 is checked against the registry's."""
-    from pipelines.registry import unpickle
-
-    pipeline = _PIPELINES.get(version.sha256)
-    if pipeline is None:
-        pipeline = unpickle(model.value, version)  # raises ModelIntegrityError on a mismatch
-        while len(_PIPELINES) >= _KEEP_PIPELINES:
-            _PIPELINES.pop(next(iter(_PIPELINES)))
-        _PIPELINES[version.sha256] = pipeline
-    return pipeline
 
 
 def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from jobs.errors import ConfigError
+from pipelines.errors import ConfigError
 
 # Defaults, each relative to the project root unless absolute.
 DEFAULT_CONFIG_DIR = "configs"

@@ -1,7 +1,7 @@
 """The spark-submit entry: score one day of a job on the cluster spark-submit names.
 
-    spark-submit --master local[2] --py-files batchscore.zip jobs/spark_main.py churn_daily --date 2026-11-27
-    spark-submit ... jobs/spark_main.py backfill churn_daily --start 2026-11-01 --end 2026-11-27
+    spark-submit --master local[2] --py-files batchscore.zip jobs/cli/spark_main.py churn_daily --date 2026-11-27
+    spark-submit ... jobs/cli/spark_main.py backfill churn_daily --start 2026-11-01 --end 2026-11-27
 
 (``scripts/spark-submit`` builds the zip of jobs/ and pipelines/ and adds the JDBC jars.)
 The arguments are those of ``batchscore run`` (or, after ``backfill``, of ``batchscore
