@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from jobs.errors import ConfigError, UsageError
 from jobs.output import RESERVED_COLUMNS
+from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, KINDS, PARQUET, SQL, Engine
 from jobs.schedule.cron import trigger
 from pipelines.settings import SETTINGS_FILE, resolve_path, resolve_url
 
@@ -30,8 +31,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_RETRY_DELAY_S = 60.0
 DEFAULT_WORKERS = 1  # scoring processes per run; 1: score in the run's own process
-DEFAULT_PIPELINE_VERSION = "production"
-DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out
+DEFAULT_PIPELINE_VERSION = DEFAULT_ALIAS  # an alias or a version number
 DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fires
 DEFAULT_WAIT_FOR_DATA_S = 0.0  # how long a day with no input rows yet is polled for (0: fail at once)
 DEFAULT_MISFIRE_GRACE_S = 600  # a fire later than this (daemon busy or asleep) is dropped
@@ -58,7 +58,7 @@ class _Frozen(BaseModel):
 class SqlSource(_Frozen):
     """Rows of a table for one ``date_column`` value, or a query bound with ``:score_date``."""
 
-    kind: Literal["sql"]
+    kind: Literal[SQL]
     url: str
     table: str | None = None
     date_column: str | None = None
@@ -84,7 +84,7 @@ class SqlSource(_Frozen):
 class ParquetSource(_Frozen):
     """A Parquet dataset: hive directories ``date_column=D/`` or a date column in the files."""
 
-    kind: Literal["parquet"]
+    kind: Literal[PARQUET]
     path: str
     date_column: str
 
@@ -100,7 +100,7 @@ class PipelineRef(_Frozen):
 
 
 class SqlOutput(_Frozen):
-    kind: Literal["sql"]
+    kind: Literal[SQL]
     url: str
     table: str
     positive_class: str | int | bool | None = None  # binary classifiers; default classes_[1]
@@ -114,7 +114,7 @@ class SqlOutput(_Frozen):
 class ParquetOutput(_Frozen):
     """Written as ``path/score_date=D/*.parquet``."""
 
-    kind: Literal["parquet"]
+    kind: Literal[PARQUET]
     path: str
     positive_class: str | int | bool | None = None
 
@@ -198,7 +198,7 @@ class JobConfig(_Frozen):
     passthrough: list[str] = []
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, gt=0)
     workers: int = Field(DEFAULT_WORKERS, ge=1)
-    engine: Literal["pandas", "spark"] = "pandas"
+    engine: Engine = Engine.PANDAS
     retries: int = Field(0, ge=0)
     retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)
     quality: QualityConfig = QualityConfig()
@@ -351,7 +351,7 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 # --- error messages ----------------------------------------------------------------------
 
 _SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings}
-_KINDS = {"source": {"sql": SqlSource, "parquet": ParquetSource}, "output": {"sql": SqlOutput, "parquet": ParquetOutput}}
+_KINDS = {"source": {SQL: SqlSource, PARQUET: ParquetSource}, "output": {SQL: SqlOutput, PARQUET: ParquetOutput}}
 
 
 def _allowed(model: type[BaseModel]) -> str:
@@ -374,7 +374,7 @@ def _explain(exc: ValidationError) -> str:
         elif err["type"] == "missing":
             parts.append(f"missing key {key}")
         elif err["type"] == "union_tag_invalid" or err["type"] == "union_tag_not_found":
-            parts.append(f"key {key}.kind must be one of: sql, parquet")
+            parts.append(f"key {key}.kind must be one of: {', '.join(KINDS)}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             parts.append(f"key {key}: {msg}")

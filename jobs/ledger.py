@@ -19,24 +19,20 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from enum import Enum
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from jobs import db
 from jobs.errors import JobLocked, StateError
+from jobs.run_stats import PreviousDay, RunStats, ScoreSummary
+from jobs.vocabulary import Engine, RunStatus
+from pipelines.basics import utcnow
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0  # how often a running claim proves it is alive
 LEASE_S = 90.0  # another host's lock without a heartbeat for this long is dead
-
-
-class RunStatus(str, Enum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
 
 
 metadata = sa.MetaData()
@@ -78,10 +74,6 @@ locks = sa.Table(
 COLUMNS = [c.name for c in runs.columns]
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @dataclass
 class Claim:
     """A held (job, day): the ledger row of this attempt and the lock's heartbeat."""
@@ -117,7 +109,7 @@ class Ledger:
 
     # --- claiming ------------------------------------------------------------------------
 
-    def claim(self, job: str, day: date, *, force: bool = False, engine: str = "pandas") -> Claim | None:
+    def claim(self, job: str, day: date, *, force: bool = False, engine: str = Engine.PANDAS) -> Claim | None:
         """Lock (job, day) and open its ledger row; None if the day already succeeded.
 
         Raises ``JobLocked`` while another live process holds the day.
@@ -210,14 +202,14 @@ class Ledger:
         with self._begin() as conn:
             conn.execute(runs.update().where(runs.c.run_id == claim.run_id).values(model_name=name, model_version=version))
 
-    def finish(self, claim: Claim, *, rows_read: int, rows_written: int, rows_rejected: int, stats: dict) -> None:
+    def finish(self, claim: Claim, *, rows_read: int, rows_written: int, rows_rejected: int, stats: RunStats) -> None:
         self._close(
             claim, status=RunStatus.SUCCEEDED, rows_read=rows_read, rows_written=rows_written,
-            rows_rejected=rows_rejected, stats=_jsonable(stats),
+            rows_rejected=rows_rejected, stats=stats.to_json(),
         )
 
-    def fail(self, claim: Claim, error: str, stats: dict | None = None) -> None:
-        self._close(claim, status=RunStatus.FAILED, error=error, stats=_jsonable(stats) if stats else None)
+    def fail(self, claim: Claim, error: str, stats: RunStats | None = None) -> None:
+        self._close(claim, status=RunStatus.FAILED, error=error, stats=stats.to_json() if stats else None)
 
     def _close(self, claim: Claim, *, status: RunStatus, **values) -> None:
         claim._stop.set()
@@ -273,6 +265,12 @@ class Ledger:
             row = conn.execute(stmt).mappings().first()
         return None if row is None else _row(row)
 
+    def previous_day(self, job: str, day: date) -> PreviousDay | None:
+        """The score distribution of the last succeeded day before ``day``, for drift."""
+        row = self.previous_success(job, day)
+        scores = RunStats.from_json(row["stats"]).scores if row is not None else ScoreSummary()
+        return PreviousDay(row["score_date"], scores) if scores else None
+
     def last_run(self, job: str) -> dict | None:
         rows = self.history(job, last=1)
         return rows[0] if rows else None
@@ -298,18 +296,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
-
-
-def _jsonable(stats: dict | None):
-    return json.loads(json.dumps(stats, default=_json_default)) if stats is not None else None
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value)
 
 
 # --- liveness ------------------------------------------------------------------------------

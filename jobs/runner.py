@@ -1,5 +1,6 @@
-"""run_day(): the one place that composes lock, ledger, registry, engine (source -> score ->
-sink) for one (job, day). Every attempt past the lock is a ledger row, failures included."""
+"""run_day(): one (job, day), in one direction: claim the day, resolve the model, hand the
+day to an engine (source -> score -> sink), record the outcome. Every attempt past the lock
+is a ledger row, failures included."""
 
 from __future__ import annotations
 
@@ -10,24 +11,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from jobs.config import JobConfig
-from jobs.engines import Progress, ScoringTask, run_engine
+from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
-from jobs.ledger import Ledger, utcnow
+from jobs.ledger import Claim, Ledger
 from jobs.output import Lineage
-from pipelines.spec import positive_index
+from jobs.run_stats import RunStats
+from jobs.vocabulary import RunStatus
+from pipelines.basics import utcnow
+from pipelines.model import ModelVersion, version_warnings
+from pipelines.registry import Registry
 from pipelines.settings import Settings
-from pipelines.registry import ModelVersion, Registry, version_warnings
+from pipelines.spec import BINARY, positive_index
 
 log = logging.getLogger(__name__)
-
-SUCCEEDED, SKIPPED = "succeeded", "skipped"
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     job: str
     day: date
-    status: str  # succeeded | skipped
+    status: RunStatus  # succeeded | skipped
     run_id: str | None = None
     rows_read: int = 0
     rows_written: int = 0
@@ -54,32 +57,56 @@ def run_day(
     failure is in the ledger before it is raised.
     """
     engine_name = engine or job.engine
-    ledger = Ledger(settings.state_url, clock)
+    ledger, registry = Ledger(settings.state_url, clock), Registry(settings.models_root)
     try:
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
-            Registry(settings.models_root).resolve(job.pipeline.name, pipeline_version)
+            registry.resolve(job.pipeline.name, pipeline_version)
         claim = ledger.claim(job.name, day, force=force, engine=engine_name)
     except BatchScoreError as exc:
         raise exc.in_context(job.name, day)
     if claim is None:
         log.info("%s %s: skipped, the day already succeeded (use --force to score it again)", job.name, day)
-        return RunOutcome(job=job.name, day=day, status=SKIPPED)
-
-    started = time.perf_counter()
-    warnings: tuple[str, ...] = ()
-    timings: dict[str, float] = {}
+        return RunOutcome(job=job.name, day=day, status=RunStatus.SKIPPED)
+    run = _Run(job, day, claim, ledger, engine_name, clock)
     try:  # the one broad except of a run: record the failure, re-raise it
-        registry = Registry(settings.models_root)
         version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
-        ledger.set_model(claim, version.name, version.version)
-        warnings = version_warnings(version)
-        for warning in warnings:
-            log.warning("%s %s: %s", job.name, day, warning)
+        run.chose(version)
+        result = run_engine(engine_name, run.task(version), registry.handle(version), progress)
+        outcome = run.succeeded(version, result)
+    except BaseException as exc:
+        run.failed(exc)
+        raise
+    return outcome
+
+
+@dataclass
+class _Run:
+    """One claimed (job, day) on its way from the model to the ledger."""
+
+    job: JobConfig
+    day: date
+    claim: Claim
+    ledger: Ledger
+    engine: str
+    clock: Callable[[], datetime]
+    started: float = field(default_factory=time.perf_counter)
+    warnings: tuple[str, ...] = ()
+
+    def chose(self, version: ModelVersion) -> None:
+        """Record the model the day is scored with; its library drift becomes warnings."""
+        self.ledger.set_model(self.claim, version.name, version.version)
+        self.warnings = version_warnings(version)
+        for warning in self.warnings:
+            log.warning("%s %s: %s", self.job.name, self.day, warning)
         log.info(
             "%s %s: run %s (attempt %d) scoring with %s v%d on %s",
-            job.name, day, claim.run_id, claim.attempt, version.name, version.version, engine_name,
+            self.job.name, self.day, self.claim.run_id, self.claim.attempt, version.name, version.version, self.engine,
         )
-        task = ScoringTask(
+
+    def task(self, version: ModelVersion) -> ScoringTask:
+        job, day = self.job, self.day
+        positive = positive_index(version.spec, job.output.positive_class) if version.spec.task == BINARY else 1
+        return ScoringTask(
             job=job.name,
             day=day,
             source=job.source,
@@ -89,84 +116,48 @@ def run_day(
             chunk_size=job.chunk_size,
             workers=job.workers,
             model=version,
-            load_pipeline=_loader(registry, version, timings),
-            positive=positive_index(version.spec, job.output.positive_class) if version.spec.task == "binary" else 1,
-            lineage=Lineage(day=day, model_name=version.name, model_version=version.version, run_id=claim.run_id, scored_at=clock()),
+            positive=positive,
+            lineage=Lineage(day=day, model_name=version.name, model_version=version.version, run_id=self.claim.run_id, scored_at=self.clock()),
             quality=job.quality,
             drift=job.drift,
-            previous=_previous(ledger, job.name, day),
+            previous=self.ledger.previous_day(job.name, day),
             spark=job.spark,
         )
-        result = run_engine(engine_name, task, progress)
-        seconds = time.perf_counter() - started
-        timings.update(result.timings)
-        timings["total"] = round(seconds, 4)
+
+    def succeeded(self, version: ModelVersion, result: EngineResult) -> RunOutcome:
+        seconds = time.perf_counter() - self.started
         checked = list(result.warnings)
         if not result.checks:
-            checked.append(f"quality and drift checks are not run by the {engine_name} engine")
+            checked.append(f"quality and drift checks are not run by the {self.engine} engine")
         for warning in checked:
-            log.warning("%s %s: %s", job.name, day, warning)
-        warnings += tuple(checked)
-        ledger.finish(
-            claim,
-            rows_read=result.rows_read,
-            rows_written=result.rows_written,
-            rows_rejected=result.rows_rejected,
-            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks, **result.details},
+            log.warning("%s %s: %s", self.job.name, self.day, warning)
+        self.warnings += tuple(checked)
+        stats = RunStats.from_json({
+            **result.checks, **result.details, "scores": result.scores,
+            "timings": {**result.timings, "total": round(seconds, 4)}, "warnings": self.warnings,
+        })
+        self.ledger.finish(
+            self.claim, rows_read=result.rows_read, rows_written=result.rows_written,
+            rows_rejected=result.rows_rejected, stats=stats,
         )
-    except BaseException as exc:
+        log.info(
+            "%s %s: succeeded, %d rows written in %.2fs (%.0f rows/s) with %s v%d",
+            self.job.name, self.day, result.rows_written, seconds, result.rows_written / seconds if seconds else 0.0,
+            version.name, version.version,
+        )
+        return RunOutcome(
+            job=self.job.name, day=self.day, status=RunStatus.SUCCEEDED, run_id=self.claim.run_id,
+            rows_read=result.rows_read, rows_written=result.rows_written, model_name=version.name,
+            model_version=version.version, seconds=seconds, warnings=self.warnings,
+        )
+
+    def failed(self, exc: BaseException) -> None:
+        """Record the failure in the ledger (the caller re-raises it)."""
         if isinstance(exc, BatchScoreError):
-            exc.in_context(job.name, day)
+            exc.in_context(self.job.name, self.day)
         message = str(exc) or type(exc).__name__
         checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
-        ledger.fail(claim, message, {"timings": timings, "warnings": list(warnings), **checks})
+        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings}))
         # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
         level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
-        log.log(level, "%s %s: run %s failed: %s", job.name, day, claim.run_id, message)
-        raise
-    log.info(
-        "%s %s: succeeded, %d rows written in %.2fs (%.0f rows/s) with %s v%d",
-        job.name, day, result.rows_written, seconds, result.rows_written / seconds if seconds else 0.0,
-        version.name, version.version,
-    )
-    return RunOutcome(
-        job=job.name,
-        day=day,
-        status=SUCCEEDED,
-        run_id=claim.run_id,
-        rows_read=result.rows_read,
-        rows_written=result.rows_written,
-        model_name=version.name,
-        model_version=version.version,
-        seconds=seconds,
-        warnings=warnings,
-    )
-
-
-def _previous(ledger: Ledger, job: str, day: date) -> dict | None:
-    """The score distribution of the last succeeded day before ``day``, for drift."""
-    row = ledger.previous_success(job, day)
-    if row is None or not (row.get("stats") or {}).get("scores"):
-        return None
-    return {"day": row["score_date"].isoformat(), "scores": row["stats"]["scores"]}
-
-
-def _loader(registry: Registry, version: ModelVersion, timings: dict[str, float]) -> Callable[[], object]:
-    """The task's pipeline loader: sha256 check and unpickling, timed as model_load."""
-    def load() -> object:
-        with _timed(timings, "model_load"):
-            return registry.load(version).pipeline
-
-    return load
-
-
-class _timed:
-    def __init__(self, timings: dict[str, float], name: str) -> None:
-        self.timings, self.name = timings, name
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.timings[self.name] = round(time.perf_counter() - self.start, 4)
-        return False
+        log.log(level, "%s %s: run %s failed: %s", self.job.name, self.day, self.claim.run_id, message)

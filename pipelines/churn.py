@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pipelines.errors import BatchScoreError
-from pipelines.registry import Registry
+from pipelines.registry import DEFAULT_ALIAS, Registry
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def train(frame: pd.DataFrame) -> tuple[Pipeline, dict]:
 
 
 def train_and_register(
-    root_or_registry: Path | str | Registry, training_path: Path | str, *, alias: str = "production"
+    root_or_registry: Path | str | Registry, training_path: Path | str, *, alias: str = DEFAULT_ALIAS
 ) -> int:
     """Train on the Parquet frame at ``training_path`` and register it; returns the version."""
     registry = (
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.churn", description=__doc__)
     parser.add_argument("--models", required=True, type=Path, help="the registry root")
     parser.add_argument("--training", required=True, type=Path, help="labelled Parquet frame")
-    parser.add_argument("--alias", default="production", help="alias to point at the version")
+    parser.add_argument("--alias", default=DEFAULT_ALIAS, help="alias to point at the version")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     try:

@@ -17,99 +17,47 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import importlib.metadata
-import io
 import json
 import os
-import platform
 import re
 import shutil
 import uuid
-import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 
-from pipelines.errors import ModelError, ModelIntegrityError, ModelNotFound, TransientError, UsageError
-from pipelines.durable import fsync as _fsync
+from pipelines.errors import ModelError, ModelNotFound, UsageError
+from pipelines.basics import fsync as _fsync
+from pipelines.basics import json_default, utcnow
+from pipelines.model import (
+    MODEL_FILE,
+    LoadedModel,
+    ModelHandle,
+    ModelVersion,
+    library_versions,
+    unpickle,
+    verified_bytes,
+    version_warnings,
+)
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
 from pipelines.profile import profile_frame
 from pipelines.settings import Settings
 
-MODEL_FILE = "model.joblib"
+DEFAULT_ALIAS = "production"  # the alias a job scores with unless it names another
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 # Model names and aliases. No leading digit, so an alias is never mistaken for a version.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """One registered version, as recorded in its meta.json."""
-
-    name: str
-    version: int
-    directory: Path
-    sha256: str
-    features: tuple[Feature, ...]
-    task: str
-    classes: tuple | None
-    library_versions: dict[str, str]
-    metrics: dict = field(default_factory=dict)
-    reference: dict | None = None
-    created_at: str = ""
-    profile: dict | None = None  # per-feature training profile (pipelines.profile)
-
-    @property
-    def model_path(self) -> Path:
-        return self.directory / MODEL_FILE
-
-    @property
-    def spec(self) -> ModelSpec:
-        return ModelSpec(self.name, self.version, self.task, self.features, self.classes)
-
-    @property
-    def label(self) -> str:
-        return f"model {self.name} v{self.version}"
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    version: ModelVersion
-    pipeline: object
-    warnings: tuple[str, ...] = ()
-
-
-_PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib": "joblib"}
-
-
-def library_versions() -> dict[str, str]:
-    """The versions that decide whether a pickled pipeline can be loaded again."""
-    import sklearn
-
-    return {
-        "sklearn": sklearn.__version__,
-        "pandas": pd.__version__,
-        "numpy": np.__version__,
-        "joblib": joblib.__version__,
-        "python": platform.python_version(),
-    }
-
-
 class Registry:
     """A model registry rooted at a directory; the constructor does no I/O."""
 
-    def __init__(self, root: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, root: Path | str, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.root = Path(root)
         self.clock = clock
 
@@ -218,7 +166,7 @@ class Registry:
         version = max(self._version_numbers(model_dir), default=0) + 1
         while True:
             meta["version"] = version
-            _write_atomic(tmp / META_FILE, json.dumps(meta, indent=2, default=_jsonable))
+            _write_atomic(tmp / META_FILE, json.dumps(meta, indent=2, default=json_default))
             try:
                 os.rename(tmp, model_dir / str(version))
             except OSError as exc:
@@ -275,23 +223,14 @@ class Registry:
             )
         return self._read_meta(name, version)
 
-    def verified_bytes(self, mv: ModelVersion) -> bytes:
-        """The model file's bytes, read once and checked against the recorded sha256."""
-        try:
-            data = mv.model_path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ModelIntegrityError(
-                f"{mv.label}: {MODEL_FILE} is missing from {mv.directory}",
-                hint="re-register the model or restore the file",
-            ) from exc
-        except OSError as exc:
-            raise TransientError(f"{mv.label}: cannot read {mv.model_path}: {exc}") from exc
-        _check_sha256(data, mv)
-        return data
+    def handle(self, mv: ModelVersion) -> ModelHandle:
+        """What an engine gets of a version: its record, its file's bytes (read once, sha256
+        checked) and ``load()``. Raises ``ModelIntegrityError`` on a changed or missing file."""
+        return ModelHandle(mv, verified_bytes(mv))
 
     def load(self, mv: ModelVersion) -> LoadedModel:
         """Unpickle a version after checking its sha256; library drift becomes a warning."""
-        pipeline = unpickle(self.verified_bytes(mv), mv)
+        pipeline = unpickle(verified_bytes(mv), mv)
         return LoadedModel(mv, pipeline, version_warnings(mv))
 
     def _check_exists(self, name: str) -> None:
@@ -332,40 +271,6 @@ class Registry:
                 hint="restore the file or re-register the model",
             ) from exc
 
-
-def unpickle(data: bytes, mv: ModelVersion):
-    """The pipeline in ``data`` (bytes of mv's model file), rechecking the sha256 first.
-
-    Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
-    """
-    _check_sha256(data, mv)
-    # scikit-learn is imported here, not with this module: resolving a version or checking
-    # its file needs none of it, and its import (scipy included) is a second of start-up.
-    from sklearn.exceptions import InconsistentVersionWarning
-
-    try:
-        with warnings.catch_warnings():
-            # Reported once, as LoadedModel.warnings, instead of on every load.
-            warnings.simplefilter("ignore", InconsistentVersionWarning)
-            return joblib.load(io.BytesIO(data))
-    except Exception as exc:  # missing module, incompatible library...: all mean "cannot use"
-        libs = mv.library_versions
-        fitted = ", ".join(f"{k} {v}" for k, v in libs.items())
-        pins = " ".join(f"{_PIP.get(k, k)}=={v}" for k, v in libs.items() if k in _PIP)
-        raise ModelError(
-            f"{mv.label} cannot be unpickled: {type(exc).__name__}: {exc} (fitted with {fitted})",
-            hint=f"install the libraries it was fitted with (pip install {pins}) or retrain it",
-        ) from exc
-
-
-def version_warnings(mv: ModelVersion) -> tuple[str, ...]:
-    """Differences between the recorded scikit-learn version and the installed one (read from
-    the installed package's metadata: known before scikit-learn is imported)."""
-    fitted = mv.library_versions.get("sklearn")
-    installed = importlib.metadata.version("scikit-learn")
-    if fitted and fitted != installed:
-        return (f"{mv.name} v{mv.version} was fitted with scikit-learn {fitted}, this is {installed}",)
-    return ()
 
 
 def register(
@@ -419,22 +324,12 @@ def _check_fitted(pipeline, what: str) -> None:
 def _plain_metrics(metrics: Mapping | None) -> dict:
     """Metrics as plain JSON data (numpy scalars become Python numbers)."""
     try:
-        return json.loads(json.dumps(dict(metrics or {}), default=_jsonable))
+        return json.loads(json.dumps(dict(metrics or {}), default=json_default))
     except (TypeError, ValueError) as exc:
         raise UsageError(
             f"metrics must be JSON data (numbers, text, lists, mappings): {exc}",
             hint="pass e.g. {'roc_auc': 0.81}",
         ) from exc
-
-
-def _check_sha256(data: bytes, mv: ModelVersion) -> None:
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != mv.sha256:
-        raise ModelIntegrityError(
-            f"{mv.label}: {MODEL_FILE} changed since it was registered "
-            f"(sha256 {actual[:12]}… != {mv.sha256[:12]}… recorded)",
-            hint="re-register the model or restore the file",
-        )
 
 
 def _read_aliases(model_dir: Path) -> dict[str, int]:
@@ -456,10 +351,3 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _jsonable(value):
-    """JSON fallback for numpy values in metrics and references."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

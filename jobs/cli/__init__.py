@@ -16,6 +16,7 @@ from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.cli.schedule import cmd_crontab, cmd_scheduler
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
 from jobs.errors import EXIT_FAILED, EXIT_USAGE, BatchScoreError
+from jobs.vocabulary import DEFAULT_ALIAS, ENGINES
 
 log = logging.getLogger("batchscore")
 
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="score one day of a job")
     p.add_argument("job")
     p.add_argument("--date", help="YYYY-MM-DD, today or yesterday (default: the job's score_date)")
-    p.add_argument("--engine", choices=["pandas", "spark"])
+    p.add_argument("--engine", choices=ENGINES)
     p.add_argument("--pipeline-version", help="a version number or alias instead of the job's")
     p.add_argument("--force", action="store_true", help="score the day again even if it succeeded")
     p.add_argument("--workers", type=_positive_int, help="processes scoring chunks (default: the job's workers)")
@@ -107,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", required=True)
     p.add_argument("--end", required=True)
     p.add_argument("--workers", type=_positive_int, default=1, help="days scored at once, in separate processes")
-    p.add_argument("--engine", choices=["pandas", "spark"], help="instead of the job's engine (spark: one context for all days)")
+    p.add_argument("--engine", choices=ENGINES, help="instead of the job's engine (spark: one context for all days)")
     p.add_argument("--pipeline-version")
     p.add_argument("--force", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="list the days and what would be done")
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(handler=cmd_pipeline_list)
     q = psub.add_parser("show", parents=[common], help="one version's record")
     q.add_argument("name")
-    q.add_argument("version", nargs="?", default="production")
+    q.add_argument("version", nargs="?", default=DEFAULT_ALIAS)
     q.set_defaults(handler=cmd_pipeline_show)
     q = psub.add_parser("register", parents=[common], help="register a fitted pipeline file")
     q.add_argument("name")

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from jobs import db
 from jobs.config import load_named
 from jobs.ledger import Ledger
+from jobs.run_stats import RunStats
+from jobs.vocabulary import DEFAULT_ALIAS, RunStatus
 from jobs.runner import run_day
 from pipelines.settings import Settings
 from pipelines import churn
@@ -37,22 +39,22 @@ def run_demo(settings: Settings, day: date) -> Iterator[str]:
         info = build_warehouse(root)
         yield f"built the sample warehouse: {info.sqlite_path} and {info.features_path}/ ({info.start}..{info.end}, {info.n_customers} customers a day)"
     registry = Registry(settings.models_root)
-    if churn.NAME not in registry.names() or "production" not in registry.aliases(churn.NAME):
+    if churn.NAME not in registry.names() or DEFAULT_ALIAS not in registry.aliases(churn.NAME):
         version = churn.train_and_register(registry, root / "data" / "training.parquet")
         mv = registry.resolve(churn.NAME, version)
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items())
         yield f"trained and registered {churn.NAME} v{version} as production ({metrics})"
     job = load_named(settings.config_dir, DEMO_JOB)
     outcome = run_day(job, day, settings)
-    if outcome.status == "skipped":
+    if outcome.status == RunStatus.SKIPPED:
         yield f"{job.name} {day}: skipped, already succeeded (a re-run replaces it only with --force)"
     else:
         yield f"{job.name} {day}: scored {outcome.rows_written} rows with {outcome.model_name} v{outcome.model_version} in {outcome.seconds:.2f}s"
-    row = next(r for r in Ledger(settings.state_url).history(job.name) if r["score_date"] == day and r["status"] == "succeeded")
+    row = next(r for r in Ledger(settings.state_url).history(job.name) if r["score_date"] == day and r["status"] == RunStatus.SUCCEEDED)
     yield (
         f"ledger: run {row['run_id']} {row['score_date']} {row['status']} attempt {row['attempt']} "
         f"rows_read={row['rows_read']} rows_written={row['rows_written']} model={row['model_name']} v{row['model_version']} "
-        f"mean_score={row['stats']['scores']['mean']:.4f}"
+        f"mean_score={RunStats.from_json(row['stats']).scores.mean:.4f}"
     )
     yield f"downstream query on {job.output.describe()}:{DOWNSTREAM_QUERY.rstrip()}"
     engine = db.make_engine(job.output.url, must_exist=True)

@@ -6,6 +6,7 @@ from datetime import date
 
 from jobs import config as config_mod
 from jobs.cli.common import chosen_day, resolve_settings, utc_now
+from jobs.vocabulary import RunStatus
 from jobs.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BatchScoreError, UsageError
 
 
@@ -28,7 +29,7 @@ def cmd_run(args) -> int:
         )
     finally:
         end_line()
-    if outcome.status == "skipped":
+    if outcome.status == RunStatus.SKIPPED:
         print(f"{job.name} {day}: skipped, already succeeded (use --force to score it again)")
     else:
         print(
@@ -59,9 +60,9 @@ def cmd_backfill(args) -> int:
         return EXIT_OK
 
     def show(result) -> None:
-        if result.status == "succeeded":
+        if result.status == RunStatus.SUCCEEDED:
             print(f"{result.day} succeeded: {result.rows} rows, v{result.model_version}, {result.seconds:.2f}s", flush=True)
-        elif result.status == "skipped":
+        elif result.status == RunStatus.SKIPPED:
             print(f"{result.day} skipped: already succeeded", flush=True)
         else:
             print(f"{result.day} failed (exit {result.exit_code}): {result.error}", flush=True)
@@ -70,7 +71,7 @@ def cmd_backfill(args) -> int:
         job, days, settings, workers=args.workers, force=args.force,
         pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
     )
-    counts = {s: sum(r.status == s for r in results) for s in ("succeeded", "skipped", "failed")}
+    counts = {s: sum(r.status == s for r in results) for s in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.FAILED)}
     print(
         f"backfill {job.name} {days[0]}..{days[-1]}: {counts['succeeded']} succeeded, "
         f"{counts['skipped']} skipped, {counts['failed']} failed"

@@ -17,11 +17,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from jobs.cli import main as cli_main
+    from jobs.vocabulary import Engine
 
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["backfill"]:  # every day of a range, on this one Spark context
-        return cli_main([*args, "--engine", "spark"])
-    return cli_main(["run", *args, "--engine", "spark"])
+        return cli_main([*args, "--engine", Engine.SPARK])
+    return cli_main(["run", *args, "--engine", Engine.SPARK])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from jobs import config as config_mod
 from jobs.cli.common import print_table, resolve_settings, utc_now
+from jobs.run_stats import RunStats
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
 
 
@@ -110,11 +111,9 @@ def _next_fire(job, now: datetime) -> str:
 def _quality_columns(stats: dict | None) -> list[str]:
     """The run's quality verdict and its score PSI against the training reference and the
     previous succeeded day (blank where not measured)."""
-    stats = stats or {}
-    verdict = (stats.get("quality") or {}).get("verdict", "")
-    drift = stats.get("drift") or {}
-    psi = [drift.get("psi_reference"), drift.get("psi_previous")]
-    return [verdict, *("" if v is None else f"{v:.3f}" for v in psi)]
+    run = RunStats.from_json(stats)
+    psi = [run.drift.psi_reference, run.drift.psi_previous]
+    return [run.quality.verdict or "", *("" if v is None else f"{v:.3f}" for v in psi)]
 
 
 def _blank(value) -> str:

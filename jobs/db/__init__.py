@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from jobs.errors import BatchScoreError, ConfigError, SourceError, TransientError
+from pipelines.basics import first_line
 
 SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another one to commit
 
@@ -104,7 +105,7 @@ def connect(engine: Engine, what: str, *, begin: bool = False):
         conn = cm.__enter__()
     except sa.exc.OperationalError as exc:
         raise TransientError(
-            f"cannot connect to the {what} database {redact(engine.url)}: {_first_line(exc.orig)}",
+            f"cannot connect to the {what} database {redact(engine.url)}: {first_line(exc.orig)}",
             hint="check that the database is up and the url is right; the run can be retried",
         ) from exc
     try:
@@ -146,14 +147,10 @@ def translated(action: str, permanent: type[BatchScoreError], hint: str):
         raise permanent(f"{action} failed: {describe_db_error(exc)}", hint=hint) from exc
 
 
-def _first_line(exc: BaseException | None) -> str:
-    return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else type(exc).__name__
-
-
 def describe_db_error(exc: BaseException) -> str:
     """The driver's first line, without SQLAlchemy's statement and parameter dump."""
     orig = getattr(exc, "orig", None)
-    return _first_line(orig if orig is not None else exc)
+    return first_line(orig if orig is not None else exc)
 
 
 def table_parts(name: str) -> tuple[str | None, str]:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL
 
 from jobs import db
 from jobs.errors import BatchScoreError, SourceError, TransientError
+from pipelines.basics import first_line
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return any(m in text for m in ("connection", "server closed", "terminating", "timeout"))
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --- reading -------------------------------------------------------------------------------

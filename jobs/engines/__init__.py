@@ -1,22 +1,24 @@
 """Engines: score one day from a source into a sink. ``pandas`` in this process, ``spark``
-distributed. Both take the same ``ScoringTask`` and give the same ``EngineResult``."""
+distributed. Both take the same ``ScoringTask`` and the model's ``ModelHandle`` (its record,
+verified bytes and ``load()``, from the registry) and give the same ``EngineResult``."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
 
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.errors import ConfigError
+from jobs.quality.monitor import RunMonitor
+from jobs.run_stats import PreviousDay
+from jobs.vocabulary import Engine
 from jobs.output import Lineage
 from pipelines.spec import ModelSpec
 from pipelines.distribution import PROBABILITY_EDGES
-from pipelines.registry import ModelVersion
+from pipelines.model import ModelHandle, ModelVersion
 
 Progress = Callable[[int], None]  # called with the rows scored so far
 
@@ -33,26 +35,13 @@ class ScoringTask:
     passthrough: tuple[str, ...]
     chunk_size: int
     model: ModelVersion  # the registry's record: sha256, feature schema, reference scores
-    load_pipeline: Callable[[], object]  # unpickles the sha256-checked model file (see .pipeline)
     positive: int  # predict_proba column of the positive class
     lineage: Lineage
     quality: QualityConfig = QualityConfig()
     drift: DriftConfig = DriftConfig()
-    previous: dict | None = None  # the previous succeeded day: {"day": ISO, "scores": summary}
+    previous: PreviousDay | None = None  # the last succeeded day before this one, for drift
     spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
     workers: int = 1  # processes scoring chunks (pandas engine); 1: in this process
-
-    @cached_property
-    def pipeline(self) -> object:
-        """The fitted scikit-learn pipeline, loaded on first use. An engine starts its reads
-        before it asks: importing scikit-learn and unpickling take about two seconds on one
-        core, while the source's first chunks arrive on the other."""
-        return self.load_pipeline()
-
-    def shipped(self) -> ScoringTask:
-        """This task without its pipeline, to send to Spark executors: they unpickle the
-        broadcast model file once per worker."""
-        return dataclasses.replace(self, load_pipeline=_not_shipped)
 
     @property
     def spec(self) -> ModelSpec:
@@ -69,10 +58,6 @@ class ScoringTask:
     @property
     def wanted_columns(self) -> list[str]:
         return list(dict.fromkeys([*self.id_columns, *self.passthrough, *self.spec.feature_names]))
-
-
-def _not_shipped() -> object:
-    raise RuntimeError("a shipped ScoringTask has no pipeline: unpickle the broadcast model file")
 
 
 @dataclass
@@ -114,21 +99,32 @@ class StageTimer:
 _DONE = object()
 
 
-def run_engine(name: str, task: ScoringTask, progress: Progress | None = None) -> EngineResult:
-    if name == "pandas":
+def driver_monitor(task: ScoringTask, model: ModelHandle, timer: StageTimer) -> RunMonitor:
+    """The run's checks, for an engine that scores elsewhere (Spark's executors): the pipeline
+    is loaded here only for what its encoders were fitted on (timed as ``model_load``)."""
+    with timer.stage("model_load"):
+        pipeline = model.load()
+    return RunMonitor.for_task(task, pipeline)
+
+
+def run_engine(name: str, task: ScoringTask, model: ModelHandle, progress: Progress | None = None) -> EngineResult:
+    """Score ``task``'s day with engine ``name``. The engine loads the pipeline from ``model``
+    when it needs it: after its reads have started, so the load overlaps them."""
+    # Imported here: an engine's module imports its heavy dependencies (pyspark) only when used.
+    if name == Engine.PANDAS:
         from jobs.engines.pandas_engine import run
-    elif name == "spark":
+    elif name == Engine.SPARK:
         from jobs.engines.spark import run
     else:
-        raise ConfigError(f"unknown engine {name!r}", hint="known engines: pandas, spark")
-    return run(task, progress)
+        raise ConfigError(f"unknown engine {name!r}", hint=f"known engines: {', '.join(Engine)}")
+    return run(task, model, progress)
 
 
 def kept_warm(name: str, spark: SparkSettings, app_name: str) -> AbstractContextManager:
     """Around several days scored one after the other in this process (a backfill, the
     scheduler's catch-up): what the engine can keep from one day to the next stays alive.
     For spark, the context (JVM, Python workers, the unpickled pipeline); pandas keeps nothing."""
-    if name == "spark":
+    if name == Engine.SPARK:
         from jobs.engines.spark.session import kept_context
 
         return kept_context(spark, app_name)

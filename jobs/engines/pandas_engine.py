@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from itertools import chain
 
 import pyarrow as pa
 
 from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from pipelines.model import ModelHandle
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
 from jobs.quality.monitor import RunMonitor
@@ -38,7 +40,7 @@ READ_AHEAD = 1  # source chunks waiting for the scorer (one more may be being re
 WRITE_BEHIND = 2  # scored chunks waiting for the sink
 
 
-def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
+def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None) -> EngineResult:
     started = time.perf_counter()
     source = open_source(task.source, chunk_size=task.chunk_size, wanted=task.wanted_columns)
     sink = open_sink(task.output)
@@ -52,74 +54,106 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         )
         # Loaded here, not before the run: the model's load (scikit-learn's import included)
         # holds one core while the reader fetches the first chunks on the other.
-        pipeline = task.pipeline
+        with timer.stage("model_load"):
+            pipeline = model.load()
         batches = iter(reader)
         first = next((b for b in batches if b.num_rows), None)
         if first is None:
             raise NoInputRows.in_source(source.describe())
-        check_columns(first.schema.names, task.spec, also=[*task.id_columns, *task.passthrough])
-        schema = output_schema(
-            [first.schema.field(n) for n in task.id_columns],
-            [first.schema.field(n) for n in task.passthrough],
-            task.spec.task,
-        )
-        stats = ScoreStats(task.histogram_edges)
-        counts = {"read": 0}
-        monitor = RunMonitor.for_task(task)
-        rejecting = task.quality.on_bad_rows == "reject"
-        rejects_schema = reject_schema([first.schema.field(n) for n in task.id_columns]) if rejecting else None
-        rejects: list[pa.RecordBatch] = []
-        pool = None
-        if task.workers > 1:
-            # The workers count each chunk's checks into an empty copy of the monitor.
-            payload = (pipeline, task.spec, task.positive, schema, task.lineage, rejects_schema, monitor.empty_copy())
-            pool = stack.enter_context(WorkerPool(task.workers, payload))
-
-        def score_here(batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
-            """One chunk through the one scoring path, in this process."""
-            with timer.stage("score"):
-                return batch.num_rows, score_chunk(
-                    pipeline, batch, task.spec, task.positive, schema, task.lineage,
-                    monitor=monitor, reject_schema=rejects_schema,
-                )
-
-        def scored_in_pool(rest):
-            # Each chunk's counts are merged in chunk order, so the figures are those of one
-            # process; a max_rows exceeded by the total stops the run here, as observe would.
-            for rows, result, seen in timer.iterate("score", pool.map(rest)):
-                monitor.merge(seen, stop_early=True)
-                yield rows, result
-
-        def scored_chunks(rest):
-            # The first chunk in this process: its errors surface before the sink opens.
-            results = chain([score_here(first)], scored_in_pool(rest) if pool else map(score_here, rest))
-            for rows, result in results:
-                stats.update(result.scores)
-                if result.rejects is not None:
-                    rejects.append(result.rejects)
-                    monitor.add_rejected(result.rejects.num_rows)
-                counts["read"] += rows
-                if progress is not None:
-                    progress(counts["read"])
-                yield result.output
-
-        chunks = scored_chunks(batches)
-        first_scored = next(chunks)
-        writer_feed = stack.enter_context(Prefetch(chain([first_scored], chunks), WRITE_BEHIND, "score"))
+        day = _Day.start(task, pipeline, first)
+        pool = stack.enter_context(WorkerPool(task.workers, day.payload(pipeline))) if task.workers > 1 else None
+        chunks = _scored(day, chain([first], batches), pipeline, pool, timer, progress)
+        first_output = next(chunks)  # scored here: its errors surface before the sink writes
+        writer_feed = stack.enter_context(Prefetch(chain([first_output], chunks), WRITE_BEHIND, "score"))
         write_started = time.perf_counter()
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
-        feed = monitor.guard(waited.iterate("wait", iter(writer_feed)), stats)
-        aside = rejects_aside(task.output, rejects_schema, rejects) if rejecting else None
-        written = sink.replace_day(task.day, schema, feed, aside)
+        feed = day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats)
+        aside = rejects_aside(task.output, day.rejects_schema, day.rejects) if day.rejects_schema else None
+        written = sink.replace_day(task.day, day.schema, feed, aside)
         write_seconds = time.perf_counter() - write_started - waited.seconds.get("wait", 0.0)
-    total = time.perf_counter() - started
     # Busy seconds per stage; they overlap, so their sum may exceed engine_total.
     timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     timings["write"] = round(write_seconds, 4)
-    timings["engine_total"] = round(total, 4)
+    timings["engine_total"] = round(time.perf_counter() - started, 4)
     return EngineResult(
-        rows_read=counts["read"], rows_written=written, rows_rejected=monitor.rejected, scores=stats.summary(),
-        timings=timings, checks=monitor.figures, warnings=monitor.warnings(),
+        rows_read=day.rows, rows_written=written, rows_rejected=day.monitor.rejected, scores=day.stats.summary(),
+        timings=timings, checks=day.monitor.figures, warnings=day.monitor.warnings(),
     )
 
+
+@dataclass
+class _Day:
+    """What the day's chunks share once the first chunk is read: the output schema (its ids'
+    and passthrough's types), the checks, the score distribution and the rejects so far."""
+
+    task: ScoringTask
+    schema: pa.Schema
+    monitor: RunMonitor
+    stats: ScoreStats
+    rejects_schema: pa.Schema | None
+    rejects: list[pa.RecordBatch] = field(default_factory=list)
+    rows: int = 0
+
+    @classmethod
+    def start(cls, task: ScoringTask, pipeline, first: pa.RecordBatch) -> _Day:
+        """Checks the first chunk's columns (nothing is written before this passes)."""
+        check_columns(first.schema.names, task.spec, also=[*task.id_columns, *task.passthrough])
+        ids = [first.schema.field(n) for n in task.id_columns]
+        schema = output_schema(ids, [first.schema.field(n) for n in task.passthrough], task.spec.task)
+        rejecting = task.quality.on_bad_rows == "reject"
+        return cls(
+            task, schema, RunMonitor.for_task(task, pipeline), ScoreStats(task.histogram_edges),
+            reject_schema(ids) if rejecting else None,
+        )
+
+    def payload(self, pipeline) -> tuple:
+        """What each worker process needs: it counts each chunk's checks into an empty copy
+        of the monitor, merged here in chunk order."""
+        t = self.task
+        return (pipeline, t.spec, t.positive, self.schema, t.lineage, self.rejects_schema, self.monitor.empty_copy())
+
+    def score_here(self, pipeline, batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
+        """One chunk through the one scoring path, in this process."""
+        t = self.task
+        return batch.num_rows, score_chunk(
+            pipeline, batch, t.spec, t.positive, self.schema, t.lineage,
+            monitor=self.monitor, reject_schema=self.rejects_schema,
+        )
+
+    def add(self, rows: int, result: ChunkResult) -> pa.RecordBatch:
+        """Count a scored chunk in; its output rows, for the sink."""
+        self.stats.update(result.scores)
+        if result.rejects is not None:
+            self.rejects.append(result.rejects)
+            self.monitor.add_rejected(result.rejects.num_rows)
+        self.rows += rows
+        return result.output
+
+
+def _scored(day: _Day, batches, pipeline, pool: WorkerPool | None, timer: StageTimer, progress: Progress | None):
+    """The day's output batches, in source order. The first chunk is scored in this process
+    before anything is yielded, so its errors surface before the sink writes."""
+    first = next(batches)
+    with timer.stage("score"):
+        results = [day.score_here(pipeline, first)]
+    yield from _counted(day, results, progress)
+    if pool is None:
+        def here(batch):
+            with timer.stage("score"):
+                return day.score_here(pipeline, batch)
+        yield from _counted(day, map(here, batches), progress)
+        return
+    # Each chunk's counts are merged in chunk order, so the figures are those of one process;
+    # a max_rows exceeded by the total stops the run here, as observe would.
+    for rows, result, seen in timer.iterate("score", pool.map(batches)):
+        day.monitor.merge(seen, stop_early=True)
+        yield from _counted(day, [(rows, result)], progress)
+
+
+def _counted(day: _Day, results, progress: Progress | None):
+    for rows, result in results:
+        output = day.add(rows, result)
+        if progress is not None:
+            progress(day.rows)
+        yield output

@@ -22,6 +22,7 @@ from jobs.quality.column import ChunkColumn, KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
+from jobs.run_stats import PreviousDay
 from pipelines.distribution import ScoreStats
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
 
@@ -59,7 +60,7 @@ class RunMonitor:
         profile: dict | None,
         categories: dict[str, list],
         reference: dict | None,
-        previous: dict | None = None,
+        previous: PreviousDay | None = None,
         model_label: str = "the model",
     ) -> None:
         self.quality, self.drift = quality, drift
@@ -94,15 +95,16 @@ class RunMonitor:
         self.figures: dict = {}
 
     @classmethod
-    def for_task(cls, task) -> RunMonitor:
-        """The monitor of an engine's ``ScoringTask``."""
+    def for_task(cls, task, pipeline) -> RunMonitor:
+        """The monitor of an engine's ``ScoringTask`` scored with ``pipeline`` (its encoders
+        know which categories it was fitted on)."""
         model = task.model
         return cls(
             task.quality,
             task.drift,
             features=task.spec.feature_names,
             profile=model.profile,
-            categories=fitted_categories(task.pipeline),
+            categories=fitted_categories(pipeline),
             reference=model.reference,
             previous=task.previous,
             model_label=f"{model.name} v{model.version}",
@@ -278,7 +280,7 @@ class RunMonitor:
         d = self.drift
         findings = []
         vs_reference = histogram_psi(self.reference, scores)
-        vs_previous = histogram_psi((self.previous or {}).get("scores"), scores)
+        vs_previous = histogram_psi(self.previous.scores.data if self.previous else None, scores)
         for name, value in (("score_psi_reference", vs_reference), ("score_psi_previous", vs_previous)):
             if value is not None and value > d.max_psi:
                 findings.append(Finding(name, None, value, d.max_psi, d.on_fail, "drift.max_psi"))
@@ -318,7 +320,7 @@ class RunMonitor:
             "max_psi": d.max_psi,
             "psi_reference": vs_reference,
             "psi_previous": vs_previous,
-            "previous_day": (self.previous or {}).get("day"),
+            "previous_day": self.previous.day.isoformat() if self.previous else None,
             "features": features,
         }
         return drift, findings

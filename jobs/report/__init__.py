@@ -19,6 +19,8 @@ from string import Template
 from jobs.config import JobConfig
 from jobs.schedule.days import day_range
 from jobs.errors import UsageError
+from jobs.run_stats import RunStats
+from jobs.vocabulary import DEFAULT_MAX_NULL_FRACTION, RunStatus
 
 NOT_RUN = "not run"
 MODERATE_PSI = 0.1  # the usual "moderate shift" line drawn under the job's own max_psi
@@ -60,23 +62,21 @@ def _day_entry(day: date, row: dict | None) -> dict:
         return {"day": day.isoformat(), "status": NOT_RUN, "verdict": None, "rows_read": None, "rows_written": None,
                 "rows_rejected": None, "model_version": None, "scores": None, "psi_reference": None,
                 "psi_previous": None, "findings": [], "error": None, "run_id": None}
-    stats = row.get("stats") or {}
-    quality = stats.get("quality") or {}
-    drift = stats.get("drift") or {}
-    scores = stats.get("scores") or {}
+    stats = RunStats.from_json(row["stats"])
+    scores = stats.scores.data
     return {
         "day": day.isoformat(),
         "status": row["status"],
-        "verdict": quality.get("verdict"),
+        "verdict": stats.quality.verdict,
         # A run stopped by a check has no rows_read in the ledger; its monitor counted them.
-        "rows_read": row.get("rows_read") if row.get("rows_read") is not None else quality.get("rows"),
-        "rows_written": row.get("rows_written") if row["status"] == "succeeded" else 0,
-        "rows_rejected": row.get("rows_rejected"),
-        "model_version": row.get("model_version"),
+        "rows_read": row["rows_read"] if row["rows_read"] is not None else stats.quality.rows,
+        "rows_written": row["rows_written"] if row["status"] == RunStatus.SUCCEEDED else 0,
+        "rows_rejected": row["rows_rejected"],
+        "model_version": row["model_version"],
         "scores": {k: scores[k] for k in ("count", "mean", "std", "quantiles") if k in scores} or None,
-        "psi_reference": drift.get("psi_reference"),
-        "psi_previous": drift.get("psi_previous"),
-        "findings": quality.get("findings", []),
+        "psi_reference": stats.drift.psi_reference,
+        "psi_previous": stats.drift.psi_previous,
+        "findings": stats.quality.findings,
         "error": row.get("error"),
         "run_id": row.get("run_id"),
     }
@@ -86,18 +86,17 @@ def _latest(pair) -> dict | None:
     if pair is None:
         return None
     entry, row = pair
-    stats = row.get("stats") or {}
-    quality = stats.get("quality") or {}
-    drift = (stats.get("drift") or {}).get("features") or {}
-    columns = list(dict.fromkeys([*quality.get("null_fraction", {}), *drift]))
+    stats = RunStats.from_json(row["stats"])
+    quality, drift = stats.quality, dict(stats.drift.features)
+    columns = list(dict.fromkeys([*quality.per_column("null_fraction"), *drift]))
     table = []
     for column in columns:
-        out = (quality.get("out_of_range") or {}).get(column)
+        out = quality.per_column("out_of_range").get(column)
         table.append({
             "feature": column,
-            "null_fraction": (quality.get("null_fraction") or {}).get(column),
-            "unseen_category_fraction": (quality.get("unseen_category_fraction") or {}).get(column),
-            "unseen_examples": (quality.get("unseen_categories") or {}).get(column, []),
+            "null_fraction": quality.per_column("null_fraction").get(column),
+            "unseen_category_fraction": quality.per_column("unseen_category_fraction").get(column),
+            "unseen_examples": quality.per_column("unseen_categories").get(column, []),
             "out_of_range": None if out is None else out["below"] + out["above"],
             "psi": (drift.get(column) or {}).get("psi"),
         })
@@ -171,12 +170,12 @@ def _num(value, digits: int = 3) -> str:
 
 def _summary(data: dict) -> str:
     days = data["days"]
-    counts = {s: sum(d["status"] == s for d in days) for s in ("succeeded", "failed", NOT_RUN)}
+    counts = {s: sum(d["status"] == s for d in days) for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, NOT_RUN)}
     warned = [d["day"] for d in days if d["verdict"] == "warn"]
     failed_checks = [d["day"] for d in days if d["verdict"] == "fail"]
     items = [
         f"<li>Scores rows of <b>{_e(data['source'])}</b> with the model <b>{_e(data['model'])}</b> into <b>{_e(data['output'])}</b>.</li>",
-        f"<li>{len(days)} days: {counts['succeeded']} succeeded, {counts['failed']} failed, {counts[NOT_RUN]} not run.</li>",
+        f"<li>{len(days)} days: {counts[RunStatus.SUCCEEDED]} succeeded, {counts[RunStatus.FAILED]} failed, {counts[NOT_RUN]} not run.</li>",
     ]
     if failed_checks:
         items.append(f"<li class='bad'>Stopped by a data check (nothing written): {_e(', '.join(failed_checks))}.</li>")
@@ -252,19 +251,19 @@ def _drift_table(data: dict) -> str:
 
 def _null_limit(q: dict, column: str) -> float:
     limit = q["max_null_fraction"]
-    return limit.get(column, 0.05) if isinstance(limit, dict) else limit
+    return limit.get(column, DEFAULT_MAX_NULL_FRACTION) if isinstance(limit, dict) else limit
 
 
 def _day_table(data: dict) -> str:
     rows = []
     for d in data["days"]:
-        written = d["scores"] if d["status"] == "succeeded" else None  # a failed day wrote no scores
+        written = d["scores"] if d["status"] == RunStatus.SUCCEEDED else None  # a failed day wrote no scores
         q = (written or {}).get("quantiles", {})
         problem = d["error"] or "; ".join(
             f"{f['check']}{' ' + f['column'] if f['column'] else ''}: {_num(f['figure'], 3)} (limit {_num(f['limit'], 3)})"
             for f in d["findings"]
         )
-        css = "bad" if d["status"] == "failed" else "warn" if d["verdict"] == "warn" else ""
+        css = "bad" if d["status"] == RunStatus.FAILED else "warn" if d["verdict"] == "warn" else ""
         rows.append(
             f"<tr class='{css}'><td>{d['day']}</td><td>{_e(d['status'])}</td><td>{_e(d['verdict'] or '–')}</td>"
             f"<td>{_num(d['rows_read'])}</td><td>{_num(d['rows_written'])}</td><td>{_num(d['rows_rejected'])}</td>"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from jobs.vocabulary import RunStatus
+
 FIGSIZE = (10, 3.2)
 FAILED, WARNED, OK = "#c0392b", "#e67e22", "#2e86c1"
 
@@ -18,7 +20,7 @@ def _days(data: dict) -> list[date]:
 def _mark_failed(ax, data: dict) -> None:
     """A red band behind every failed day, an orange one behind every day with a warning."""
     for d in data["days"]:
-        color = FAILED if d["status"] == "failed" else WARNED if d["verdict"] == "warn" else None
+        color = FAILED if d["status"] == RunStatus.FAILED else WARNED if d["verdict"] == "warn" else None
         if color:
             day = date.fromisoformat(d["day"])
             ax.axvspan(day.toordinal() - 0.5, day.toordinal() + 0.5, color=color, alpha=0.15, lw=0)
@@ -76,7 +78,7 @@ def scores(plt, data: dict):
     x = [day.toordinal() for day in _days(data)]
     q = []
     for d in data["days"]:  # NaN where nothing was written: a gap, not an interpolation
-        quantiles = (d["scores"] or {}).get("quantiles") if d["status"] == "succeeded" else None
+        quantiles = (d["scores"] or {}).get("quantiles") if d["status"] == RunStatus.SUCCEEDED else None
         q.append(quantiles or {})
     if any(q):
         band = lambda key: [v.get(key, nan) for v in q]  # noqa: E731

@@ -16,12 +16,11 @@ from datetime import date
 from jobs.config import JobConfig
 from jobs.engines import kept_warm
 from jobs.errors import BatchScoreError, ConfigError
-from jobs.ledger import Ledger, RunStatus
+from jobs.ledger import Ledger
 from jobs.schedule.retry import run_with_retries
-from jobs.runner import SUCCEEDED
+from jobs.vocabulary import Engine, RunStatus
 from pipelines.settings import Settings
 
-FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def run_days(
     engine = engine or job.engine
     args = dict(settings=settings, force=force, pipeline_version=pipeline_version, engine=engine)
     results = []
-    if engine == "spark" and workers > 1:
+    if engine == Engine.SPARK and workers > 1:
         raise ConfigError(
             "backfill --workers above 1 with the spark engine: Spark already spreads each day over its executors",
             hint="drop --workers (the days then share one Spark context), or use --engine pandas",
@@ -106,7 +105,7 @@ def _run_one(job: JobConfig, day: date, **args) -> DayResult:
     try:
         outcome = run_with_retries(job, day, **args)
     except BatchScoreError as exc:
-        return DayResult(day, FAILED, error=str(exc), exit_code=exc.exit_code)
+        return DayResult(day, RunStatus.FAILED, error=str(exc), exit_code=exc.exit_code)
     return DayResult(
         day,
         outcome.status,
@@ -114,4 +113,4 @@ def _run_one(job: JobConfig, day: date, **args) -> DayResult:
         seconds=outcome.seconds,
         model_version=outcome.model_version,
         exit_code=0,
-    ) if outcome.status == SUCCEEDED else DayResult(day, outcome.status)
+    ) if outcome.status == RunStatus.SUCCEEDED else DayResult(day, outcome.status)

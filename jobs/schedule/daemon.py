@@ -30,7 +30,9 @@ from jobs import config as config_mod
 from jobs.config import JobConfig
 from jobs.db import redact
 from jobs.errors import BatchScoreError, JobLocked
-from jobs.ledger import Ledger, RunStatus, utcnow
+from jobs.ledger import Ledger
+from jobs.vocabulary import RunStatus
+from pipelines.basics import utcnow
 from jobs.schedule.cron import catchup_days, last_fire, next_fire, scored_day, trigger
 from pipelines.settings import Settings
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
-from pipelines.durable import fsync
+from pipelines.basics import fsync
 from jobs.output import SCORE_DATE
 from jobs.sinks import Aside
 

@@ -23,24 +23,23 @@ import time
 import warnings
 from contextlib import ExitStack
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor
 from jobs.engines.spark import arrow as spark_arrow
 from jobs.engines.spark.read import read_day
 from jobs.engines.spark.stage import stage_day
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
-from jobs.quality.monitor import RunMonitor
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
 from pipelines.distribution import ScoreStats
-from pipelines.registry import Registry
+from pipelines.model import ModelHandle
 
 log = logging.getLogger(__name__)
 
 
-def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
+def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None) -> EngineResult:
     if task.quality.on_bad_rows == "reject":
         raise ConfigError(
             "quality.on_bad_rows: reject is not supported by the spark engine",
@@ -49,7 +48,7 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
     started = time.perf_counter()
     timer = StageTimer()
     # The registry's bytes, sha256-checked here and again on every executor.
-    model_bytes = Registry(task.model.directory.parent.parent).verified_bytes(task.model)
+    model_bytes = handle.data
     sql_conf = {
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(task.chunk_size),
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # as pyarrow writes it
@@ -65,9 +64,9 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
         try:
             if spark_arrow.applies(task):
                 log.info("%s %s: Parquet to Parquet: the tasks read, score and write with pyarrow", task.job, task.day)
-                result = spark_arrow.run(spark, task, model, timer, progress)
+                result = spark_arrow.run(spark, task, handle, model, timer, progress)
             else:
-                result = _run(spark, task, model, timer, progress)
+                result = _run(spark, task, handle, model, timer, progress)
         finally:
             with spark_errors("releasing the model's broadcast"):
                 model.destroy()
@@ -77,7 +76,7 @@ def run(task: ScoringTask, progress: Progress | None = None) -> EngineResult:
     return result
 
 
-def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
+def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
     """Spark's own path: Spark reads the day, scores it in mapInArrow and writes it aside."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -93,7 +92,7 @@ def _run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress 
     if day.empty:
         raise NoInputRows.in_source(day.describe)
     check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
-    monitor = RunMonitor.for_task(task)  # the pandas engine's checks, counted per partition
+    monitor = driver_monitor(task, handle, timer)  # the pandas engine's checks, counted per partition
     with spark_errors(f"scoring {day.describe}", ScoringError):
         source_schema = to_arrow_schema(day.frame.schema, timezone="UTC")
         schema = output_schema(

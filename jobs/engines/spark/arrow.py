@@ -20,7 +20,8 @@ import os
 import posixpath
 import warnings
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor
+from pipelines.model import ModelHandle
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors
 from jobs.errors import BatchScoreError, NoInputRows, ScoringError, TransientError
@@ -45,7 +46,7 @@ def _is_file_path(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
+def run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
     """Score the day in Spark tasks that read, score and write with pyarrow; swap it in."""
     sc = spark.sparkContext
     shares = task.spark.read_partitions or sc.defaultParallelism
@@ -56,16 +57,15 @@ def run(spark, task: ScoringTask, model, timer: StageTimer, progress: Progress |
     schema = output_schema(
         [columns.field(n) for n in task.id_columns], [columns.field(n) for n in task.passthrough], task.spec.task
     )
-    monitor = RunMonitor.for_task(task)
+    monitor = driver_monitor(task, handle, timer)
     # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
-    shipped = task.shipped()
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
     staging = staging_dir(final)
     clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
     os.makedirs(staging)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
-            scorer = _scorer(model, shipped, schema, monitor.empty_copy(), staging, shares)
+            scorer = _scorer(model, task, schema, monitor.empty_copy(), staging, shares)
             parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
         stats, rows = ScoreStats(task.histogram_edges), 0
         for part_rows, part_stats, part_monitor in parts:

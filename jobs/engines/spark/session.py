@@ -21,6 +21,7 @@ from pathlib import Path
 
 from jobs import errors
 from jobs.config import SparkSettings
+from pipelines.basics import first_line
 from jobs.errors import BatchScoreError, ConfigError, ScoringError, SinkError, TransientError
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def _start(settings: SparkSettings, app_name: str):
         if not _is_spark_error(exc):
             raise
         raise ConfigError(
-            f"Spark did not start: {_first_line(exc)}",
+            f"Spark did not start: {first_line(exc)}",
             hint="the spark engine needs Java 17 (scripts/setup installs it); run with --verbose for details",
         ) from exc
     base.sparkContext.setLogLevel("WARN" if log.isEnabledFor(logging.DEBUG) else "FATAL")
@@ -224,7 +225,7 @@ def translate(exc: BaseException, doing: str, kind: type[BatchScoreError] = Sink
         name, message = causes[-1]
         line = f"{name.rsplit('.', 1)[-1]}: {message.strip()}"
     else:
-        line = _first_line(exc)
+        line = first_line(exc)
     if "ClassNotFoundException" in line or "No suitable driver" in line:
         return ConfigError(
             f"{doing}: the JDBC driver is missing from Spark: {line}",
@@ -234,12 +235,6 @@ def translate(exc: BaseException, doing: str, kind: type[BatchScoreError] = Sink
     if any(marker in line.lower() for marker in _TRANSIENT):
         return TransientError(what, hint="the run can be retried; the day's previous output is untouched")
     return kind(what, hint="run with --verbose for Spark's log; the day's previous output is untouched")
-
-
-def _first_line(exc: BaseException) -> str:
-    desc = getattr(exc, "desc", None) or getattr(exc, "_desc", None) or str(exc) or type(exc).__name__
-    lines = [ln.strip() for ln in str(desc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def _is_spark_error(exc: BaseException) -> bool:

@@ -3,7 +3,7 @@ after their sha256 is checked against the registry's record."""
 
 from __future__ import annotations
 
-from pipelines.registry import unpickle
+from pipelines.model import unpickle
 
 # Pipelines unpickled in this Python worker, by sha256 (checked before they were kept). Spark
 # reuses its Python workers from task to task and from run to run on one context (a backfill),

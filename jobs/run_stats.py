@@ -1,0 +1,169 @@
+"""The ``stats`` of a ledger row, typed: what a run measured (its score distribution, seconds
+per stage, warnings, quality and drift figures, engine facts), written by the runner and read
+by every reader of the ledger (drift against the previous day, ``status``, the report, the
+demo). One ``to_json``/``from_json``: the JSON shape users query is written down here.
+
+    {"scores":   {"count", "mean", "std", "min", "max", "quantiles": {"p01".."p99"},
+                  "quantiles_exact", "histogram": {"edges", "counts"}}   (pipelines.distribution)
+     "timings":  {stage: seconds}            read, score, write, model_load, engine_total, total...
+     "warnings": [text, ...]
+     "quality":  {"verdict": pass|warn|fail, "rows", "rejected", "reject_fraction",
+                  "null_fraction": {column: f}, "unseen_category_fraction": {column: f},
+                  "unseen_categories": {column: [values]}, "out_of_range": {column: {below, above}},
+                  "findings": [{check, column, value, limit, action, setting}], "limits": {...}}
+     "drift":    {"max_psi", "psi_reference", "psi_previous", "previous_day",
+                  "features": {column: {"psi", ...}}}
+     "spark":    {"application_id", "master", "version"}}             (spark engine only)
+
+Every section is optional: a run that failed early has only some of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+
+from pipelines.basics import json_default
+
+_EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """A score distribution (``pipelines.distribution.ScoreStats.summary()``)."""
+
+    data: Mapping = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return int(self.data.get("count", 0))
+
+    @property
+    def mean(self) -> float | None:
+        return self.data.get("mean")
+
+    @property
+    def quantiles(self) -> Mapping[str, float]:
+        return self.data.get("quantiles") or _EMPTY
+
+    @property
+    def histogram(self) -> Mapping | None:
+        return self.data.get("histogram")
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+
+@dataclass(frozen=True)
+class QualityFigures:
+    """The ``quality`` section (``jobs.quality.monitor.RunMonitor.finish``)."""
+
+    data: Mapping = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str | None:
+        return self.data.get("verdict")
+
+    @property
+    def rows(self) -> int | None:
+        return self.data.get("rows")
+
+    @property
+    def findings(self) -> list[dict]:
+        return list(self.data.get("findings") or [])
+
+    def per_column(self, figure: str) -> Mapping:
+        """``null_fraction``, ``unseen_category_fraction``, ``unseen_categories`` or
+        ``out_of_range``, by column."""
+        return self.data.get(figure) or _EMPTY
+
+    @property
+    def limits(self) -> Mapping:
+        return self.data.get("limits") or _EMPTY
+
+
+@dataclass(frozen=True)
+class DriftFigures:
+    """The ``drift`` section: score PSI against training and the previous day, per feature."""
+
+    data: Mapping = field(default_factory=dict)
+
+    @property
+    def psi_reference(self) -> float | None:
+        return self.data.get("psi_reference")
+
+    @property
+    def psi_previous(self) -> float | None:
+        return self.data.get("psi_previous")
+
+    @property
+    def features(self) -> Mapping[str, Mapping]:
+        return self.data.get("features") or _EMPTY
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """A run's stats. Sections the run did not reach are empty."""
+
+    scores: ScoreSummary = field(default_factory=ScoreSummary)
+    timings: Mapping[str, float] | None = None  # None: not recorded (a row from elsewhere)
+    warnings: tuple[str, ...] | None = None
+    quality: QualityFigures = field(default_factory=QualityFigures)
+    drift: DriftFigures = field(default_factory=DriftFigures)
+    engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}
+    extra: Mapping = field(default_factory=dict, repr=False)  # keys this version does not know, kept
+
+    @classmethod
+    def from_json(cls, data: Mapping | None) -> RunStats:
+        data = dict(data or {})
+        return cls(
+            scores=ScoreSummary(data.pop("scores", None) or _EMPTY),
+            timings=data.pop("timings", None),
+            warnings=None if "warnings" not in data else tuple(data.pop("warnings") or ()),
+            quality=QualityFigures(data.pop("quality", None) or _EMPTY),
+            drift=DriftFigures(data.pop("drift", None) or _EMPTY),
+            engine={"spark": data.pop("spark")} if "spark" in data else _EMPTY,
+            extra=data,
+        )
+
+    @classmethod
+    def from_checks(cls, checks: Mapping | None) -> RunStats:
+        """The quality, drift and scores sections a check produced (``RunMonitor.figures``,
+        or a ``QualityCheckFailed``'s stats)."""
+        return cls.from_json(checks)
+
+    def to_json(self) -> dict:
+        """Plain JSON data (numpy values and dates converted); sections the run did not
+        reach are left out (the runner always records timings and warnings)."""
+        out: dict = {}
+        if self.scores:
+            out["scores"] = dict(self.scores.data)
+        if self.timings is not None:
+            out["timings"] = dict(self.timings)
+        if self.warnings is not None:
+            out["warnings"] = list(self.warnings)
+        if self.quality.data:
+            out["quality"] = dict(self.quality.data)
+        if self.drift.data:
+            out["drift"] = dict(self.drift.data)
+        out.update({name: dict(facts) for name, facts in self.engine.items()})
+        out.update(self.extra)
+        return json.loads(json.dumps(out, default=_default))
+
+
+def _default(value):
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)  # a figure of a type we do not know is still recorded, as text
+
+
+@dataclass(frozen=True)
+class PreviousDay:
+    """The last succeeded day before the one being scored, for drift: its day and scores."""
+
+    day: date
+    scores: ScoreSummary

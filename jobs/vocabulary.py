@@ -1,0 +1,36 @@
+"""The words batchscore's parts share, each defined once: run statuses, engine names, source
+and output kinds, and the defaults more than one part uses. ``Literal``s, CLI choices and
+comparisons derive from these; a ``StrEnum`` member is its own text, so it compares equal to
+what the ledger stores."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pipelines.registry import DEFAULT_ALIAS  # noqa: F401  (re-exported: the registry owns it)
+
+
+class RunStatus(StrEnum):
+    """A ledger row's status; ``SKIPPED`` is never stored: it is the outcome of a run that
+    found its day already succeeded (and of a backfill day it passed over)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Engine(StrEnum):
+    """Who scores the day: ``pandas`` in this process (and its workers), ``spark`` on a cluster."""
+
+    PANDAS = "pandas"
+    SPARK = "spark"
+
+
+ENGINES = tuple(e.value for e in Engine)
+
+# Kinds of ``source:`` and ``output:`` in a job file.
+SQL, PARQUET = "sql", "parquet"
+KINDS = (SQL, PARQUET)
+
+DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out

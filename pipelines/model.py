@@ -1,0 +1,149 @@
+"""A registered model version: its record (``ModelVersion``), the sha256-checked bytes of its
+file and how they are unpickled, and the handle an engine gets (``ModelHandle``). The
+registry (``pipelines.registry``) finds versions; this module is what a version is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import platform
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from pipelines.errors import ModelError, ModelIntegrityError, TransientError
+from pipelines.spec import Feature, ModelSpec
+
+MODEL_FILE = "model.joblib"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version, as recorded in its meta.json."""
+
+    name: str
+    version: int
+    directory: Path
+    sha256: str
+    features: tuple[Feature, ...]
+    task: str
+    classes: tuple | None
+    library_versions: dict[str, str]
+    metrics: dict = field(default_factory=dict)
+    reference: dict | None = None
+    created_at: str = ""
+    profile: dict | None = None  # per-feature training profile (pipelines.profile)
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / MODEL_FILE
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.name, self.version, self.task, self.features, self.classes)
+
+    @property
+    def label(self) -> str:
+        return f"model {self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    pipeline: object
+    warnings: tuple[str, ...] = ()
+
+
+_PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib": "joblib"}
+
+
+def library_versions() -> dict[str, str]:
+    """The versions that decide whether a pickled pipeline can be loaded again."""
+    import sklearn
+
+    return {
+        "sklearn": sklearn.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "joblib": joblib.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """What an engine is given of a model: the version's record, its file's bytes (sha256
+    checked when read) and ``load()``. Spark broadcasts ``data``; executors ``unpickle`` it."""
+
+    version: ModelVersion
+    data: bytes
+
+    def load(self) -> object:
+        """The fitted pipeline (scikit-learn is imported here, on first use)."""
+        return unpickle(self.data, self.version)
+
+
+def verified_bytes(mv: ModelVersion) -> bytes:
+    """The model file's bytes, read once and checked against the recorded sha256."""
+    try:
+        data = mv.model_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelIntegrityError(
+            f"{mv.label}: {MODEL_FILE} is missing from {mv.directory}",
+            hint="re-register the model or restore the file",
+        ) from exc
+    except OSError as exc:
+        raise TransientError(f"{mv.label}: cannot read {mv.model_path}: {exc}") from exc
+    check_sha256(data, mv)
+    return data
+
+
+def unpickle(data: bytes, mv: ModelVersion):
+    """The pipeline in ``data`` (bytes of mv's model file), rechecking the sha256 first.
+
+    Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
+    """
+    check_sha256(data, mv)
+    # scikit-learn is imported here, not with this module: resolving a version or checking
+    # its file needs none of it, and its import (scipy included) is a second of start-up.
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    try:
+        with warnings.catch_warnings():
+            # Reported once, as LoadedModel.warnings, instead of on every load.
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+            return joblib.load(io.BytesIO(data))
+    except Exception as exc:  # missing module, incompatible library...: all mean "cannot use"
+        libs = mv.library_versions
+        fitted = ", ".join(f"{k} {v}" for k, v in libs.items())
+        pins = " ".join(f"{_PIP.get(k, k)}=={v}" for k, v in libs.items() if k in _PIP)
+        raise ModelError(
+            f"{mv.label} cannot be unpickled: {type(exc).__name__}: {exc} (fitted with {fitted})",
+            hint=f"install the libraries it was fitted with (pip install {pins}) or retrain it",
+        ) from exc
+
+
+def version_warnings(mv: ModelVersion) -> tuple[str, ...]:
+    """Differences between the recorded scikit-learn version and the installed one (read from
+    the installed package's metadata: known before scikit-learn is imported)."""
+    fitted = mv.library_versions.get("sklearn")
+    installed = importlib.metadata.version("scikit-learn")
+    if fitted and fitted != installed:
+        return (f"{mv.name} v{mv.version} was fitted with scikit-learn {fitted}, this is {installed}",)
+    return ()
+
+
+def check_sha256(data: bytes, mv: ModelVersion) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != mv.sha256:
+        raise ModelIntegrityError(
+            f"{mv.label}: {MODEL_FILE} changed since it was registered "
+            f"(sha256 {actual[:12]}… != {mv.sha256[:12]}… recorded)",
+            hint="re-register the model or restore the file",
+        )
