@@ -13,6 +13,7 @@ from jobs.config import JobConfig
 from jobs.engines import Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
+from jobs.model_choice import choose_model
 from jobs.scoring import Lineage, positive_index
 from jobs.settings import Settings
 from pipelines.registry import ModelVersion, Registry, version_warnings
@@ -69,7 +70,8 @@ def run_day(
     timings: dict[str, float] = {}
     try:  # the one broad except of a run: record the failure, re-raise it
         registry = Registry(settings.models_root)
-        version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
+        choice = choose_model(registry, job, day, pipeline_version)
+        version = choice.version
         ledger.set_model(claim, version.name, version.version)
         warnings = version_warnings(version)
         for warning in warnings:
@@ -111,7 +113,8 @@ def run_day(
             rows_read=result.rows_read,
             rows_written=result.rows_written,
             rows_rejected=result.rows_rejected,
-            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks, **result.details},
+            stats={"scores": result.scores, "timings": timings, "warnings": list(warnings), **result.checks, **result.details,
+                   "model_choice": choice.to_json()},
         )
     except BaseException as exc:
         if isinstance(exc, BatchScoreError):
