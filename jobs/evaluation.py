@@ -122,6 +122,7 @@ def evaluate_job(
     """Evaluate every day of ``days`` whose labels have matured on ``today``."""
     outcomes = _outcomes(job)
     store = EvaluationStore(settings.state_url)
+    store.engine  # the table exists from the first evaluate on, even before a day is evaluated
     registry = Registry(settings.models_root)
     results = []
     for day in days:

@@ -184,7 +184,7 @@ def _write_sqlite(path: Path, frames: list[pd.DataFrame]) -> None:
 
 def _write_labels(path: Path, frames: list[pd.DataFrame]) -> None:
     columns = [*SQL_COLUMNS, "churned"]
-    ddl = ", ".join(f"{name} {kind}" for name, kind in [*SQL_COLUMNS.items(), ("churned", "INTEGER NOT NULL")])
+    ddl = ", ".join(f"{name} {kind}" for name, kind in [*SQL_COLUMNS.items(), ("churned", "INTEGER")])
     insert = f"INSERT INTO {LABELS_TABLE} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     rows = _sql_rows(pd.concat(frames, ignore_index=True)[columns])
     connection = sqlite3.connect(path)

@@ -44,6 +44,8 @@ def cmd_pipeline_show(args) -> int:
         "metrics": mv.metrics,
         "reference": mv.reference,
         "created_at": mv.created_at,
+        "train_start": mv.train_start,
+        "train_end": mv.train_end,
         "path": str(mv.model_path),
     }
     print(json.dumps(record, indent=2, default=str))
