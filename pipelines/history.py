@@ -59,10 +59,15 @@ def who() -> str:
 
 
 def append(model_dir: Path, move: AliasMove) -> None:
-    """Append one move to the model's history and flush it to disk."""
+    """Append one move to the model's history and flush it to disk (callers hold the
+    registry's alias lock, so appends never interleave)."""
     line = json.dumps(move.to_json(), sort_keys=True, default=str) + "\n"
-    fd = os.open(model_dir / HISTORY_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(model_dir / HISTORY_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A torn last line (a crash mid-write) never recorded a move: drop it.
+            os.ftruncate(fd, os.pread(fd, size, 0).rfind(b"\n") + 1)
         os.write(fd, line.encode())
         os.fsync(fd)
     finally:
