@@ -14,7 +14,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,10 @@ class EvaluationStore:
             self._engine = engine
         return self._engine
 
+    def create(self) -> None:
+        """Create the table if it is missing."""
+        self.engine  # noqa: B018 -- creating the engine creates the table
+
     def replace_day(self, job: str, day: date, rows: list[dict]) -> None:
         """The (job, day)'s rows, all replaced in one transaction."""
         with _translated(), db.connect(self.engine, "state", begin=True) as conn:
@@ -117,12 +121,13 @@ def matured_end(outcomes: OutcomesConfig, today: date) -> date:
 
 
 def evaluate_job(
-    job: JobConfig, days: list[date], settings: Settings, *, today: date, now: datetime | None = None,
+    job: JobConfig, days: list[date], settings: Settings, *, today: date, now: datetime,
 ) -> list[DayResult]:
-    """Evaluate every day of ``days`` whose labels have matured on ``today``."""
+    """Evaluate every day of ``days`` whose labels have matured on ``today``; ``now`` stamps
+    the rows written."""
     outcomes = _outcomes(job)
     store = EvaluationStore(settings.state_url)
-    store.engine  # the table exists from the first evaluate on, even before a day is evaluated
+    store.create()  # the table exists from the first evaluate on, even before a day is evaluated
     registry = Registry(settings.models_root)
     results = []
     for day in days:
@@ -130,7 +135,7 @@ def evaluate_job(
             if day > matured_end(outcomes, today):
                 results.append(DayResult(day, NOT_MATURED))
                 continue
-            result = evaluate_day(job, outcomes, day, registry, now or datetime.now(timezone.utc))
+            result = evaluate_day(job, outcomes, day, registry, now)
             if result.rows:
                 store.replace_day(job.name, day, list(result.rows))
             results.append(result)

@@ -49,7 +49,7 @@ def cmd_evaluate(args) -> int:
         days = list(day_range(start, end))
     except BatchScoreError as exc:
         raise exc.in_context(job.name, None)
-    results = evaluate_job(job, days, settings, today=today)
+    results = evaluate_job(job, days, settings, today=today, now=utc_now())
     for result in results:
         if result.status != EVALUATED:
             print(f"{result.day} {result.status}")

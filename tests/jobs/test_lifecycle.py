@@ -342,3 +342,13 @@ def test_a_version_trained_on_the_day_is_refused_unless_named_by_number(lc):
     assert [s["model_choice"]["how"] for s in stats] == ["explicit", "run_start"]
     failed = lc.query("SELECT count(*) FROM batchscore_runs WHERE status = 'failed'", url=lc.state)
     assert failed == [(2,)]
+
+
+def test_evaluate_reads_parquet_scores(project):
+    labels = {"kind": "sql", "url": "sqlite:///data/warehouse.db", "table": "churn_labels", "date_column": "snapshot_date"}
+    project.write_job(output={"kind": "parquet", "path": "data/scores"}, outcomes={"source": labels, "label_column": "churned"})
+    assert project.cli("run", "churn", "--date", DAYS[-1].isoformat()).code == 0
+    result = project.cli("evaluate", "churn", "--start", DAYS[-1].isoformat(), "--end", DAYS[-1].isoformat())
+    assert result.code == 0, result.err
+    assert f"{DAYS[-1]} main churn v1 n={N_CUSTOMERS}" in result.out
+    assert project.sql("SELECT role, n FROM batchscore_evaluations", db=project.state_db) == [("main", N_CUSTOMERS)]
