@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -21,9 +20,6 @@ from pipelines.demo_data import make_customer_frame
 from pipelines.history import HISTORY_FILE
 from pipelines.registry import Registry
 from tests.jobs.conftest import DAYS, N_CUSTOMERS, Project, Result, assert_one_line_error
-from pipelines.demo_data import TRAINING_DAYS
-
-HISTORY_DAYS = tuple(date.fromordinal(DAYS[0].toordinal() - k) for k in range(TRAINING_DAYS, 0, -1))
 
 
 @dataclass
