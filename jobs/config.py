@@ -35,6 +35,8 @@ DEFAULT_PIPELINE_VERSION = DEFAULT_ALIAS  # an alias or a version number
 DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fires
 DEFAULT_WAIT_FOR_DATA_S = 0.0  # how long a day with no input rows yet is polled for (0: fail at once)
 DEFAULT_MISFIRE_GRACE_S = 600  # a fire later than this (daemon busy or asleep) is dropped
+RESOLVE_RUN_START, RESOLVE_AS_OF_DAY = "run_start", "as_of_day"  # pipeline.resolve
+DEFAULT_TRAINING_ALIAS = "staging"  # where `batchscore train` puts a new version
 
 
 def _table_name(value: str) -> str:
@@ -97,6 +99,8 @@ class ParquetSource(_Frozen):
 class PipelineRef(_Frozen):
     name: str
     version: str | int = DEFAULT_PIPELINE_VERSION  # an alias or a version number
+    # run_start: the alias's target when the run starts; as_of_day: its target on the scored day
+    resolve: Literal["run_start", "as_of_day"] = RESOLVE_RUN_START
 
 
 class SqlOutput(_Frozen):
@@ -183,6 +187,59 @@ class SparkSettings(_Frozen):
 
 SourceConfig = Annotated[SqlSource | ParquetSource, Field(discriminator="kind")]
 OutputConfig = Annotated[SqlOutput | ParquetOutput, Field(discriminator="kind")]
+_FACTORY = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})*:{IDENTIFIER}$")
+
+
+class TrainingConfig(_Frozen):
+    """``training:``: how `batchscore train` fits a new version (jobs.training)."""
+
+    factory: str  # module:function returning an unfitted pipeline
+    source: SourceConfig  # features and the label, one day per date_column value
+    label_column: str
+    window_days: int = Field(90, ge=2)  # days of data, ending the day before the train date
+    holdout_days: int = Field(14, ge=1)  # the window's last days, held out for the metrics
+    alias: str = DEFAULT_TRAINING_ALIAS
+    schedule: str | None = None  # cron, 5 fields: the daemon and crontab train on it too
+
+    _check_label = field_validator("label_column")(_column_name)
+
+    @field_validator("factory")
+    @classmethod
+    def _check_factory(cls, value: str) -> str:
+        if not _FACTORY.match(value):
+            raise ValueError(f"{value!r} is not module:function (e.g. pipelines.churn:build)")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        return JobConfig._check_schedule(value)  # the same cron check as the job's schedule
+
+    @model_validator(mode="after")
+    def _holdout_inside(self) -> TrainingConfig:
+        if self.holdout_days >= self.window_days:
+            raise ValueError(f"holdout_days {self.holdout_days} leaves no training days in window_days {self.window_days}")
+        if self.alias == DEFAULT_PIPELINE_VERSION:
+            raise ValueError(f"alias {self.alias!r}: training never lands on {DEFAULT_PIPELINE_VERSION}; promote it")
+        return self
+
+
+class OutcomesConfig(_Frozen):
+    """``outcomes:``: the true labels, joined to stored scores by `batchscore evaluate`."""
+
+    source: SourceConfig  # the id columns, label_column; date_column: the scored day they belong to
+    label_column: str
+    delay_days: int = Field(0, ge=0)  # a day's labels are final this many days after it
+
+    _check_label = field_validator("label_column")(_column_name)
+
+
+class GateConfig(_Frozen):
+    """``gate:``: what `pipeline promote --gate JOB` asks of a candidate's shadow days."""
+
+    min_days: int = Field(7, ge=1)
+    max_metric_drop: float = Field(0.01, ge=0)
+    max_psi: float = Field(0.2, gt=0)
 
 
 class JobConfig(_Frozen):
@@ -207,6 +264,9 @@ class JobConfig(_Frozen):
     wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
     misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
     spark: SparkSettings = SparkSettings()  # used by engine: spark only
+    training: TrainingConfig | None = None
+    outcomes: OutcomesConfig | None = None
+    gate: GateConfig = GateConfig()
 
     @field_validator("name")
     @classmethod
@@ -317,7 +377,12 @@ def _resolve_paths(job: JobConfig, root: Path) -> JobConfig:
             return part
         return part.model_copy(update={"path": str(resolve_path(part.path, root))})
 
-    return job.model_copy(update={"source": fix(job.source), "output": fix(job.output)})
+    update = {"source": fix(job.source), "output": fix(job.output)}
+    for section in ("training", "outcomes"):
+        part = getattr(job, section)
+        if part is not None:
+            update[section] = part.model_copy(update={"source": fix(part.source)})
+    return job.model_copy(update=update)
 
 
 def job_path(config_dir: Path, name: str) -> Path:
@@ -350,7 +415,10 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 
 # --- error messages ----------------------------------------------------------------------
 
-_SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings}
+_SECTIONS = {
+    "pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings,
+    "training": TrainingConfig, "outcomes": OutcomesConfig, "gate": GateConfig,
+}
 _KINDS = {"source": {SQL: SqlSource, PARQUET: ParquetSource}, "output": {SQL: SqlOutput, PARQUET: ParquetOutput}}
 
 

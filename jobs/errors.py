@@ -67,3 +67,15 @@ class QualityCheckFailed(BatchScoreError):
     def __init__(self, what: str, *, hint: str | None = None, stats: dict | None = None) -> None:
         super().__init__(what, hint=hint)
         self.stats = stats or {}
+
+
+class TrainingError(BatchScoreError):
+    """Fitting or measuring a new version failed: bad training data or a failing pipeline."""
+
+
+class ModelLeakage(ModelError):
+    """The chosen version was trained on data up to or past the day it would score."""
+
+
+class GateRefused(BatchScoreError):
+    """The promotion gate found the candidate short of a rule; nothing was moved (exit 1)."""

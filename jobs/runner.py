@@ -14,6 +14,7 @@ from jobs.config import JobConfig
 from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Claim, Ledger
+from jobs.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
 from jobs.vocabulary import RunStatus
@@ -69,8 +70,8 @@ def run_day(
         return RunOutcome(job=job.name, day=day, status=RunStatus.SKIPPED)
     run = _Run(job, day, claim, ledger, engine_name, clock)
     try:  # the one broad except of a run: record the failure, re-raise it
-        version = registry.resolve(job.pipeline.name, pipeline_version or job.pipeline.version)
-        run.chose(version)
+        choice = choose_model(registry, job, day, pipeline_version)
+        version = run.chose(choice)
         result = run_engine(engine_name, run.task(version), registry.handle(version), progress)
         outcome = run.succeeded(version, result)
     except BaseException as exc:
@@ -91,9 +92,12 @@ class _Run:
     clock: Callable[[], datetime]
     started: float = field(default_factory=time.perf_counter)
     warnings: tuple[str, ...] = ()
+    choice: ModelChoice | None = None
 
-    def chose(self, version: ModelVersion) -> None:
-        """Record the model the day is scored with; its library drift becomes warnings."""
+    def chose(self, choice: ModelChoice) -> ModelVersion:
+        """Record the model the day is scored with (and how it was chosen); its library drift
+        becomes warnings."""
+        self.choice, version = choice, choice.version
         self.ledger.set_model(self.claim, version.name, version.version)
         self.warnings = version_warnings(version)
         for warning in self.warnings:
@@ -102,6 +106,7 @@ class _Run:
             "%s %s: run %s (attempt %d) scoring with %s v%d on %s",
             self.job.name, self.day, self.claim.run_id, self.claim.attempt, version.name, version.version, self.engine,
         )
+        return version
 
     def task(self, version: ModelVersion) -> ScoringTask:
         job, day = self.job, self.day
@@ -135,6 +140,7 @@ class _Run:
         stats = RunStats.from_json({
             **result.checks, **result.details, "scores": result.scores,
             "timings": {**result.timings, "total": round(seconds, 4)}, "warnings": self.warnings,
+            "model_choice": self.choice.to_json(),
         })
         self.ledger.finish(
             self.claim, rows_read=result.rows_read, rows_written=result.rows_written,

@@ -61,6 +61,11 @@ def build_pipeline() -> Pipeline:
     return Pipeline([("features", features), ("model", LogisticRegression(max_iter=1000))])
 
 
+def build() -> Pipeline:
+    """The factory of the job file's ``training.factory: pipelines.churn:build``."""
+    return build_pipeline()
+
+
 def train(frame: pd.DataFrame) -> tuple[Pipeline, dict]:
     """Fit on a fixed split of ``frame``; metrics are measured on the held-out rest."""
     x_train, x_test, y_train, y_test = train_test_split(

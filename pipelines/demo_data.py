@@ -29,6 +29,9 @@ EPOCH = date(2026, 1, 1)  # the day customer traits are anchored to
 TRAINING_DAYS = 5  # days of labelled history just before the scored range
 
 TABLE = "customer_features"
+# The same snapshots with their churned label, for `batchscore train` and `evaluate`: every
+# scored day and the TRAINING_DAYS before them.
+LABELS_TABLE = "churn_labels"
 # Column -> SQLite declared type, in table order; the Parquet schema follows the same order.
 SQL_COLUMNS = {
     "customer_id": "INTEGER NOT NULL",
@@ -154,6 +157,7 @@ def build_warehouse(
     _write_partitions(info.features_path, frames)
     history = [start - timedelta(k) for k in range(TRAINING_DAYS, 0, -1)]
     training = pd.concat([make_customer_frame(d, n_customers) for d in history], ignore_index=True)
+    _write_labels(info.sqlite_path, [training, *frames])
     tmp = data / f".training-{uuid.uuid4().hex}.parquet"
     training.to_parquet(tmp, index=False)
     tmp.replace(info.training_path)
@@ -174,6 +178,21 @@ def _write_sqlite(path: Path, frames: list[pd.DataFrame]) -> None:
             connection.executemany(insert, rows)
             # Indexed after the insert: building it once is faster than updating it per row.
             connection.execute(f"CREATE INDEX ix_{TABLE}_snapshot_date ON {TABLE} (snapshot_date)")
+    finally:
+        connection.close()
+
+
+def _write_labels(path: Path, frames: list[pd.DataFrame]) -> None:
+    columns = [*SQL_COLUMNS, "churned"]
+    ddl = ", ".join(f"{name} {kind}" for name, kind in [*SQL_COLUMNS.items(), ("churned", "INTEGER")])
+    insert = f"INSERT INTO {LABELS_TABLE} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    rows = _sql_rows(pd.concat(frames, ignore_index=True)[columns])
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            connection.execute(f"DROP TABLE IF EXISTS {LABELS_TABLE}")
+            connection.execute(f"CREATE TABLE {LABELS_TABLE} ({ddl}, PRIMARY KEY (snapshot_date, customer_id))")
+            connection.executemany(insert, rows)
     finally:
         connection.close()
 

@@ -39,6 +39,8 @@ class ModelVersion:
     reference: dict | None = None
     created_at: str = ""
     profile: dict | None = None  # per-feature training profile (pipelines.profile)
+    train_start: str | None = None  # ISO days of the training window, when known
+    train_end: str | None = None
 
     @property
     def model_path(self) -> Path:

@@ -5,6 +5,7 @@ Layout under the registry root::
     <name>/<version>/model.joblib    the pickled pipeline, never rewritten
     <name>/<version>/meta.json       sha256, features and dtypes, task, libraries, metrics...
     <name>/aliases.json              {"production": 3}
+    <name>/alias_history.jsonl       every alias move (pipelines.history)
 
 A version is built in ``<name>/.tmp-<uuid>`` and renamed into place: the rename fails when the
 number is taken, so concurrent registers get distinct versions and nobody sees a half-written
@@ -23,7 +24,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import joblib
@@ -44,6 +45,7 @@ from pipelines.model import (
 )
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
+from pipelines import history
 from pipelines.profile import profile_frame
 from pipelines.settings import Settings
 
@@ -71,13 +73,21 @@ class Registry:
         training_frame: pd.DataFrame | None = None,
         alias: str | None = None,
         metrics: Mapping | None = None,
+        training_window: tuple[date, date] | None = None,
+        reason: str | None = None,
     ) -> int:
-        """Store a fitted pipeline as the next version of ``name``; returns the version."""
+        """Store a fitted pipeline as the next version of ``name``; returns the version.
+
+        ``training_window``: the first and last day of the data it was fitted (and evaluated)
+        on, recorded as ``train_start``/``train_end``; ``reason`` goes to the alias history.
+        """
         _check_name(name, "model name")
         if alias is not None:
             _check_name(alias, "alias")
         _check_fitted(pipeline, f"the pipeline given for {name}")
         meta = self._describe(name, pipeline, training_frame, _plain_metrics(metrics))
+        if training_window is not None:
+            meta["train_start"], meta["train_end"] = (d.isoformat() for d in training_window)
         model_dir = self.root / name
         model_dir.mkdir(parents=True, exist_ok=True)
         tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
@@ -91,7 +101,7 @@ class Registry:
             shutil.rmtree(tmp, ignore_errors=True)  # cleanup only; the error propagates
             raise
         if alias is not None:
-            self.promote(name, version, alias)
+            self.promote(name, version, alias, reason=reason or "registered")
         return version
 
     def register_file(
@@ -118,15 +128,30 @@ class Registry:
             name, pipeline, training_frame=training_frame, alias=alias, metrics=metrics
         )
 
-    def promote(self, name: str, version: int | str, alias: str) -> None:
+    def promote(
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        reason: str | None = None,
+        gate: dict | None = None,
+        by: str | None = None,
+    ) -> None:
         """Point ``alias`` at an existing version (atomically; the old target stays loadable).
 
-        ``version`` is resolved like any reference: an alias there copies its target.
+        ``version`` is resolved like any reference: an alias there copies its target. The move
+        is appended to the alias history (with ``reason``, the ``gate`` verdict, ``by``) first.
         """
         _check_name(alias, "alias")
         mv = self.resolve(name, version)
         with self._aliases_lock(name):
             current = _read_aliases(self.root / name)
+            move = history.AliasMove(
+                at=self.clock().astimezone(timezone.utc), alias=alias, from_version=current.get(alias),
+                to_version=mv.version, by=by or history.who(), reason=reason, gate=gate,
+            )
+            history.append(self.root / name, move)
             current[alias] = mv.version
             text = json.dumps(current, indent=2, sort_keys=True)
             _write_atomic(self.root / name / ALIASES_FILE, text)
@@ -203,6 +228,14 @@ class Registry:
         self._check_exists(name)
         return _read_aliases(self.root / name)
 
+    def alias_history(self, name: str) -> list[history.AliasMove]:
+        """Every recorded alias move of ``name``, oldest first."""
+        self._check_exists(name)
+        try:
+            return history.read(self.root / name)
+        except ValueError as exc:
+            raise ModelError(str(exc), hint="restore the file from a backup") from exc
+
     def resolve(self, name: str, ref: str | int) -> ModelVersion:
         """A version by number (int or digit string) or by alias."""
         self._check_exists(name)
@@ -264,6 +297,8 @@ class Registry:
                 reference=meta.get("reference"),
                 created_at=meta.get("created_at", ""),
                 profile=meta.get("profile"),
+                train_start=meta.get("train_start"),
+                train_end=meta.get("train_end"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(

@@ -11,7 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
-from jobs.cli.pipelines import cmd_pipeline_list, cmd_pipeline_promote, cmd_pipeline_register, cmd_pipeline_show
+from jobs.cli.lifecycle import cmd_evaluate, cmd_pipeline_history, cmd_pipeline_promote, cmd_train
+from jobs.cli.pipelines import cmd_pipeline_list, cmd_pipeline_register, cmd_pipeline_show
 from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.cli.schedule import cmd_crontab, cmd_scheduler
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
@@ -152,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", default="2026-11-27")
     p.set_defaults(handler=cmd_demo)
 
+    p = sub.add_parser("train", parents=[common], help="fit, measure and register a new version (training:)")
+    p.add_argument("job")
+    p.add_argument("--date", help="the train date: the window ends the day before (default: today)")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", parents=[common], help="realized metrics: matured labels joined to stored scores")
+    p.add_argument("job")
+    p.add_argument("--start", help="first day (default: 29 days before --end)")
+    p.add_argument("--end", help="last day (default: the last day whose labels matured)")
+    p.set_defaults(handler=cmd_evaluate)
+
     p = sub.add_parser("pipeline", parents=[common], help="the model registry")
     psub = p.add_subparsers(title="registry commands", metavar="ACTION")
     q = psub.add_parser("list", parents=[common], help="models, versions and aliases")
@@ -170,7 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("version")
     q.add_argument("alias")
+    q.add_argument("--gate", metavar="JOB", help="refuse unless the version passes the gate: of this job")
+    q.add_argument("--force", action="store_true", help="promote even if the gate fails (needs --reason)")
+    q.add_argument("--reason", help="why; recorded in the alias history")
     q.set_defaults(handler=cmd_pipeline_promote)
+    q = psub.add_parser("history", parents=[common], help="every alias move of a model")
+    q.add_argument("name")
+    q.set_defaults(handler=cmd_pipeline_history)
     return parser
 
 

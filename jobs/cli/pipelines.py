@@ -1,4 +1,5 @@
-"""Commands of the model registry: pipeline list, show, register, promote."""
+"""Commands of the model registry: pipeline list, show, register (promote and history:
+jobs.cli.lifecycle)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def cmd_pipeline_show(args) -> int:
         "metrics": mv.metrics,
         "reference": mv.reference,
         "created_at": mv.created_at,
+        "train_start": mv.train_start,
+        "train_end": mv.train_end,
         "path": str(mv.model_path),
     }
     print(json.dumps(record, indent=2, default=str))
@@ -70,15 +73,6 @@ def _read_training(path: Path):
         return pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowInvalid) as exc:
         raise UsageError(f"cannot read training data {path}: {exc}", hint="give a Parquet file") from exc
-
-
-def cmd_pipeline_promote(args) -> int:
-    from pipelines.registry import Registry
-
-    registry = Registry(resolve_settings(args).models_root)
-    registry.promote(args.name, args.version, args.alias)
-    print(f"{args.name}: {args.alias} -> v{int(args.version)}")
-    return EXIT_OK
 
 
 def _metrics_text(metrics: dict) -> str:

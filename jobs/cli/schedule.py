@@ -45,17 +45,15 @@ def cmd_scheduler(args) -> int:
 def cmd_crontab(args) -> int:
     import shutil
 
-    from jobs.schedule.crontab import batchscore_command, crontab_lines, render, system_timezone
+    from jobs.schedule.crontab import batchscore_command, crontab_lines, render, system_timezone, training_lines
 
     settings = resolve_settings(args)
     jobs = [config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)]
-    lines = crontab_lines(
-        jobs,
-        batchscore=batchscore_command(sys.executable, shutil.which("batchscore")),
-        config_dir=settings.config_dir,
-        log_dir=settings.log_dir,
-        system_tz=system_timezone(),
-    )
+    where = {
+        "batchscore": batchscore_command(sys.executable, shutil.which("batchscore")),
+        "config_dir": settings.config_dir, "log_dir": settings.log_dir, "system_tz": system_timezone(),
+    }
+    lines = crontab_lines(jobs, **where) + training_lines(jobs, **where)
     text = render(lines, settings.config_dir)
     if args.write:
         path = settings.project_root / "scripts" / "crontab"

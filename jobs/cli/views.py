@@ -36,6 +36,12 @@ def cmd_status(args) -> int:
     print_table(headers, table)
     if not rows:
         print(f"no runs of {args.job} yet", file=sys.stderr)
+    from jobs.cli.lifecycle import realized_rows
+
+    realized = realized_rows(settings.state_url, args.job, {row["score_date"] for row in rows})
+    if realized:
+        print("\nrealized metrics (batchscore evaluate):")
+        print_table(["score_date", "model", "role", "n", "metric"], realized)
     return EXIT_OK
 
 

@@ -60,6 +60,28 @@ def crontab_lines(jobs: Iterable[JobConfig], *, batchscore: str, config_dir: Pat
     return lines
 
 
+def training_lines(jobs: Iterable[JobConfig], *, batchscore: str, config_dir: Path, log_dir: Path, system_tz: str) -> list[str]:
+    """A ``batchscore train JOB --date today`` line per job with a ``training.schedule``."""
+    lines: list[str] = []
+    current_tz = system_tz
+    for job in sorted(jobs, key=lambda j: j.name):
+        if job.training is None or job.training.schedule is None:
+            continue
+        lines.append(f"# {job.name}: trains {job.pipeline.name} into {job.training.alias}, in {job.timezone}")
+        if not same_zone(job.timezone, current_tz):
+            lines.append(f"CRON_TZ={job.timezone}")
+            current_tz = job.timezone
+        command = " ".join([
+            "mkdir -p", shlex.quote(str(log_dir)), "&&", batchscore, "train", shlex.quote(job.name),
+            "--config-dir", shlex.quote(str(config_dir)), "--date", "today",
+            ">>", shlex.quote(str(log_dir / f"{job.name}.train.log")), "2>&1",
+        ])
+        lines.append(f"{job.training.schedule} {command.replace('%', chr(92) + '%')}")
+    if not same_zone(current_tz, system_tz):
+        lines.append(f"CRON_TZ={system_tz}")
+    return lines
+
+
 _UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"}
 
 

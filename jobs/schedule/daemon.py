@@ -45,6 +45,7 @@ KILL_AFTER_S = 30.0  # a child that ignores SIGTERM this long is killed
 LOG_FILE = "scheduler.log"
 LOG_BYTES, LOG_BACKUPS = 10 * 1024 * 1024, 5
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s"
+TRAIN_SUFFIX = ":train"  # the APScheduler id of a job's training.schedule is JOB:train
 
 
 class Daemon:
@@ -175,11 +176,13 @@ class Daemon:
         for name in sorted(set(self.jobs) - set(seen)):
             log.info("%s: its file is gone; unscheduled", name)
             del self.jobs[name]
-            if self.scheduler.get_job(name):
-                self.scheduler.remove_job(name)
+            for job_id in (name, name + TRAIN_SUFFIX):
+                if self.scheduler.get_job(job_id):
+                    self.scheduler.remove_job(job_id)
         self._seen = seen
 
     def _schedule(self, job: JobConfig, *, new: bool) -> None:
+        self._schedule_training(job)
         if job.schedule is None:
             if self.scheduler.get_job(job.name):
                 self.scheduler.remove_job(job.name)
@@ -198,7 +201,45 @@ class Daemon:
             f", catch-up of the last {job.max_catchup_days} days now" if extra else "",
         )
 
+    def _schedule_training(self, job: JobConfig) -> None:
+        """``JOB:train`` on ``training.schedule``, removed when the job no longer has one."""
+        job_id = job.name + TRAIN_SUFFIX
+        if job.training is None or job.training.schedule is None:
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+            return
+        self.scheduler.add_job(
+            self._fire_training, trigger(job.training.schedule, job.tz, self.second), args=[job.name],
+            id=job_id, name=job_id, replace_existing=True, misfire_grace_time=job.misfire_grace_s,
+        )
+        log.info("%s: training scheduled '%s' %s, next fire %s", job.name, job.training.schedule, job.timezone,
+                 _when(next_fire(job.training.schedule, job.tz, self.clock(), self.second)))
+
     # --- fires ---------------------------------------------------------------------------
+
+    def _fire_training(self, name: str) -> None:
+        """Train the job's pipeline for today (local to the job) in a child process."""
+        from jobs.schedule.days import local_today
+
+        job = self.jobs.get(name)
+        if job is None or job.training is None:
+            return
+        day = local_today(self.clock(), job.tz)
+        with self._lock:
+            if self._stopping:
+                return
+            child = self._context.Process(
+                target=train_child_main, args=(job, day, self.settings, self._logs, logging.getLogger().level),
+                name=name + TRAIN_SUFFIX, daemon=False,
+            )
+            child.start()
+            self._children.add(child)
+        log.info("%s: training for %s in child pid %s", name, day, child.pid)
+        child.join()
+        with self._lock:
+            self._children.discard(child)
+        level = logging.INFO if child.exitcode == 0 else logging.ERROR
+        log.log(level, "%s: training for %s ended with exit code %s", name, day, child.exitcode)
 
     def _on_skipped(self, event) -> None:
         if isinstance(event, JobSubmissionEvent):  # max_instances: one run per job at a time
@@ -291,6 +332,26 @@ def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level
         log.warning("%s: terminated; the day being scored was rolled back and recorded as failed", job.name)
         sys.exit(143)
     sys.exit(1 if failed else 0)
+
+
+def train_child_main(job: JobConfig, day: date, settings: Settings, logs, level: int) -> None:
+    """``batchscore train JOB --date day`` in a child of the daemon; exit 1 if it failed."""
+    from jobs.training import train_job
+
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(level)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        train_job(job, day, settings)
+    except BatchScoreError as exc:
+        log.error("%s %s: training failed: %s", job.name, day, exc)
+        sys.exit(1)
+    except _Terminated:
+        log.warning("%s %s: training terminated; nothing was registered", job.name, day)
+        sys.exit(143)
+    sys.exit(0)
 
 
 def _run_logged(job: JobConfig, day: date, settings: Settings) -> int:
