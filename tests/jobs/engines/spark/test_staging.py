@@ -28,8 +28,8 @@ from jobs.runner import run_day
 from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
+from tests.jobs.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 END = date(2026, 11, 27)
 BEFORE = date(2026, 11, 26)
 N = 200

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, expected_scores
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, expected_scores
 
 DAY = DAYS[-1]
 

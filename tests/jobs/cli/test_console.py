@@ -5,7 +5,7 @@ exit code."""
 from __future__ import annotations
 
 from jobs.errors import ConfigError
-from tests.jobs.conftest import DAYS
+from tests.jobs.helpers import DAYS
 
 DAY = DAYS[-1].isoformat()
 

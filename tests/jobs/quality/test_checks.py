@@ -3,24 +3,15 @@ failed check stops the run before anything is written (SQLite, PostgreSQL and Pa
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, WATCHED, alter, assert_one_line_error, rows_written
 
 DAY = DAYS[-1]
-WATCHED = ["tenure_days", "support_calls", "plan", "region"]
-
-
-def _alter(project, assignment: str, where: str = "1 = 1", day=DAY) -> None:
-    """Change the day's rows of the SQLite source, like a broken upstream would."""
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
-        conn.execute(f"UPDATE customer_features SET {assignment} WHERE snapshot_date = ? AND ({where})", [day.isoformat()])
 
 
 def _alter_parquet(project, column: str, transform, day=DAY) -> None:
@@ -28,14 +19,6 @@ def _alter_parquet(project, column: str, transform, day=DAY) -> None:
     frame = pq.read_table(path).to_pandas()
     frame[column] = transform(frame)
     pq.write_table(pq.read_table(path).schema.empty_table().from_pandas(frame, schema=pq.read_schema(path)), path)
-
-
-def _rows_written(project, day=DAY, table="churn_scores") -> int:
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone()
-        if not exists:
-            return 0
-        return conn.execute(f"SELECT COUNT(*) FROM {table} WHERE score_date = ?", [day.isoformat()]).fetchone()[0]
 
 
 def _last_stats(project) -> dict:
@@ -62,11 +45,11 @@ def test_no_check_fires_on_a_normal_day(project):
 
 def test_a_column_turned_null_fails_naming_check_column_figure_and_limit(project):
     project.write_job()
-    _alter(project, "region = NULL", "customer_id % 10 < 3")  # 30% of rows, + the usual 1%
+    alter(project, "region = NULL", "customer_id % 10 < 3")  # 30% of rows, + the usual 1%
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "churn 2026-11-27", "null_fraction", "region", "0.3", "limit 0.05", "nothing was written")
-    assert _rows_written(project) == 0
+    assert rows_written(project) == 0
     row = project.ledger().iloc[-1]
     assert row["status"] == "failed"
     stats = json.loads(row["stats"])
@@ -78,7 +61,7 @@ def test_a_failed_check_keeps_the_previous_output_of_the_day(project):
     project.write_job()
     assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     before = project.scores(DAY)
-    _alter(project, "payment_method = 'crypto'", "customer_id % 20 = 0")
+    alter(project, "payment_method = 'crypto'", "customer_id % 20 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
     assert_one_line_error(result, "unseen_category_fraction", "payment_method", "0.05", "limit 0.01")
@@ -87,7 +70,7 @@ def test_a_failed_check_keeps_the_previous_output_of_the_day(project):
 
 def test_a_new_category_is_counted_and_named(project):
     project.write_job(quality={"on_fail": "warn"})
-    _alter(project, "plan = 'platinum'", "customer_id % 25 = 0")  # 4%
+    alter(project, "plan = 'platinum'", "customer_id % 25 = 0")  # 4%
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 0, result.err
     quality = _last_stats(project)["quality"]
@@ -95,12 +78,12 @@ def test_a_new_category_is_counted_and_named(project):
     assert quality["unseen_category_fraction"]["plan"] == pytest.approx(20 / N_CUSTOMERS)
     assert quality["unseen_categories"] == {"plan": ["platinum"]}
     assert "unseen_category_fraction on column plan" in _last_stats(project)["warnings"][0]
-    assert _rows_written(project) == N_CUSTOMERS  # warn: written
+    assert rows_written(project) == N_CUSTOMERS  # warn: written
 
 
 def test_a_shifted_distribution_is_caught_as_score_and_feature_drift(project):
     project.write_job(drift={"features": ["support_calls", "plan"]})
-    _alter(project, "support_calls = support_calls + 4")
+    alter(project, "support_calls = support_calls + 4")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 0, result.err  # drift.on_fail defaults to warn
     stats = _last_stats(project)
@@ -116,17 +99,17 @@ def test_a_shifted_distribution_is_caught_as_score_and_feature_drift(project):
 
 def test_drift_can_fail_the_run_and_then_writes_nothing(project):
     project.write_job(drift={"on_fail": "fail", "max_psi": 0.2})
-    _alter(project, "support_calls = support_calls + 4")
+    alter(project, "support_calls = support_calls + 4")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "score_psi_reference", "limit 0.2", "drift.max_psi")
-    assert _rows_written(project) == 0
+    assert rows_written(project) == 0
 
 
 def test_psi_against_the_previous_day_uses_the_last_succeeded_day(project):
     project.write_job(drift={"max_psi": 0.2})
     assert project.cli("run", "churn", "--date", DAYS[0].isoformat()).code == 0
-    _alter(project, "support_calls = support_calls + 4", day=DAYS[1])
+    alter(project, "support_calls = support_calls + 4", day=DAYS[1])
     assert project.cli("run", "churn", "--date", DAYS[1].isoformat()).code == 0
     assert _last_stats(project)["drift"]["psi_previous"] > 0.2
     assert project.cli("run", "churn", "--date", DAYS[2].isoformat()).code == 0
@@ -137,8 +120,8 @@ def test_psi_against_the_previous_day_uses_the_last_succeeded_day(project):
 
 def test_out_of_range_values_are_counted_and_can_fail(project):
     project.write_job(quality={"max_out_of_range_fraction": 0.01})
-    _alter(project, "tenure_days = -5", "customer_id <= 10")
-    _alter(project, "monthly_charges = 10000", "customer_id > 490")
+    alter(project, "tenure_days = -5", "customer_id <= 10")
+    alter(project, "monthly_charges = 10000", "customer_id > 490")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "out_of_range_fraction", "limit 0.01")
@@ -152,7 +135,7 @@ def test_min_rows_fails_a_short_day(project):
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "check min_rows", f"{N_CUSTOMERS} is below the limit {N_CUSTOMERS + 1}", "quality.min_rows")
-    assert _rows_written(project) == 0
+    assert rows_written(project) == 0
 
 
 def test_max_rows_stops_reading_as_soon_as_it_is_exceeded(project):
@@ -160,15 +143,15 @@ def test_max_rows_stops_reading_as_soon_as_it_is_exceeded(project):
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "check max_rows", "200 is above the limit 150", "stopped while reading")
-    assert _rows_written(project) == 0
+    assert rows_written(project) == 0
     assert json.loads(project.ledger().iloc[-1]["stats"])["quality"]["rows"] == 200
 
 
 def test_null_limits_per_column(project):
     project.write_job(quality={"max_null_fraction": {"region": 0.5}})
-    _alter(project, "region = NULL", "customer_id % 10 < 3")
+    alter(project, "region = NULL", "customer_id % 10 < 3")
     assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
-    _alter(project, "data_usage_gb = NULL", "customer_id % 10 < 3")
+    alter(project, "data_usage_gb = NULL", "customer_id % 10 < 3")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
     assert_one_line_error(result, "null_fraction on column data_usage_gb", "limit 0.05")
@@ -192,7 +175,7 @@ def test_a_failed_check_writes_nothing_to_parquet(project):
 def test_a_failed_check_writes_nothing_to_postgresql(project, pg_database):
     project.write_job(output={"kind": "sql", "url": pg_database, "table": "churn_scores"})
     assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
-    _alter(project, "plan = NULL", "customer_id % 4 = 0")
+    alter(project, "plan = NULL", "customer_id % 4 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
     assert_one_line_error(result, "null_fraction on column plan")
@@ -230,7 +213,7 @@ def test_quality_keys_are_validated_at_load(project):
 def test_status_shows_the_verdict_and_psi_of_each_run(project):
     project.write_job()
     assert project.cli("run", "churn", "--date", DAYS[0].isoformat()).code == 0
-    _alter(project, "region = NULL", "customer_id % 10 < 3", day=DAYS[1])
+    alter(project, "region = NULL", "customer_id % 10 < 3", day=DAYS[1])
     assert project.cli("run", "churn", "--date", DAYS[1].isoformat()).code == 1
     result = project.cli("status", "churn")
     lines = result.out.splitlines()
@@ -252,7 +235,7 @@ def test_unseen_categories_are_known_from_the_encoder_without_a_training_profile
     pipeline = churn.build_pipeline().fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
     project.registry.register("bare", pipeline, alias="production")  # no training frame: no profile
     project.write_job(pipeline={"name": "bare", "version": "production"})
-    _alter(project, "region = 'atlantis'", "customer_id % 10 = 0")
+    alter(project, "region = 'atlantis'", "customer_id % 10 = 0")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "unseen_category_fraction on column region", "0.1", "limit 0.01")

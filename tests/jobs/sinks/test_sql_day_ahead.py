@@ -19,8 +19,7 @@ from jobs.db import adbc
 from jobs.config import SqlOutput
 from jobs.errors import SchemaMismatch
 from jobs.sinks.sql import SqlDaySink
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
-from tests.jobs.test_fast_paths import DAY, _scored, _table_rows
+from tests.jobs.helpers import DAY, DAYS, N_CUSTOMERS, scored_batch, table_rows
 
 pytestmark = pytest.mark.postgres
 PATIENCE_S = 60  # a run that has not finished by then is waiting on a lock
@@ -66,31 +65,31 @@ def _until_the_day_is_locked(url: str) -> None:
 
 def test_readers_see_the_old_day_until_the_new_one_commits(pg_database):
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
-    first = _scored(3)
+    first = scored_batch(3)
     assert sink.replace_day(DAY, first.schema, iter([first])) == 3
     with sink.begin(DAY):
         # The old rows are being deleted (or already are) in the open transaction.
-        assert [r[0] for r in _table_rows(pg_database, "scores")] == [0, 1, 2]
-        assert sink.replace_day(DAY, first.schema, iter([_scored(2, start=10)])) == 2
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [10, 11]
+        assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
+        assert sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=10)])) == 2
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [10, 11]
 
 
 def test_a_day_begun_but_never_written_is_rolled_back(pg_database):
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
-    first = _scored(3)
+    first = scored_batch(3)
     sink.replace_day(DAY, first.schema, iter([first]))
     with pytest.raises(RuntimeError, match="schema problem"), sink.begin(DAY):
         raise RuntimeError("a schema problem found in the first chunk")
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [0, 1, 2]
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
     # Nothing of it is left holding the day: the next run writes at once.
-    thread, outcome = _in_thread(lambda: sink.replace_day(DAY, first.schema, iter([_scored(1, start=7)])))
+    thread, outcome = _in_thread(lambda: sink.replace_day(DAY, first.schema, iter([scored_batch(1, start=7)])))
     thread.join(PATIENCE_S)
     assert outcome == {"value": 1}
 
 
 def test_a_run_failing_early_does_not_wait_for_another_writer_of_its_day(pg_database):
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
-    first = _scored(3)
+    first = scored_batch(3)
     sink.replace_day(DAY, first.schema, iter([first]))
     with psycopg.connect(_libpq(pg_database)) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"batchscore:scores:{DAY.isoformat()}"])
@@ -101,7 +100,7 @@ def test_a_run_failing_early_does_not_wait_for_another_writer_of_its_day(pg_data
 
         outcome = _finished_while(holder, fail_early)
     assert isinstance(outcome.get("error"), RuntimeError)
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [0, 1, 2]
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["adbc", "generic"])
@@ -109,7 +108,7 @@ def test_a_day_is_written_while_another_day_of_the_table_is_open(pg_database, mo
     if not fast:
         monkeypatch.setattr(adbc, "available", lambda u: False)
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
-    first = _scored(3)
+    first = scored_batch(3)
     sink.replace_day(DAY, first.schema, iter([first]))
     other = DAY - timedelta(days=1)
     with psycopg.connect(_libpq(pg_database)) as holder:
@@ -118,11 +117,11 @@ def test_a_day_is_written_while_another_day_of_the_table_is_open(pg_database, mo
 
         def write():
             with sink.begin(DAY):
-                return sink.replace_day(DAY, first.schema, iter([_scored(2, start=20)]))
+                return sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=20)]))
 
         outcome = _finished_while(holder, write)
     assert outcome == {"value": 2}
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [20, 21]
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [20, 21]
 
 
 def test_a_table_without_a_binary_copy_form_is_written_after_a_day_begun_ahead(pg_database):
@@ -134,18 +133,18 @@ def test_a_table_without_a_binary_copy_form_is_written_after_a_day_begun_ahead(p
         ))
     engine.dispose()
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="loose"))
-    first = _scored(3)
+    first = scored_batch(3)
     sink.replace_day(DAY, first.schema, iter([first]))
 
     def rewrite():
         with sink.begin(DAY):
             _until_the_day_is_locked(pg_database)
-            return sink.replace_day(DAY, first.schema, iter([_scored(4, start=30)]))
+            return sink.replace_day(DAY, first.schema, iter([scored_batch(4, start=30)]))
 
     thread, outcome = _in_thread(rewrite)
     thread.join(PATIENCE_S)
     assert outcome == {"value": 4}, "the generic path waited on the lock its own run holds"
-    assert [r[0] for r in _table_rows(pg_database, "loose")] == [30, 31, 32, 33]
+    assert [r[0] for r in table_rows(pg_database, "loose")] == [30, 31, 32, 33]
 
 
 def test_a_failed_rerun_keeps_the_day_it_began_to_replace(project, pg_database):

@@ -12,7 +12,7 @@ import pytest
 from jobs import cli
 from jobs.schedule.daemon import Daemon
 from jobs.schedule.cron import next_fire
-from tests.jobs.sched_project import settings_of, wait_for, write_job
+from tests.jobs.schedule.helpers import settings_of, wait_for, write_job
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from pathlib import Path
 
 from jobs.cli.progress import reporter
-from tests.jobs.conftest import DAYS, REPO
+from tests.jobs.helpers import DAYS, REPO
 
 
 def test_demo_runs_end_to_end_and_a_second_demo_is_a_skip(tmp_path, monkeypatch):
@@ -16,7 +15,7 @@ def test_demo_runs_end_to_end_and_a_second_demo_is_a_skip(tmp_path, monkeypatch)
     configs.mkdir()
     shutil.copy(REPO / "configs" / "churn_daily.yaml", configs)
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    from tests.jobs.conftest import Project
+    from tests.jobs.helpers import Project
 
     project = Project(tmp_path)
     first = project.cli("demo")

@@ -16,8 +16,8 @@ from jobs.config import load_named
 from jobs.errors import EXIT_FAILED, EXIT_NO_INPUT, ModelNotFound, NoInputRows, TransientError
 from jobs.ledger import Ledger
 from jobs.schedule.retry import MAX_BACKOFF_S, backoff, run_with_retries
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, Project
-from tests.jobs.sched_project import REPO, child_env, settings_of
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, REPO, Project
+from tests.jobs.schedule.helpers import child_env, settings_of
 
 DAY = DAYS[-1]
 

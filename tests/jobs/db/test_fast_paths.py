@@ -8,7 +8,6 @@ the bit). SQLite: the column-wise staging insert against SQLAlchemy's own insert
 from __future__ import annotations
 
 import math
-import struct
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -19,18 +18,12 @@ import sqlalchemy as sa
 from jobs.db import adbc
 from jobs.config import SqlOutput, SqlSource
 from jobs.errors import SinkError
-from jobs.output import output_schema
 from jobs.sinks import sql as sql_sink
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
+from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
 
 DAY = date(2026, 11, 27)
-FLOATS = [0.1, 1 / 3, -0.0, 5e-324, 1.7976931348623157e308, 123456.789012345678, None, 2.0**-40]
-TEXTS = ["a", "", None, "é ünïcode", "comma, \"quote\"", "\\N", "x" * 50, "NULL"]
-
-
-def _bits(value):
-    return None if value is None else struct.pack("<d", value)
 
 
 @pytest.fixture
@@ -66,7 +59,7 @@ def _comparable(table: pa.Table) -> dict:
     for name in table.column_names:
         values = table.column(name).to_pylist()
         if name in ("x", "r"):
-            values = [_bits(v) for v in values]
+            values = [float_bits(v) for v in values]
         out[name] = values
     return out
 
@@ -93,40 +86,15 @@ def test_postgres_adbc_query_source_binds_score_date_and_keeps_percent_signs(pg_
     assert _comparable(fast) == _comparable(slow)
 
 
-def _scored(n: int, start: int = 0) -> pa.RecordBatch:
-    schema = output_schema(
-        [pa.field("customer_id", pa.int64())],
-        [pa.field("note", pa.string()), pa.field("price", pa.decimal128(12, 4)), pa.field("seen", pa.timestamp("us", tz="UTC"))],
-        "binary",
-    )
-    rows = []
-    for i in range(start, start + n):
-        rows.append({
-            "customer_id": i, "score_date": DAY, "score": FLOATS[i % len(FLOATS)] or 0.5,
-            "note": TEXTS[i % len(TEXTS)], "price": Decimal("1.2345") if i % 2 else None,
-            "seen": datetime(2026, 11, 27, 8, 0, i % 60, tzinfo=timezone.utc) if i % 3 else None,
-            "model_name": "m", "model_version": 3, "run_id": "r", "scored_at": datetime(2026, 11, 28, tzinfo=timezone.utc),
-        })
-    return pa.RecordBatch.from_pylist(rows, schema=schema)
-
-
-def _table_rows(url: str, table: str, day=DAY) -> list[tuple]:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT * FROM {table} WHERE score_date = :d ORDER BY customer_id"), {"d": day}).all()
-    engine.dispose()
-    return [tuple(_bits(v) if isinstance(v, float) else v for v in row) for row in rows]
-
-
 @pytest.mark.postgres
 def test_postgres_adbc_write_stores_what_text_copy_stores(pg_database, monkeypatch):
-    batches = [_scored(5), _scored(4, start=5)]
+    batches = [scored_batch(5), scored_batch(4, start=5)]
     monkeypatch.setattr(adbc, "available", lambda u: True)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="fast")).replace_day(DAY, batches[0].schema, iter(batches)) == 9
     monkeypatch.setattr(adbc, "available", lambda u: False)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="slow")).replace_day(DAY, batches[0].schema, iter(batches)) == 9
-    assert _table_rows(pg_database, "fast") == _table_rows(pg_database, "slow")
-    assert len(_table_rows(pg_database, "fast")) == 9
+    assert table_rows(pg_database, "fast") == table_rows(pg_database, "slow")
+    assert len(table_rows(pg_database, "fast")) == 9
 
 
 @pytest.mark.postgres
@@ -138,9 +106,9 @@ def test_postgres_adbc_write_casts_to_an_existing_tables_narrower_types(pg_datab
             "seen timestamptz, model_name text, model_version smallint, run_id text, scored_at timestamptz, extra text DEFAULT 'kept')"
         ))
     engine.dispose()
-    batch = _scored(6)
+    batch = scored_batch(6)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="narrow")).replace_day(DAY, batch.schema, iter([batch])) == 6
-    rows = _table_rows(pg_database, "narrow")
+    rows = table_rows(pg_database, "narrow")
     assert [r[0] for r in rows] == list(range(6))
     assert all(r[-1] == "kept" for r in rows)
 
@@ -148,29 +116,29 @@ def test_postgres_adbc_write_casts_to_an_existing_tables_narrower_types(pg_datab
 @pytest.mark.postgres
 def test_postgres_adbc_write_failing_midway_leaves_the_old_day(pg_database):
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
-    first = _scored(3)
+    first = scored_batch(3)
     assert sink.replace_day(DAY, first.schema, iter([first])) == 3
 
     def broken():
-        yield _scored(2, start=10)
+        yield scored_batch(2, start=10)
         raise RuntimeError("scoring blew up")
 
     with pytest.raises(RuntimeError):
         sink.replace_day(DAY, first.schema, broken())
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [0, 1, 2]
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
 
     engine = sa.create_engine(pg_database)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE scores ALTER COLUMN customer_id TYPE integer"))
     engine.dispose()
-    too_big = _scored(2, start=2**40)
+    too_big = scored_batch(2, start=2**40)
     with pytest.raises(SinkError, match="does not fit|out of range|overflow"):
-        sink.replace_day(DAY, first.schema, iter([_scored(2, start=20), too_big]))
-    assert [r[0] for r in _table_rows(pg_database, "scores")] == [0, 1, 2]
+        sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=20), too_big]))
+    assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
 
 
 def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
-    batch = _scored(len(TEXTS) * 2)
+    batch = scored_batch(len(TEXTS) * 2)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     stored = {}
     with engine.begin() as conn:
@@ -185,14 +153,3 @@ def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
     assert [row[3] for row in stored["fast"][: len(TEXTS)]] == [t if t is not None else None for t in TEXTS]
     assert not any(isinstance(v, float) and math.isnan(v) for row in stored["fast"] for v in row)
 
-
-def test_split_slices_large_batches_and_passes_smaller_ones_without_copying():
-    from jobs.sources import split
-
-    big = pa.RecordBatch.from_pydict({"a": list(range(10))})
-    small = pa.RecordBatch.from_pydict({"a": [10, 11]})
-    empty = pa.RecordBatch.from_pydict({"a": pa.array([], pa.int64())})
-    out = list(split([big, empty, small], 4))
-    assert [b.num_rows for b in out] == [4, 4, 2, 2]
-    assert [v for b in out for v in b.column(0).to_pylist()] == list(range(12))
-    assert out[0].column(0).buffers()[1].address == big.column(0).buffers()[1].address  # a view, not a copy

@@ -15,9 +15,9 @@ import pytest
 from jobs.engines.overlap import Prefetch
 from jobs.ledger import Ledger
 from pipelines import churn
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error, expected_scores
-from tests.jobs.test_quality import WATCHED, _alter, _rows_written
-from tests.jobs.test_rejects import BAD_IDS, _bad_plan, _rejects
+from tests.jobs.helpers import (
+    BAD_IDS, DAYS, N_CUSTOMERS, WATCHED, alter, assert_one_line_error, bad_plan, expected_scores, read_rejects, rows_written,
+)
 
 DAY = DAYS[-1]
 
@@ -109,7 +109,7 @@ def test_worker_processes_reject_the_same_rows_and_count_the_same_checks_as_one_
     pipeline.set_params(features__categorical__encode__handle_unknown="error")
     pipeline.fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
     project.registry.register("strict", pipeline, training_frame=frame[list(churn.FEATURES)], alias="production")
-    _bad_plan(project)
+    bad_plan(project)
     figures = {}
     for workers in (1, 2):
         project.write_job(
@@ -118,7 +118,7 @@ def test_worker_processes_reject_the_same_rows_and_count_the_same_checks_as_one_
         )
         result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
         assert result.code == 0, result.err
-        assert _rejects(project)["customer_id"].tolist() == BAD_IDS
+        assert read_rejects(project)["customer_id"].tolist() == BAD_IDS
         assert len(project.scores(DAY)) == N_CUSTOMERS - len(BAD_IDS)
         row = project.ledger().iloc[-1]
         assert (row["rows_read"], row["rows_rejected"]) == (N_CUSTOMERS, len(BAD_IDS))
@@ -129,10 +129,10 @@ def test_worker_processes_reject_the_same_rows_and_count_the_same_checks_as_one_
 
 def test_worker_processes_record_the_same_rows_nulls_unseen_and_drift_figures_as_one_process(project):
     # Unseen, on chunks all over the day; 4 names of 5 rows each: their order is first sight.
-    _alter(project, "plan = 'new' || (customer_id % 4)", "customer_id % 25 = 0")
-    _alter(project, "payment_method = 'crypto'", "customer_id % 40 = 7")
-    _alter(project, "region = NULL", "customer_id % 10 < 2")
-    _alter(project, "support_calls = support_calls + 40", "customer_id % 50 = 3")  # out of range
+    alter(project, "plan = 'new' || (customer_id % 4)", "customer_id % 25 = 0")
+    alter(project, "payment_method = 'crypto'", "customer_id % 40 = 7")
+    alter(project, "region = NULL", "customer_id % 10 < 2")
+    alter(project, "support_calls = support_calls + 40", "customer_id % 50 = 3")  # out of range
     ledger = Ledger(f"sqlite:///{project.state_db}")
     figures = {}
     for workers in (1, 2):
@@ -158,6 +158,6 @@ def test_max_rows_stops_reading_as_soon_as_the_total_exceeds_it_with_or_without_
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert_one_line_error(result, "check max_rows", "200 is above the limit 150", "stopped while reading")
-    assert _rows_written(project) == 0
+    assert rows_written(project) == 0
     run = Ledger(f"sqlite:///{project.state_db}").history("churn")[0]
     assert run["status"] == "failed" and run["stats"]["quality"]["rows"] == 200

@@ -15,7 +15,7 @@ from jobs.config import load_named
 from jobs.ledger import Ledger
 from jobs.runner import run_day
 from jobs.schedule.cron import catchup_days, scored_day
-from tests.jobs.sched_project import (
+from tests.jobs.schedule.helpers import (
     make_project,
     start_daemon,
     stop_daemon,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from jobs.sources.sql import SqlDaySource
 from jobs.config import SqlSource
 from pipelines.demo_data import make_customer_frame
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, expected_scores
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, expected_scores
 
 pytestmark = pytest.mark.postgres
 DAY = DAYS[-1]
@@ -148,7 +148,7 @@ def test_down_postgres_output_fails_the_run_and_the_ledger_says_why(project):
 def test_a_missing_postgres_source_table_or_date_column_is_one_clear_line(project, pg_warehouse, monkeypatch, adbc_path):
     from jobs.db import adbc
     from jobs.errors import SourceError
-    from tests.jobs.conftest import assert_one_line_error
+    from tests.jobs.helpers import assert_one_line_error
 
     if not adbc_path:
         monkeypatch.setattr(adbc, "available", lambda u: False)

@@ -1,5 +1,6 @@
-"""A throwaway batchscore project for the scheduling tests: demo warehouse, registered demo
-model, one job file, settings pointing everything inside the project."""
+"""Helpers of the scheduling tests: a throwaway batchscore project (demo warehouse, registered
+demo model, one job file, settings pointing everything inside the project), the daemon in its
+own process, and waiting for what it does."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.jobs.helpers import REPO
 
 
 def make_project(root: Path, *, end: date, days: int = 10, n_customers: int = 300) -> Settings:

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
 
 DAY = DAYS[-1]
 

@@ -25,10 +25,10 @@ from jobs.runner import run_day
 from pipelines.settings import Settings
 from pipelines import churn
 from pipelines.demo_data import build_warehouse, make_customer_frame
+from tests.jobs.helpers import REPO
 
 pytestmark = pytest.mark.spark
 
-REPO = Path(__file__).resolve().parents[3]
 END = date(2026, 11, 27)
 BEFORE = date(2026, 11, 26)
 N = 1500  # customers a day: several chunks and read partitions per engine
@@ -419,7 +419,8 @@ class Shipped:
 def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     import pyarrow as pa
 
-    from jobs.engines.spark import _PIPELINES, _scorer
+    from jobs.engines.spark import _scorer
+    from jobs.engines.spark.worker import _PIPELINES
     from jobs.engines.spark.session import translate
     from jobs.errors import ModelIntegrityError
     from jobs.engines import ScoringTask

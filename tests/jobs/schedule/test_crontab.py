@@ -13,7 +13,8 @@ from jobs.config import load_job
 from jobs.schedule.crontab import batchscore_command, crontab_lines, system_timezone
 from jobs.schedule.days import local_today
 from jobs.schedule.cron import trigger
-from tests.jobs.sched_project import REPO, child_env, make_project, succeeded_days, write_job
+from tests.jobs.helpers import REPO
+from tests.jobs.schedule.helpers import child_env, make_project, succeeded_days, write_job
 
 
 def job_of(tmp_path: Path, name: str, **overrides):

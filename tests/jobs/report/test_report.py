@@ -17,7 +17,7 @@ import yaml
 from pipelines import churn
 from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry
-from tests.jobs.conftest import ENV_KEYS, REPO, Project
+from tests.jobs.helpers import ENV_KEYS, REPO, Project
 
 END = date(2026, 11, 27)
 START = END - timedelta(days=29)

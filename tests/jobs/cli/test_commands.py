@@ -7,7 +7,7 @@ import json
 import joblib
 import pytest
 
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
 
 START, END = DAYS[0].isoformat(), DAYS[-1].isoformat()
 

@@ -19,10 +19,9 @@ from sklearn.pipeline import Pipeline
 from jobs.errors import ScoringError
 from jobs.quality.bisect import isolate_bad_rows
 from pipelines import churn
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
+from tests.jobs.helpers import BAD_IDS, DAYS, N_CUSTOMERS, alter, bad_plan, read_rejects
 
 DAY = DAYS[-1]
-BAD_IDS = [5, 250, 499]
 
 
 @pytest.fixture
@@ -36,30 +35,14 @@ def strict(project):
     return project
 
 
-def _alter(project, assignment: str, where: str, day=DAY) -> None:
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
-        conn.execute(f"UPDATE customer_features SET {assignment} WHERE snapshot_date = ? AND ({where})", [day.isoformat()])
-
-
-def _bad_plan(project, ids=BAD_IDS) -> None:
-    _alter(project, "plan = 'platinum'", f"customer_id IN ({', '.join(map(str, ids))})")
-
-
 def _job(project, chunk_size=None, output=None, **quality):
     where = {"output": output} if output else {}  # write_job drops a key given as None
     project.write_job(pipeline={"name": "strict", "version": "production"}, quality=quality or None, chunk_size=chunk_size, **where)
 
 
-def _rejects(project, day=DAY) -> pd.DataFrame:
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn:
-        return pd.read_sql_query(
-            "SELECT * FROM churn_scores_rejects WHERE score_date = ? ORDER BY customer_id", conn, params=[day.isoformat()]
-        )
-
-
 def test_bad_rows_fail_the_run_by_default(strict):
     _job(strict)
-    _bad_plan(strict)
+    bad_plan(strict)
     result = strict.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 1
     assert "failed on a chunk" in result.last_err_line and "platinum" in result.last_err_line
@@ -70,13 +53,13 @@ def test_bad_rows_fail_the_run_by_default(strict):
 
 def test_reject_mode_writes_the_bad_rows_aside_with_ids_day_run_and_reason(strict):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, chunk_size=128)  # several chunks
-    _bad_plan(strict)
+    bad_plan(strict)
     result = strict.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 0, result.err
     scores = strict.scores(DAY)
     assert len(scores) == N_CUSTOMERS - len(BAD_IDS)
     assert not set(BAD_IDS) & set(scores["customer_id"])
-    rejects = _rejects(strict)
+    rejects = read_rejects(strict)
     assert rejects["customer_id"].tolist() == BAD_IDS
     assert set(rejects.columns) == {"customer_id", "score_date", "run_id", "reason"}
     assert (rejects["run_id"] == scores["run_id"].iloc[0]).all()
@@ -89,7 +72,7 @@ def test_reject_mode_writes_the_bad_rows_aside_with_ids_day_run_and_reason(stric
 
 def test_good_rows_keep_the_scores_they_would_have_had(strict):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01)
-    _bad_plan(strict)
+    bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     scores = strict.scores(DAY).set_index("customer_id")["score"]
     mv = strict.registry.resolve("strict", "production")
@@ -107,27 +90,27 @@ def test_too_many_rejects_fail_the_run_and_write_nothing(strict):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     before = strict.scores(DAY)
-    _bad_plan(strict, ids=range(1, 11))  # 2% > 1%
+    bad_plan(strict, ids=range(1, 11))  # 2% > 1%
     result = strict.cli("run", "churn", "--date", DAY.isoformat(), "--force")
     assert result.code == 1
     assert "reject_fraction" in result.last_err_line and "0.02" in result.last_err_line and "limit 0.01" in result.last_err_line
     assert strict.scores(DAY).equals(before)
-    assert _rejects(strict).empty  # the first run's (empty) rejects of the day, untouched
+    assert read_rejects(strict).empty  # the first run's (empty) rejects of the day, untouched
 
 
 def test_a_rerun_replaces_the_days_rejects(strict):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01)
-    _bad_plan(strict)
+    bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
-    _alter(strict, "plan = 'basic'", "customer_id = 5")
+    alter(strict, "plan = 'basic'", "customer_id = 5")
     assert strict.cli("run", "churn", "--date", DAY.isoformat(), "--force").code == 0
-    assert _rejects(strict)["customer_id"].tolist() == [250, 499]
+    assert read_rejects(strict)["customer_id"].tolist() == [250, 499]
     assert len(strict.scores(DAY)) == N_CUSTOMERS - 2
 
 
 def test_rejects_go_to_a_parquet_directory_beside_the_scores(strict):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "parquet", "path": "data/scores"})
-    _bad_plan(strict)
+    bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     rejects = ds.dataset(strict.root / "data" / "scores_rejects", partitioning="hive").to_table().to_pandas()
     assert sorted(rejects["customer_id"]) == BAD_IDS
@@ -139,7 +122,7 @@ def test_rejects_go_to_a_parquet_directory_beside_the_scores(strict):
 @pytest.mark.postgres
 def test_rejects_on_postgresql(strict, pg_database):
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "sql", "url": pg_database, "table": "churn_scores"})
-    _bad_plan(strict)
+    bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     engine = sa.create_engine(pg_database)
     try:
@@ -155,7 +138,7 @@ def test_rejects_on_postgresql(strict, pg_database):
 def test_a_days_scores_and_rejects_are_committed_together(strict, backend, request):
     url = f"sqlite:///{strict.warehouse}" if backend == "sqlite" else request.getfixturevalue("pg_database")
     _job(strict, on_bad_rows="reject", max_reject_fraction=0.01, output={"kind": "sql", "url": url, "table": "churn_scores"})
-    _bad_plan(strict)
+    bad_plan(strict)
     assert strict.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     engine = sa.create_engine(url)
 
@@ -204,10 +187,10 @@ def test_non_finite_scores_are_rejected_with_their_reason(project):
         pipeline={"name": "spend", "version": "production"}, passthrough=[],
         quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01},
     )
-    _alter(project, "monthly_charges = 1e9", "customer_id IN (7, 8)")
+    alter(project, "monthly_charges = 1e9", "customer_id IN (7, 8)")
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 0, result.err
-    rejects = _rejects(project)
+    rejects = read_rejects(project)
     assert rejects["customer_id"].tolist() == [7, 8]
     assert all(r == "non-finite score (inf)" for r in rejects["reason"])
     assert len(project.scores(DAY)) == N_CUSTOMERS - 2

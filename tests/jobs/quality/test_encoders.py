@@ -22,7 +22,7 @@ from jobs.quality.monitor import RunMonitor
 from pipelines.spec import Feature, ModelSpec, conform
 from pipelines import churn
 from pipelines.profile import fitted_categories
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, alter
 
 DAY = DAYS[-1]
 
@@ -53,11 +53,6 @@ def _register(project) -> Pipeline:
     return pipeline
 
 
-def _alter(project, assignment: str, where: str) -> None:
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
-        conn.execute(f"UPDATE customer_features SET {assignment} WHERE snapshot_date = ? AND ({where})", [DAY.isoformat()])
-
-
 def _encoders_unseen(project, pipeline: Pipeline) -> dict[str, float]:
     """The share of the day's rows each encoder itself finds unknown, on the conformed features
     (nulls left out: the null check counts them)."""
@@ -80,10 +75,10 @@ def _encoders_unseen(project, pipeline: Pipeline) -> dict[str, float]:
 def test_numeric_categories_count_only_the_values_the_fitted_encoders_do_not_know(project):
     pipeline = _register(project)
     project.write_job(pipeline={"name": "numcat", "version": "production"}, quality={"on_fail": "warn"})
-    _alter(project, "support_calls = 42", "customer_id % 50 = 0")  # 2% unseen (ints vs float categories)
-    _alter(project, "late_payments = NULL", "customer_id % 50 = 1")  # nulls: the day's column is float
-    _alter(project, "late_payments = 9", "customer_id % 25 = 2")  # 4% unseen (floats vs int categories)
-    _alter(project, "plan = 'platinum'", "customer_id % 100 = 3")  # 1% unseen text
+    alter(project, "support_calls = 42", "customer_id % 50 = 0")  # 2% unseen (ints vs float categories)
+    alter(project, "late_payments = NULL", "customer_id % 50 = 1")  # nulls: the day's column is float
+    alter(project, "late_payments = 9", "customer_id % 25 = 2")  # 4% unseen (floats vs int categories)
+    alter(project, "plan = 'platinum'", "customer_id % 100 = 3")  # 1% unseen text
     result = project.cli("run", "churn", "--date", DAY.isoformat())
     assert result.code == 0, result.err
     quality = json.loads(project.ledger().iloc[-1]["stats"])["quality"]
@@ -98,7 +93,7 @@ def test_numeric_categories_count_only_the_values_the_fitted_encoders_do_not_kno
 def test_a_normal_day_of_numeric_categories_passes_the_default_limit(project):
     _register(project)
     project.write_job(pipeline={"name": "numcat", "version": "production"})
-    _alter(project, "late_payments = NULL", "customer_id % 100 = 1")  # the int column arrives as float
+    alter(project, "late_payments = NULL", "customer_id % 100 = 1")  # the int column arrives as float
     for day in DAYS:  # support_calls may see a count no training day had: the encoder's say
         result = project.cli("run", "churn", "--date", day.isoformat())
         assert result.code == 0, result.err
