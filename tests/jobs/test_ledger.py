@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -47,16 +48,19 @@ def test_a_dead_local_pid_is_cleared_and_its_run_marked_failed(ledger):
     old = next(r for r in ledger.history("j") if r["run_id"] == claim.run_id)
     assert old["status"] == "failed" and "died" in old["error"]
     ledger.fail(fresh, "x")
-    claim._stop.set()
+    ledger.fail(claim, "x")  # the cleared claim's own end: stops its heartbeat
 
 
 def test_another_hosts_lock_is_live_until_its_heartbeat_is_older_than_the_lease(tmp_path):
     now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
     clock = {"now": now}
     ledger = Ledger(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: clock["now"])
-    claim = ledger.claim("j", DAY)
-    claim._stop.set()
-    _steal(ledger, claim, host="elsewhere-" + socket.gethostname(), pid=1)
+    # The day's lock as another host's run wrote it, whose last heartbeat was at ``now``.
+    with ledger.engine.begin() as conn:
+        conn.execute(locks.insert().values(
+            job="j", score_date=DAY, run_id=str(uuid.uuid4()), host="elsewhere-" + socket.gethostname(), pid=1,
+            pid_started=None, acquired_at=now, heartbeat_at=now,
+        ))
     clock["now"] = now + timedelta(seconds=LEASE_S - 1)
     with pytest.raises(JobLocked, match="elsewhere"):
         ledger.claim("j", DAY)

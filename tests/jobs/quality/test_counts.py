@@ -157,16 +157,19 @@ def test_a_training_profiles_categories_are_matched_on_the_values_text():
                  "code": {"kind": "categorical", "shares": {}, "categories": ["1", "x"]}},
     )
     monitor.observe(pd.DataFrame({"flag": [True, False, True], "code": pd.Series([1, "x", "y"], dtype=object)}))
-    assert monitor._unseen == {"flag": 0, "code": 1}
-    assert dict(monitor._unseen_values["code"]) == {"y": 1}
+    quality = monitor.finish({})["quality"]
+    assert quality["unseen_category_fraction"] == {"flag": 0 / 3, "code": 1 / 3}  # 0 and 1 unseen rows of 3
+    assert quality["unseen_categories"] == {"code": ["y"]}
 
 
 def test_equal_objects_that_stringify_apart_are_unseen_apart():
-    monitor = _monitors(["mixed"])
-    monitor._known["mixed"] = KnownCategories(["a"])
+    monitor = _monitors(["mixed"], categories=["a"])
     monitor.observe(pd.DataFrame({"mixed": pd.Series([1, 1.0, True, "1", -0.0, 0.0, "a", None, np.nan], dtype=object)}))
-    assert dict(monitor._unseen_values["mixed"]) == {"1": 2, "1.0": 1, "True": 1, "-0.0": 1, "0.0": 1}
-    assert monitor._unseen["mixed"] == 6 and monitor._nulls["mixed"] == 2
+    quality = monitor.finish({})["quality"]
+    # 6 unseen rows of 9 under 5 names, most common first: "1" twice, every other name once.
+    names = quality["unseen_categories"]["mixed"]
+    assert names[0] == "1" and sorted(names) == sorted(["1", "1.0", "True", "-0.0", "0.0"])
+    assert quality["unseen_category_fraction"]["mixed"] == 6 / 9 and quality["null_fraction"]["mixed"] == 2 / 9
 
 
 def test_an_all_null_text_column_counts_nulls_and_no_unseen_value():
