@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.errors import JobLocked
+from jobs.run_stats import RunStats
 from jobs.ledger import LEASE_S, Ledger, locks, runs
 
 DAY = date(2026, 11, 27)
@@ -31,7 +32,7 @@ def test_a_live_owner_blocks_and_a_finished_one_does_not(ledger):
     claim = ledger.claim("j", DAY)
     with pytest.raises(JobLocked):
         ledger.claim("j", DAY, force=True)
-    ledger.finish(claim, rows_read=1, rows_written=1, rows_rejected=0, stats={})
+    ledger.finish(claim, rows_read=1, rows_written=1, rows_rejected=0, stats=RunStats())
     assert ledger.claim("j", DAY) is None  # succeeded: skip
     again = ledger.claim("j", DAY, force=True)
     assert again.attempt == 2
@@ -75,7 +76,7 @@ def test_different_days_and_jobs_do_not_block_each_other(ledger):
     b = ledger.claim("j", DAY + timedelta(days=1))
     c = ledger.claim("k", DAY)
     for claim in (a, b, c):
-        ledger.finish(claim, rows_read=0, rows_written=0, rows_rejected=0, stats={"x": 1})
+        ledger.finish(claim, rows_read=0, rows_written=0, rows_rejected=0, stats=RunStats.from_json({"x": 1}))
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(locks)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one() == 3
@@ -86,7 +87,7 @@ def test_ledger_works_on_postgres(pg_database):
     claim = ledger.claim("j", DAY)
     with pytest.raises(JobLocked):
         Ledger(pg_database).claim("j", DAY)
-    ledger.finish(claim, rows_read=3, rows_written=3, rows_rejected=0, stats={"scores": {"mean": 0.5}})
+    ledger.finish(claim, rows_read=3, rows_written=3, rows_rejected=0, stats=RunStats.from_json({"scores": {"mean": 0.5}}))
     (row,) = ledger.history("j")
     assert row["status"] == "succeeded" and row["stats"] == {"scores": {"mean": 0.5}}
     assert row["started_at"].tzinfo is not None

@@ -437,7 +437,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     job = write_job(project, "tampered", sql_source(warehouse.sqlite_url), {"kind": "sql", "url": warehouse.sqlite_url, "table": "t"})
     task = ScoringTask(
         job=job.name, day=END, source=job.source, output=job.output, id_columns=("customer_id",), passthrough=(),
-        chunk_size=CHUNK, model=version, load_pipeline=lambda: registry.load(version).pipeline, positive=1,
+        chunk_size=CHUNK, model=version, positive=1,
         lineage=Lineage(day=END, model_name="churn", model_version=version.version, run_id="r", scored_at=datetime(2026, 11, 28, tzinfo=timezone.utc)),
     )
 
@@ -445,9 +445,9 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
         def add(self, value):
             self.value = value
 
-    good = registry.verified_bytes(version)
+    good = registry.handle(version).data
     stats, checks = Accumulator(), Accumulator()
-    monitor = RunMonitor.for_task(task)
+    monitor = RunMonitor.for_task(task, registry.load(version).pipeline)
     _PIPELINES.clear()  # this test's process plays one executor's Python worker
     shipped = Shipped(good)
     for _ in range(2):  # two partitions (or two days of a backfill) on the same worker

@@ -166,7 +166,7 @@ def test_parquet_to_parquet_at_file_paths_is_read_and_written_by_the_python_task
     task = ScoringTask(
         job="j", day=None, source=ParquetSource(kind="parquet", path="/data/features", date_column="d"),
         output=ParquetOutput(kind="parquet", path="file:///data/scores"), id_columns=("id",), passthrough=(),
-        chunk_size=10, model=None, load_pipeline=lambda: None, positive=1, lineage=None,
+        chunk_size=10, model=None, positive=1, lineage=None,
     )
     assert applies(task)
     assert not applies(dataclasses.replace(task, output=ParquetOutput(kind="parquet", path="hdfs://nn/scores")))
