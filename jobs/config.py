@@ -101,6 +101,8 @@ class PipelineRef(_Frozen):
     version: str | int = DEFAULT_PIPELINE_VERSION  # an alias or a version number
     # run_start: the alias's target when the run starts; as_of_day: its target on the scored day
     resolve: Literal["run_start", "as_of_day"] = RESOLVE_RUN_START
+    # aliases or version numbers also scored every run, into <table>_shadow (jobs.shadow)
+    shadow: tuple[str | int, ...] = ()
 
 
 class SqlOutput(_Frozen):

@@ -13,6 +13,9 @@ demo). One ``to_json``/``from_json``: the JSON shape users query is written down
                   "findings": [{check, column, value, limit, action, setting}], "limits": {...}}
      "drift":    {"max_psi", "psi_reference", "psi_previous", "previous_day",
                   "features": {column: {"psi", ...}}}
+     "shadow":   {version: {"model", "ref", "rows", "psi", "spearman", "top_decile_overlap",
+                            "mean_abs_diff", "paired_sample", "seconds"}
+                  | {version or unresolved ref: {"error", "ref"}}}     (pipeline.shadow; jobs.shadow)
      "spark":    {"application_id", "master", "version"}}             (spark engine only)
 
 Every section is optional: a run that failed early has only some of them.
@@ -105,6 +108,45 @@ class DriftFigures:
 
 
 @dataclass(frozen=True)
+class ShadowComparison:
+    """One shadow version's figures against the main scores, or why it was left out."""
+
+    data: Mapping = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        return self.data.get("error")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def model(self) -> str | None:
+        return self.data.get("model")
+
+    @property
+    def rows(self) -> int | None:
+        return self.data.get("rows")
+
+    @property
+    def psi(self) -> float | None:
+        return self.data.get("psi")
+
+    @property
+    def spearman(self) -> float | None:
+        return self.data.get("spearman")
+
+    @property
+    def top_decile_overlap(self) -> float | None:
+        return self.data.get("top_decile_overlap")
+
+    @property
+    def mean_abs_diff(self) -> float | None:
+        return self.data.get("mean_abs_diff")
+
+
+@dataclass(frozen=True)
 class RunStats:
     """A run's stats. Sections the run did not reach are empty."""
 
@@ -114,6 +156,7 @@ class RunStats:
     quality: QualityFigures = field(default_factory=QualityFigures)
     drift: DriftFigures = field(default_factory=DriftFigures)
     engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}
+    shadow: Mapping[str, ShadowComparison] = field(default_factory=dict)  # by version (str), as in the JSON
     extra: Mapping = field(default_factory=dict, repr=False)  # keys this version does not know, kept
 
     @classmethod
@@ -126,6 +169,7 @@ class RunStats:
             quality=QualityFigures(data.pop("quality", None) or _EMPTY),
             drift=DriftFigures(data.pop("drift", None) or _EMPTY),
             engine={"spark": data.pop("spark")} if "spark" in data else _EMPTY,
+            shadow={str(k): ShadowComparison(v or _EMPTY) for k, v in (data.pop("shadow", None) or {}).items()},
             extra=data,
         )
 
@@ -149,6 +193,8 @@ class RunStats:
             out["quality"] = dict(self.quality.data)
         if self.drift.data:
             out["drift"] = dict(self.drift.data)
+        if self.shadow:
+            out["shadow"] = {key: dict(figures.data) for key, figures in self.shadow.items()}
         out.update({name: dict(facts) for name, facts in self.engine.items()})
         out.update(self.extra)
         return json.loads(json.dumps(out, default=_default))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from jobs.config import JobConfig
@@ -17,6 +17,7 @@ from jobs.ledger import Claim, Ledger
 from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
+from jobs.shadow import check_engine, resolve_shadows
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
 from pipelines.model import ModelVersion, version_warnings
@@ -62,6 +63,7 @@ def run_day(
     try:
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
             registry.resolve(job.pipeline.name, pipeline_version)
+        check_engine(engine_name, job.pipeline.shadow)
         claim = ledger.claim(job.name, day, force=force, engine=engine_name)
     except BatchScoreError as exc:
         raise exc.in_context(job.name, day)
@@ -72,7 +74,9 @@ def run_day(
     try:  # the one broad except of a run: record the failure, re-raise it
         choice = choose_model(registry, job, day, pipeline_version)
         version = run.chose(choice)
-        result = run_engine(engine_name, run.task(version), registry.handle(version), progress)
+        task = run.task(version)
+        shadows = resolve_shadows(registry, job.pipeline.shadow, version, task.lineage, job.output.positive_class)
+        result = run_engine(engine_name, replace(task, shadows=shadows), registry.handle(version), progress)
         outcome = run.succeeded(version, result)
     except BaseException as exc:
         run.failed(exc)
@@ -138,7 +142,7 @@ class _Run:
             log.warning("%s %s: %s", self.job.name, self.day, warning)
         self.warnings += tuple(checked)
         stats = RunStats.from_json({
-            **result.checks, **result.details, "scores": result.scores,
+            **result.checks, **result.details, "scores": result.scores, **({"shadow": result.shadow} if result.shadow else {}),
             "timings": {**result.timings, "total": round(seconds, 4)}, "warnings": self.warnings,
             "model_choice": self.choice.to_json(),
         })

@@ -8,7 +8,8 @@ a job runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -20,11 +21,15 @@ from pipelines.spec import ModelSpec, conform, predict, raw_predict
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """One scored chunk: its output rows, their scores, and the rows set aside (reject mode)."""
+    """One scored chunk: its output rows, their scores, the rows set aside (reject mode), and
+    the shadow models' rows."""
 
     output: pa.RecordBatch
     scores: np.ndarray
     rejects: pa.RecordBatch | None = None  # ids, score_date, run_id, reason
+    kept: np.ndarray | None = None  # reject mode: which rows of the chunk were scored (None: all)
+    # per shadow version (jobs.shadow): (its output rows of the kept rows, or its error; seconds)
+    shadows: Mapping[str, tuple[pa.RecordBatch | str, float]] = field(default_factory=dict)
 
 
 def score_chunk(
@@ -59,4 +64,4 @@ def score_chunk(
     kept = batch.filter(good)
     output = output_batch(kept, schema, scores[~bad], None if labels is None else labels[~bad], lineage)
     rejects = reject_batch(batch.filter(pa.array(bad)), [reasons[i] for i in sorted(reasons)], reject_schema, lineage)
-    return ChunkResult(output, scores[~bad], rejects)
+    return ChunkResult(output, scores[~bad], rejects, ~bad)

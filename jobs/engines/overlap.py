@@ -89,8 +89,9 @@ class WorkerPool:
     """``workers`` processes, each holding the pipeline (unpickled once), scoring chunks with
     ``score_chunk``; ``map`` gives the results in the order of the chunks.
 
-    ``payload``: pipeline, spec, positive, schema, lineage, reject schema, and an empty
-    ``RunMonitor`` (or None): each chunk's checks are counted into a copy of it, sent back.
+    ``payload``: pipeline, spec, positive, schema, lineage, reject schema, an empty
+    ``RunMonitor`` (or None): each chunk's checks are counted into a copy of it, sent back,
+    and the run's ``ShadowScorer``: the shadow models score the chunk in the same worker.
     """
 
     def __init__(self, workers: int, payload: tuple) -> None:
@@ -179,7 +180,7 @@ def serve(data: bytes, inbox, outbox) -> None:
     """
     from jobs.scoring import score_chunk
 
-    pipeline, spec, positive, schema, lineage, reject_schema, monitor = pickle.loads(data)
+    pipeline, spec, positive, schema, lineage, reject_schema, monitor, shadows = pickle.loads(data)
     while True:
         item = inbox.get()
         if item is None:
@@ -188,6 +189,7 @@ def serve(data: bytes, inbox, outbox) -> None:
         seen = monitor.empty_copy() if monitor is not None else None
         try:
             result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=seen, reject_schema=reject_schema)
+            result = shadows.score(batch, result, schema)  # their errors are in the result
         except BatchScoreError as exc:
             outbox.put((seq, rows, None, None, (type(exc), exc.what, exc.hint)))
         except Exception as exc:  # reported to the parent, which raises it as the run's error

@@ -27,6 +27,7 @@ from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
 from jobs.quality.monitor import RunMonitor
 from jobs.sinks.rejects import rejects_aside
+from jobs.shadow import ShadowDay, ShadowScorer
 from jobs.scoring import ChunkResult, score_chunk
 from pipelines.spec import check_columns
 from jobs.output import output_schema, reject_schema
@@ -61,6 +62,10 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         if first is None:
             raise NoInputRows.in_source(source.describe())
         day = _Day.start(task, pipeline, first)
+        day.shadow = stack.enter_context(ShadowDay(task.shadows, day.schema, task.histogram_edges))
+        if task.shadows:
+            with timer.stage("shadow_load"):
+                day.scorer = day.shadow.load()
         pool = stack.enter_context(WorkerPool(task.workers, day.payload(pipeline))) if task.workers > 1 else None
         chunks = _scored(day, chain([first], batches), pipeline, pool, timer, progress)
         first_output = next(chunks)  # scored here: its errors surface before the sink writes
@@ -69,16 +74,21 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
         feed = day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats)
-        aside = rejects_aside(task.output, day.rejects_schema, day.rejects) if day.rejects_schema else None
-        written = sink.replace_day(task.day, day.schema, feed, aside)
+        asides = [rejects_aside(task.output, day.rejects_schema, day.rejects)] if day.rejects_schema else []
+        if task.shadows:
+            asides.append(day.shadow.aside(task.output))
+        written = sink.replace_day(task.day, day.schema, feed, asides)
         write_seconds = time.perf_counter() - write_started - waited.seconds.get("wait", 0.0)
     # Busy seconds per stage; they overlap, so their sum may exceed engine_total.
     timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     timings["write"] = round(write_seconds, 4)
     timings["engine_total"] = round(time.perf_counter() - started, 4)
+    if task.shadows:
+        timings["shadow_score"] = round(day.shadow.seconds, 4)
     return EngineResult(
         rows_read=day.rows, rows_written=written, rows_rejected=day.monitor.rejected, scores=day.stats.summary(),
-        timings=timings, checks=day.monitor.figures, warnings=day.monitor.warnings(),
+        timings=timings, checks=day.monitor.figures, warnings=[*day.monitor.warnings(), *day.shadow.warnings()],
+        shadow=day.shadow.figures(),
     )
 
 
@@ -94,6 +104,8 @@ class _Day:
     rejects_schema: pa.Schema | None
     rejects: list[pa.RecordBatch] = field(default_factory=list)
     rows: int = 0
+    shadow: ShadowDay | None = None  # the shadow models' side of the day
+    scorer: ShadowScorer = ShadowScorer()
 
     @classmethod
     def start(cls, task: ScoringTask, pipeline, first: pa.RecordBatch) -> _Day:
@@ -111,15 +123,16 @@ class _Day:
         """What each worker process needs: it counts each chunk's checks into an empty copy
         of the monitor, merged here in chunk order."""
         t = self.task
-        return (pipeline, t.spec, t.positive, self.schema, t.lineage, self.rejects_schema, self.monitor.empty_copy())
+        return (pipeline, t.spec, t.positive, self.schema, t.lineage, self.rejects_schema, self.monitor.empty_copy(), self.scorer)
 
     def score_here(self, pipeline, batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
         """One chunk through the one scoring path, in this process."""
         t = self.task
-        return batch.num_rows, score_chunk(
+        result = score_chunk(
             pipeline, batch, t.spec, t.positive, self.schema, t.lineage,
             monitor=self.monitor, reject_schema=self.rejects_schema,
         )
+        return batch.num_rows, self.scorer.score(batch, result, self.schema)
 
     def add(self, rows: int, result: ChunkResult) -> pa.RecordBatch:
         """Count a scored chunk in; its output rows, for the sink."""
@@ -128,6 +141,7 @@ class _Day:
             self.rejects.append(result.rejects)
             self.monitor.add_rejected(result.rejects.num_rows)
         self.rows += rows
+        self.shadow.add(result)
         return result.output
 
 

@@ -14,6 +14,7 @@ from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, 
 from jobs.quality.monitor import RunMonitor
 from jobs.run_stats import PreviousDay
 from jobs.output import Lineage
+from jobs.shadow import Shadow
 from pipelines.spec import ModelSpec
 from pipelines.distribution import PROBABILITY_EDGES
 from pipelines.model import ModelHandle, ModelVersion
@@ -40,6 +41,7 @@ class ScoringTask:
     previous: PreviousDay | None = None  # the last succeeded day before this one, for drift
     spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
     workers: int = 1  # processes scoring chunks (pandas engine); 1: in this process
+    shadows: tuple[Shadow, ...] = ()  # pipeline.shadow, resolved at the run's start
 
     @property
     def spec(self) -> ModelSpec:
@@ -55,7 +57,8 @@ class ScoringTask:
 
     @property
     def wanted_columns(self) -> list[str]:
-        return list(dict.fromkeys([*self.id_columns, *self.passthrough, *self.spec.feature_names]))
+        shadow_features = [name for shadow in self.shadows for name in shadow.feature_names]
+        return list(dict.fromkeys([*self.id_columns, *self.passthrough, *self.spec.feature_names, *shadow_features]))
 
 
 @dataclass
@@ -68,6 +71,7 @@ class EngineResult:
     checks: dict = field(default_factory=dict)  # quality and drift figures (jobs.quality)
     warnings: list[str] = field(default_factory=list)  # checks over their limit that only warn
     details: dict = field(default_factory=dict)  # engine facts for the ledger (spark: application id)
+    shadow: dict = field(default_factory=dict)  # per shadow version: comparison figures or error
 
 
 class StageTimer:

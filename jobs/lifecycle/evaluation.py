@@ -28,13 +28,13 @@ from jobs.config import JobConfig, OutcomesConfig, ParquetOutput, SqlOutput
 from jobs.errors import BatchScoreError, ConfigError, ModelNotFound, SchemaMismatch, SinkError, StateError
 from pipelines.spec import BINARY, MULTICLASS, REGRESSION
 from pipelines.settings import Settings
+from jobs.shadow import SHADOW_SUFFIX
 from jobs.sources import open_source
 from pipelines.registry import Registry
 
 log = logging.getLogger(__name__)
 
 MAIN, SHADOW = "main", "shadow"  # roles of a scored row
-SHADOW_SUFFIX = "_shadow"  # <table>_shadow, <path>_shadow: the shadow versions' scores
 # The metric each task is judged on (status, the promotion gate) and whether higher is better.
 PRIMARY_METRIC = {BINARY: ("roc_auc", True), MULTICLASS: ("accuracy", True), REGRESSION: ("rmse", False)}
 PROBABILITY_FLOOR = 1e-15  # log loss of a probability of exactly 0 or 1 is infinite

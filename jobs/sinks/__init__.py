@@ -1,9 +1,9 @@
 """Sinks: replace one day of scores, atomically.
 
-``replace_day(day, schema, batches, aside)`` consumes the scored batches and makes them the
+``replace_day(day, schema, batches, asides)`` consumes the scored batches and makes them the
 day's whole output in one step: readers see the old day or the new one, never a mix, and a
-failure leaves the old day untouched. ``aside`` (the rows set aside: rejects) is replaced with
-it, in the same transaction on a database. ``begin(day)`` opens the block a run's
+failure leaves the old day untouched. ``asides`` (the rows set aside: rejects; the shadow
+models' scores) are replaced with it, in the same transaction on a database. ``begin(day)`` opens the block a run's
 ``replace_day`` is called in: a sink may start the day's transaction there, ahead of the rows
 (nothing is committed before ``replace_day``). Registered by kind in ``SINKS``.
 """

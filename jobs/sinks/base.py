@@ -3,7 +3,7 @@ rows replaced with the day apart from its scores (rejects)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -14,8 +14,9 @@ import pyarrow as pa
 
 @dataclass(frozen=True)
 class Aside:
-    """Rows kept with the day but apart from its scores: a table of the sink's database, or a
-    directory, replaced together with the day. ``batches`` is iterated after the scores'."""
+    """Rows kept with the day but apart from its scores (rejects, shadow scores): a table of
+    the sink's database, or a directory, replaced together with the day. ``batches`` is
+    iterated after the scores', asides in order."""
 
     name: str  # the table (sql) or the path (parquet)
     schema: pa.Schema
@@ -26,7 +27,7 @@ class Sink(Protocol):
     def begin(self, day: date) -> AbstractContextManager[None]: ...
 
     def replace_day(
-        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], asides: Sequence[Aside] = ()
     ) -> int: ...
 
     def describe(self) -> str: ...

@@ -12,7 +12,7 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
@@ -101,15 +101,14 @@ class ParquetDaySink:
         return nullcontext()
 
     def replace_day(
-        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], asides: Sequence[Aside] = ()
     ) -> int:
-        """The day's directory, swapped in whole. ``aside``'s directory is swapped in just
-        before it: two renames, not one transaction, so the scores' swap is the last step and
-        a reader who sees the new scores sees their rejects."""
+        """The day's directory, swapped in whole. Each aside's directory is swapped in just
+        before it: renames, not one transaction, so the scores' swap is the last step and a
+        reader who sees the new scores sees their rejects and shadow scores."""
         dirs = LocalDirs()
         parts = [(day_dir(self.config.path, day), schema, batches)]
-        if aside is not None:
-            parts.append((day_dir(aside.name, day), aside.schema, aside.batches))
+        parts += [(day_dir(aside.name, day), aside.schema, aside.batches) for aside in asides]
         staged, counts = [], []
         try:
             for final, part_schema, part_batches in parts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import NamedTuple
@@ -56,13 +56,12 @@ class SqlDaySink:
             ahead.close()
 
     def replace_day(
-        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
+        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], asides: Sequence[Aside] = ()
     ) -> int:
-        """The day's rows (and ``aside``'s, in its table) in one transaction; the scores' count."""
+        """The day's rows (and each aside's, in its table) in one transaction; the scores' count."""
         engine = db.make_engine(self.config.url, writer=True)
         parts = [_Part(table_for(self.config.table, schema), schema, batches)]
-        if aside is not None:
-            parts.append(_Part(table_for(aside.name, aside.schema), aside.schema, aside.batches))
+        parts += [_Part(table_for(aside.name, aside.schema), aside.schema, aside.batches) for aside in asides]
         ahead = self._ahead if self._ahead is not None and self._ahead.day == day else None
         with db.connect(engine, "output") as conn, db.translated(
             f"writing {self.config.table} (nothing was committed)", SinkError, "check the output table and its permissions"
