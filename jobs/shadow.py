@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -126,6 +126,9 @@ class ShadowScorer:
     """The run's loaded shadow pipelines (picklable: sent to the workers with the main one)."""
 
     models: tuple[_Loaded, ...] = ()
+    # versions that failed already (the run's ``ShadowDay.errors``): not scored again in the
+    # run's process; a worker holds a copy from its start and scores them on, to no effect
+    failed: Mapping[str, str] = field(default_factory=dict)
 
     def score(self, batch: pa.RecordBatch, result: ChunkResult, schema: pa.Schema) -> ChunkResult:
         """``result`` with each shadow's output rows of the chunk (or its error, as text) and
@@ -136,6 +139,8 @@ class ShadowScorer:
         rows = batch if result.kept is None else batch.filter(pa.array(result.kept))
         outputs = {}
         for model in self.models:
+            if model.key in self.failed:
+                continue
             s = model.shadow
             started = time.perf_counter()
             try:
@@ -188,7 +193,7 @@ class ShadowDay:
                 continue
             loaded.append(_Loaded(s.key, s, pipeline))
             self._tallies[s.key] = _Tally(os.path.join(self._dir, f"{s.key}.arrows"), self.schema, self.edges)
-        return ShadowScorer(tuple(loaded))
+        return ShadowScorer(tuple(loaded), self.errors)
 
     def add(self, result: ChunkResult) -> None:
         """Count one chunk's shadow rows in (in chunk order) and spill them."""
@@ -227,9 +232,13 @@ class ShadowDay:
         return out
 
     def warnings(self) -> list[str]:
-        labels = {s.key: s.version.label if s.version is not None else f"shadow {s.ref}" for s in self.shadows}
-        return [f"shadow {labels[key]} ({key if key.isdigit() else 'unresolved'}) left out of the day: {error}"
-                for key, error in self.errors.items()]
+        """One line per shadow left out of the day."""
+        lines = []
+        for s in self.shadows:
+            if s.key in self.errors:
+                which = f"{s.version.label} ({s.ref})" if s.version is not None else s.ref
+                lines.append(f"shadow {which} left out of the day: {self.errors[s.key]}")
+        return lines
 
 
 @dataclass
