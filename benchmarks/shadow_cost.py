@@ -3,7 +3,8 @@
 
     .venv/bin/python -m benchmarks.shadow_cost [--rows 500000] [--chunk-size 100000] [--repeat 3]
 
-Prints every repetition: each run's wall seconds and its ledger timings (score, shadow_score),
+Prints every repetition: each run's wall seconds and its ledger timings (the run's total,
+score with shadow_score inside it, write),
 and the shadow's own scoring time on the same chunks in this process (conform, predict and
 output rows through ``score_chunk``, no I/O); then the medians, and the extra wall seconds
 of the shadow run against the shadow's own scoring time.
@@ -68,9 +69,10 @@ def main() -> None:
             runs["own"].append({"wall": _own_scoring(work, registry, args.chunk_size)})
             p, s, o = runs["plain"][-1], runs["shadow"][-1], runs["own"][-1]["wall"]
             print(
-                f"rep {rep + 1}: plain {p['wall']:6.2f}s (score {p['score']:5.2f}s) | "
-                f"shadow {s['wall']:6.2f}s (score {s['score']:5.2f}s, shadow_score {s['shadow_score']:5.2f}s) | "
-                f"shadow's own score_chunk {o:5.2f}s | extra {s['wall'] - p['wall']:+5.2f}s"
+                f"rep {rep + 1}: plain {p['wall']:6.2f}s (run {p['total']:5.2f}s, score {p['score']:5.2f}s, write {p['write']:5.2f}s) | "
+                f"shadow {s['wall']:6.2f}s (run {s['total']:5.2f}s, score {s['score']:5.2f}s incl. shadow_score "
+                f"{s['shadow_score']:5.2f}s, write {s['write']:5.2f}s) | shadow's own score_chunk {o:5.2f}s | "
+                f"extra {s['wall'] - p['wall']:+5.2f}s"
             )
         med = {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()}
         extra = med["shadow"] - med["plain"]
@@ -89,7 +91,7 @@ def _run(job: str, common: list[str]) -> dict:
     status = subprocess.run([sys.executable, "-m", "jobs", "status", job, "--last", "1", "--format", "json", *common],
                             cwd=REPO, check=True, capture_output=True, text=True)
     timings = json.loads(status.stdout)[0]["stats"]["timings"]
-    return {"wall": wall, "score": timings.get("score", 0.0), "shadow_score": timings.get("shadow_score", 0.0)}
+    return {"wall": wall, **{k: timings.get(k, 0.0) for k in ("score", "shadow_score", "write", "engine_total", "total")}}
 
 
 def _own_scoring(work: Path, registry: Registry, chunk_size: int) -> float:
