@@ -330,14 +330,25 @@ class _PairedSample:
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Rank correlation (ties: average ranks); None when either side is constant or empty."""
-    from scipy.stats import rankdata  # scikit-learn's own dependency, imported when used
-
     if a.size < 2:
         return None
-    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = average_ranks(a), average_ranks(b)
     if ra.std() == 0 or rb.std() == 0:
         return None
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (scipy's ``rankdata``, without the cost
+    of importing scipy.stats in every run)."""
+    order = np.argsort(x, kind="mergesort")
+    ordered = x[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.cumsum(starts)  # the group of each sorted position, from 1
+    bounds = np.r_[np.flatnonzero(starts), x.size]
+    ranks = np.empty(x.size)
+    ranks[order] = 0.5 * (bounds[group] + bounds[group - 1] + 1)
+    return ranks
 
 
 def top_overlap(main: np.ndarray, shadow: np.ndarray, share: float = TOP_SHARE) -> float | None:

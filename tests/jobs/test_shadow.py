@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jobs.run_stats import RunStats
-from jobs.shadow import PAIRED_SAMPLE, _PairedSample, spearman, top_overlap
+from jobs.shadow import PAIRED_SAMPLE, _PairedSample, average_ranks, spearman, top_overlap
 from pipelines.demo_data import make_customer_frame
 from tests.jobs.helpers import DAY, DAYS, N_CUSTOMERS, Project, alter, assert_one_line_error, expected_scores
 
@@ -309,3 +309,11 @@ def test_the_paired_sample_is_exact_below_its_size_and_deterministic_above():
     assert main.size == PAIRED_SAMPLE // 1000 and np.array_equal(shadow, main * 2)  # pairs stay paired
     assert np.array_equal(samples[0][0], samples[1][0])
     assert np.all(np.diff(main) > 0)  # row order kept
+
+
+def test_average_ranks_are_scipys_rankdata():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(1)
+    for values in (rng.integers(0, 50, 10_000).astype(float), rng.random(1000), np.ones(3), np.array([3.0, 1.0, 2.0, 1.0])):
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values))
