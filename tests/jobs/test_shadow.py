@@ -21,8 +21,11 @@ from sklearn.preprocessing import StandardScaler
 
 from jobs.run_stats import RunStats
 from jobs.shadow import PAIRED_SAMPLE, _PairedSample, average_ranks, spearman, top_overlap
+from pipelines import churn
 from pipelines.demo_data import make_customer_frame
-from tests.jobs.helpers import DAY, DAYS, N_CUSTOMERS, Project, alter, assert_one_line_error, expected_scores
+from tests.jobs.helpers import (
+    BAD_IDS, DAY, DAYS, N_CUSTOMERS, Project, alter, assert_one_line_error, bad_plan, expected_scores,
+)
 
 SHADOW_FEATURES = ["tenure_days", "support_calls"]  # the shadow's own features: fewer than the main model's
 CHUNK = 200  # 500 customers: chunks of 200, 200 and 100
@@ -225,6 +228,24 @@ def test_a_shadow_that_fails_on_a_chunk_is_left_out_and_the_others_are_written(p
     assert figures[str(bad)]["error"].endswith("failed on a chunk of 100 rows: ValueError: this shadow cannot score a short chunk")
     assert "nosuchalias" in figures["nosuchalias"]["error"] and figures[str(good)]["rows"] == N_CUSTOMERS
     assert len([w for w in last_stats(project)["warnings"] if w.startswith("shadow ")]) == 2
+
+
+def test_in_reject_mode_the_shadows_score_the_rows_the_main_model_kept(project):
+    training = pd.read_parquet(project.root / "data" / "training.parquet")
+    strict = churn.build_pipeline().set_params(features__categorical__encode__handle_unknown="error")
+    strict.fit(training[list(churn.FEATURES)], training[churn.LABEL])
+    project.registry.register("churn", strict, training_frame=training[list(churn.FEATURES)], alias="production")
+    version, model = register_shadow(project)  # its features leave plan out: it could score every row
+    write_job(Output(project, "sqlite"), ["staging"], quality={"on_bad_rows": "reject", "max_reject_fraction": 0.01})
+    bad_plan(project)
+    result = run(project)
+    assert result.code == 0, result.err
+    main, shadow = Output(project, "sqlite").read(), Output(project, "sqlite").read(suffix="_shadow")
+    assert len(main) == N_CUSTOMERS - len(BAD_IDS) and not set(BAD_IDS) & set(shadow["customer_id"])
+    assert shadow["customer_id"].tolist() == main["customer_id"].tolist()
+    ids = make_customer_frame(DAY, N_CUSTOMERS)["customer_id"].sort_values().to_numpy()
+    np.testing.assert_array_equal(shadow["score"].to_numpy(), shadow_expected(model)[~np.isin(ids, BAD_IDS)])
+    assert last_stats(project)["shadow"][str(version)]["rows"] == N_CUSTOMERS - len(BAD_IDS)
 
 
 def test_worker_processes_score_the_shadows_too(project):
