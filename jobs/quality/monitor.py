@@ -28,7 +28,7 @@ from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categ
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
-_MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
+MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class RunMonitor:
         self._drift_profile = {c: profile[c] for c in drift.features if c in profile}
         self._lock = threading.Lock()
         self._stops_early = True  # observe raises as soon as max_rows is exceeded (on_fail: fail)
-        self._tracked_cap: float = _MAX_TRACKED
+        self._tracked_cap: float = MAX_TRACKED
         self._zero()
 
     def _zero(self) -> None:
@@ -124,9 +124,39 @@ class RunMonitor:
             values = columns[column].floats
             ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
         drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
-        self._add(len(features), nulls, unseen, ranges, drift)
+        self.add_counts(len(features), nulls, unseen, ranges, drift)
 
-    def _add(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
+    # --- what the monitor watches, and what it counted (read-only views) -------------------
+
+    @property
+    def features(self) -> list[str]:
+        return list(self._features)
+
+    @property
+    def known_categories(self) -> dict[str, KnownCategories]:
+        """Per categorical column, what its encoder was fitted on."""
+        return dict(self._known)
+
+    @property
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Per numeric column, the training range (min, max)."""
+        return dict(self._ranges)
+
+    @property
+    def drift_profile(self) -> dict[str, dict]:
+        """The training profile of the columns ``drift.features`` watches."""
+        return dict(self._drift_profile)
+
+    def unseen_counts(self) -> dict[str, int]:
+        """Per column, the rows whose value its encoder was not fitted on."""
+        return dict(self._unseen)
+
+    def unseen_values(self) -> dict[str, Counter]:
+        """Per column, a copy of the unseen values named so far (at most ``MAX_TRACKED``) and
+        their counts, in the order they were first seen."""
+        return {c: Counter(t) for c, t in self._unseen_values.items()}
+
+    def add_counts(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
         """One chunk's counts into the run's, under the lock. ``unseen``: per column, the
         (value, count) pairs of the values the encoder was not fitted on."""
         with self._lock:
