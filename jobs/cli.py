@@ -15,7 +15,7 @@ from jobs.commands.pipelines import cmd_pipeline_list, cmd_pipeline_promote, cmd
 from jobs.commands.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.commands.schedule import cmd_crontab, cmd_scheduler
 from jobs.commands.views import cmd_list, cmd_report, cmd_status
-from jobs.errors import EXIT_FAILED, EXIT_USAGE, BatchScoreError
+from jobs.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE, BatchScoreError
 
 log = logging.getLogger("batchscore")
 
@@ -25,10 +25,33 @@ class Terminated(BaseException):
     records the failure."""
 
 
+EXIT_MEANINGS = {
+    EXIT_OK: "done, or skipped because the day already succeeded",
+    EXIT_FAILED: "the run failed: data that does not fit the model, a changed model file, a failed write",
+    EXIT_USAGE: "usage or config error: unknown job, bad date, unknown key, bad table name",
+    EXIT_LOCKED: "the same job and day is being scored by a live process (--force never overrides it)",
+    EXIT_NO_INPUT: "no input rows for the day: upstream is not ready",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log_file is not None:
+        from jobs.logfile import redirect_output
+
+        redirect_output(args.log_file)
+        sys.stdout.reconfigure(line_buffering=True)  # its lines in order with stderr's, in the one file
     _setup_logging(args.verbose)
+    code = _dispatch(parser, args)
+    if args.log_file is not None:  # a cron fire's last line: how it ended
+        sys.stdout.flush()
+        command = " ".join(sys.argv[1:] if argv is None else argv)
+        log.info("exit %d (%s): batchscore %s", code, EXIT_MEANINGS.get(code, "interrupted"), command)
+    return code
+
+
+def _dispatch(parser: argparse.ArgumentParser, args) -> int:
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -40,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except BatchScoreError as exc:
         _report(args, exc, str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say, to no one
+        _silence_stdout()
+        return EXIT_OK
     except KeyboardInterrupt as exc:
         _report(args, exc, "interrupted; nothing of the run was committed")
         return 130
@@ -52,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if _in_main_thread():
             signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise again
+    os.close(devnull)
 
 
 def _in_main_thread() -> bool:
@@ -72,12 +106,13 @@ def _report(args, exc: BaseException, line: str) -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    from jobs.logfile import LOG_FORMAT, UTCFormatter
+    from jobs.progress import ClearBar
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(UTCFormatter(LOG_FORMAT))
+    handler.addFilter(ClearBar())  # a live progress bar is wiped before a log line is written
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in ("py4j", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -139,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_scheduler)
 
     p = sub.add_parser("crontab", parents=[common], help="crontab lines for every scheduled job")
-    p.add_argument("--write", action="store_true", help="write them to scripts/crontab in the project")
+    p.add_argument("--write", action="store_true",
+                   help="write them to data/crontab (this checkout's, to install) and scripts/crontab (portable, committed)")
+    p.add_argument("--cron-tz", action="store_true",
+                   help="precede a job in another time zone by CRON_TZ= (cronie) instead of converting its "
+                        "schedule to the system's zone (Debian's cron ignores CRON_TZ)")
     p.set_defaults(handler=cmd_crontab)
 
     p = sub.add_parser("validate", parents=[common], help="check config, source, pipeline and columns")
@@ -182,6 +221,11 @@ def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> argpars
     )
     parser.add_argument("--models", default=none, help="model registry root (default: $BATCHSCORE_MODELS or data/models)")
     parser.add_argument("-v", "--verbose", action="store_true", default=false, help="debug logs and tracebacks")
+    parser.add_argument(
+        "--log-file", type=Path, default=none, metavar="FILE",
+        help="append stdout and stderr to FILE (rotated past 10 MB, 5 old files kept) and end with a line "
+             "naming the exit code; what the crontab lines use",
+    )
     return parser
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from jobs import db
 from jobs.config import JobConfig
 from jobs.engines import Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
@@ -77,6 +78,10 @@ def run_day(
         log.info(
             "%s %s: run %s (attempt %d) scoring with %s v%d on %s",
             job.name, day, claim.run_id, claim.attempt, version.name, version.version, engine_name,
+        )
+        log.info(
+            "%s %s: reads %s, writes %s, ledger %s", job.name, day,
+            _where(job.source), _where(job.output), db.redact(settings.state_url),
         )
         task = ScoringTask(
             job=job.name,
@@ -169,3 +174,11 @@ class _timed:
     def __exit__(self, *exc):
         self.timings[self.name] = round(time.perf_counter() - self.start, 4)
         return False
+
+
+def _where(target) -> str:
+    """A source or output as a log names it: database (password masked) and table, or path."""
+    url = getattr(target, "url", None)
+    if url is None:
+        return f"parquet {target.path}"
+    return f"{db.redact(url)} table {target.describe()}"

@@ -58,18 +58,27 @@ def cmd_backfill(args) -> int:
         print(f"dry run {job.name} {days[0]}..{days[-1]}: {todo} to score, {len(planned) - todo} to skip")
         return EXIT_OK
 
+    from jobs.progress import BackfillProgress
+
+    bar = BackfillProgress(len(days))
+
     def show(result) -> None:
+        bar.clear()
         if result.status == "succeeded":
             print(f"{result.day} succeeded: {result.rows} rows, v{result.model_version}, {result.seconds:.2f}s", flush=True)
         elif result.status == "skipped":
             print(f"{result.day} skipped: already succeeded", flush=True)
         else:
             print(f"{result.day} failed (exit {result.exit_code}): {result.error}", flush=True)
+        bar.update(rows=result.rows or 0)
 
-    results = run_days(
-        job, days, settings, workers=args.workers, force=args.force,
-        pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
-    )
+    try:
+        results = run_days(
+            job, days, settings, workers=args.workers, force=args.force,
+            pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
+        )
+    finally:
+        bar.close()
     counts = {s: sum(r.status == s for r in results) for s in ("succeeded", "skipped", "failed")}
     print(
         f"backfill {job.name} {days[0]}..{days[-1]}: {counts['succeeded']} succeeded, "
