@@ -125,41 +125,44 @@ def build_parser() -> argparse.ArgumentParser:
     top = _global_flags(argparse.ArgumentParser(add_help=False), defaults=True)
     common = _global_flags(argparse.ArgumentParser(add_help=False), defaults=False)
 
-    parser = argparse.ArgumentParser(prog="batchscore", description="Batch scoring jobs.", parents=[top])
+    parser = argparse.ArgumentParser(
+        prog="batchscore", description="Batch scoring jobs.", parents=[top],
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_exit_code_table(),
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("run", parents=[common], help="score one day of a job")
-    p.add_argument("job")
-    p.add_argument("--date", help="YYYY-MM-DD, today or yesterday (default: the job's score_date)")
-    p.add_argument("--engine", choices=["pandas", "spark"])
+    p.add_argument("job", help=_JOB_HELP)
+    p.add_argument("--date", help="the day to score: YYYY-MM-DD, today or yesterday, in the job's timezone (default: the job's score_date)")
+    p.add_argument("--engine", choices=["pandas", "spark"], help="instead of the job's engine")
     p.add_argument("--pipeline-version", help="a version number or alias instead of the job's")
     p.add_argument("--force", action="store_true", help="score the day again even if it succeeded")
     p.add_argument("--workers", type=_positive_int, help="processes scoring chunks (default: the job's workers)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("backfill", parents=[common], help="score every day of a range")
-    p.add_argument("job")
-    p.add_argument("--start", required=True)
-    p.add_argument("--end", required=True)
+    p.add_argument("job", help=_JOB_HELP)
+    p.add_argument("--start", required=True, help="first day: YYYY-MM-DD, today or yesterday")
+    p.add_argument("--end", required=True, help="last day, included: YYYY-MM-DD, today or yesterday")
     p.add_argument("--workers", type=_positive_int, default=1, help="days scored at once, in separate processes")
     p.add_argument("--engine", choices=["pandas", "spark"], help="instead of the job's engine (spark: one context for all days)")
-    p.add_argument("--pipeline-version")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--pipeline-version", help="a version number or alias instead of the job's")
+    p.add_argument("--force", action="store_true", help="score days again even if they succeeded")
     p.add_argument("--dry-run", action="store_true", help="list the days and what would be done")
     p.set_defaults(handler=cmd_backfill)
 
     p = sub.add_parser("status", parents=[common], help="the run ledger of a job, newest first")
-    p.add_argument("job")
-    p.add_argument("--last", type=_positive_int, default=20)
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("job", help=_JOB_HELP)
+    p.add_argument("--last", type=_positive_int, default=20, metavar="N", help="the N newest runs (default 20)")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="table (times in UTC) or json (default table)")
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("report", parents=[common], help="rows, rejects, score drift and model per day, as HTML or JSON")
-    p.add_argument("job")
+    p.add_argument("job", help=_JOB_HELP)
     p.add_argument("--start", help="first day (default: 30 days before --end)")
     p.add_argument("--end", help="last day (default: the newest day in the ledger)")
     p.add_argument("--out", type=Path, help="write to this file (default: stdout)")
-    p.add_argument("--format", choices=["html", "json"], default="html")
+    p.add_argument("--format", choices=["html", "json"], default="html", help="html (default) or json")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("list", parents=[common], help="jobs, schedules, last runs, next fires")
@@ -182,34 +185,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_crontab)
 
     p = sub.add_parser("validate", parents=[common], help="check config, source, pipeline and columns")
-    p.add_argument("job", nargs="?")
-    p.add_argument("--date", help="also check that the source has rows for this day")
+    p.add_argument("job", nargs="?", help="one job (default: every job of the config dir)")
+    p.add_argument("--date", help="also check that the source has rows for this day (YYYY-MM-DD, today or yesterday) "
+                                  "and that its first chunk has the pipeline's column types, as run checks it")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("demo", parents=[common], help="build the sample warehouse, train, score a day, show it")
-    p.add_argument("--date", default="2026-11-27")
+    p.add_argument("--date", help="the day to score, YYYY-MM-DD (default: yesterday; the sample data ends there)")
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("pipeline", parents=[common], help="the model registry")
     psub = p.add_subparsers(title="registry commands", metavar="ACTION")
     q = psub.add_parser("list", parents=[common], help="models, versions and aliases")
     q.set_defaults(handler=cmd_pipeline_list)
-    q = psub.add_parser("show", parents=[common], help="one version's record")
-    q.add_argument("name")
-    q.add_argument("version", nargs="?", default="production")
+    q = psub.add_parser("show", parents=[common], help="every version and alias of a model, or one version's record")
+    q.add_argument("name", help="the model's name")
+    q.add_argument("version", nargs="?", help="a version number or alias (default: every version, and the aliases)")
     q.set_defaults(handler=cmd_pipeline_show)
     q = psub.add_parser("register", parents=[common], help="register a fitted pipeline file")
-    q.add_argument("name")
-    q.add_argument("file", type=Path)
-    q.add_argument("--alias")
+    q.add_argument("name", help="the model's name")
+    q.add_argument("file", type=Path, help="a fitted scikit-learn pipeline saved with joblib")
+    q.add_argument("--alias", help="point this alias (e.g. staging) at the new version")
     q.add_argument("--training-data", type=Path, help="Parquet of the training features")
     q.set_defaults(handler=cmd_pipeline_register)
     q = psub.add_parser("promote", parents=[common], help="point an alias at a version")
-    q.add_argument("name")
-    q.add_argument("version")
-    q.add_argument("alias")
+    q.add_argument("name", help="the model's name")
+    q.add_argument("version", help="the version number")
+    q.add_argument("alias", help="the alias to move, e.g. production")
     q.set_defaults(handler=cmd_pipeline_promote)
     return parser
+
+
+_JOB_HELP = "the job's name (its file in the config dir is NAME.yaml)"
+
+
+def _exit_code_table() -> str:
+    rows = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
+    return f"exit codes:\n{rows}\n\nlogs go to stderr, times in UTC; on failure the last stderr line is 'error: JOB DAY: ...'"
 
 
 def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> argparse.ArgumentParser:

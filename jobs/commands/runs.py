@@ -114,10 +114,14 @@ class _ValidationFailed(BatchScoreError):
 
 
 def cmd_demo(args) -> int:
+    from datetime import timezone
+
+    from jobs.dates import local_today, parse_day
     from jobs.demo import run_demo
 
     settings = resolve_settings(args)
-    for line in run_demo(settings, date.fromisoformat(args.date)):
+    day = parse_day(args.date or "yesterday", local_today(utc_now(), timezone.utc))  # the demo job's zone is UTC
+    for line in run_demo(settings, day):
         print(line, flush=True)
     return EXIT_OK
 
