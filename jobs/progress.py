@@ -25,6 +25,7 @@ class ClearBar(logging.Filter):
         if stream is not None:
             stream.write(_CLEAR)
             stream.flush()
+            _live["stream"] = None  # wiped: the log line ends its own line
         return True
 
 

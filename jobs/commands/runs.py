@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from jobs import config as config_mod
 from jobs.commands import chosen_day, resolve_settings, utc_now
 from jobs.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BatchScoreError, UsageError
