@@ -116,3 +116,19 @@ def test_a_log_line_wipes_the_live_bar_first_and_the_bar_ends_its_line(caplog):
     wipe = text.index("\r\x1b[K", bar_end)
     assert text.index("a warning mid-run") == wipe + len("\r\x1b[K")
     assert text.endswith("a warning mid-run\n")  # no empty line: the bar was already gone
+
+
+def test_spark_submit_prints_the_plain_commands_it_runs_for_this_checkout():
+    out = subprocess.run(
+        [str(REPO / "scripts" / "spark-submit"), "--print-command", "--master", "local[2]", "churn_daily", "--date", "2026-11-27"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    zip_line, submit = out.stdout.strip().splitlines()
+    assert zip_line == f"cd {REPO} && {REPO}/.venv/bin/python -m zipfile -c batchscore.zip jobs pipelines"
+    assert " --py-files batchscore.zip --master 'local[2]' jobs/spark_main.py churn_daily --date 2026-11-27" in submit
+    assert "spark-submit --conf spark.log.level=WARN" in submit
+    from jobs.engines.spark_session import jdbc_jars
+
+    if jdbc_jars():
+        assert f"--jars {','.join(jdbc_jars())} " in submit
