@@ -12,6 +12,7 @@ import sys
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from jobs.progress import BackfillProgress, ClearBar, end_line, reporter
 from tests.jobs.conftest import DAYS, REPO
@@ -132,3 +133,27 @@ def test_spark_submit_prints_the_plain_commands_it_runs_for_this_checkout():
 
     if jdbc_jars():
         assert f"--jars {','.join(jdbc_jars())} " in submit
+
+
+@pytest.mark.slow
+def test_the_printed_spark_submit_commands_score_a_day_as_they_are(tmp_path):
+    from datetime import date
+
+    from tests.jobs.sched_project import child_env, make_project, succeeded_days, write_job
+
+    day = date(2026, 11, 27)
+    settings = make_project(tmp_path, end=day, days=1, n_customers=100)
+    write_job(tmp_path)
+    printed = subprocess.run(
+        [str(REPO / "scripts" / "spark-submit"), "--print-command", "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+         "churn", "--date", day.isoformat(), "--config-dir", str(settings.config_dir)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    try:
+        done = subprocess.run(["bash", "-ec", printed.stdout], env=child_env(), capture_output=True, text=True, timeout=600)
+    finally:
+        (REPO / "batchscore.zip").unlink(missing_ok=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1].startswith(f"churn {day}: succeeded, 100 rows")
+    assert succeeded_days(settings, "churn") == [day]
