@@ -11,6 +11,10 @@ pair is in force (``date +%z``). The result fires once at each scheduled local t
   already fires then;
 - a local time repeated by a fall-back fold fires once, at its first occurrence.
 
+A schedule that reads the same at every offset it meets (``* * * * *``, ``0 * * * *``,
+``*/15 * * * *`` between whole-hour offsets) is not guarded: it fires at every matching minute
+of the clock, as cron runs such jobs through its own changes, and as the daemon does.
+
 A fire at instant ``t`` assumed to be at offset ``o`` of the job's zone stands for the local
 time ``L = t + o``; under ``fold=0`` that is right iff the offset at ``t + o - o_max`` is ``o``
 (``o_max``: the zone's largest offset), which the guard checks ``o_max - o`` before ``t``.
@@ -78,6 +82,10 @@ def convert(schedule: str, job_tz: str, system_tz: str, now: datetime, days: int
     system_offsets = {s for _, s in pairs}
     o_max = job_offsets[-1]
     times = {h * 60 + m for h in hours for m in minutes}  # local minutes of the day
+    if dom == month == dow == "*":
+        shifted = {frozenset((t - (o - s)) % MINUTES_PER_DAY for t in times) for o, s in pairs}
+        if len(shifted) == 1:  # the same minutes of the day whatever the offsets
+            return [CronLine(f"{m} {h} * * *") for m, h in _product_fields(next(iter(shifted)))]
     groups: dict[tuple[str, str, str, tuple[Guard, ...]], set[int]] = defaultdict(set)
     for o, s in sorted(pairs):
         base: list[Guard] = []
