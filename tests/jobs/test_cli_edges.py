@@ -157,3 +157,22 @@ def test_the_printed_spark_submit_commands_score_a_day_as_they_are(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1].startswith(f"churn {day}: succeeded, 100 rows")
     assert succeeded_days(settings, "churn") == [day]
+
+
+def test_every_argument_of_every_command_has_help_text():
+    import argparse
+
+    from jobs.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif not action.help:
+                missing.append(" ".join([*path, action.dest]))
+
+    walk(build_parser(), ["batchscore"])
+    assert missing == []
