@@ -12,6 +12,8 @@ from jobs.errors import EXIT_OK
 
 log = logging.getLogger("batchscore")
 
+CRON_MAX_LINE = 1000  # Debian's cron 3.0pl1 cuts a command line at this length (MAX_COMMAND)
+
 
 def cmd_scheduler(args) -> int:
     import threading
@@ -82,6 +84,9 @@ def cmd_crontab(args) -> int:
         cron_tz=args.cron_tz,
     )
     lines += [f"# {name}: not scheduled, its job file is broken: {exc}" for name, exc in broken]
+    for line in lines:
+        if len(line) >= CRON_MAX_LINE:
+            log.warning("a crontab line has %d characters; Debian's cron reads at most %d: %s...", len(line), CRON_MAX_LINE, line[:80])
     if os.environ.get(ENV_FILE_VAR):  # cron would not know which env file the shell named
         lines.insert(0, f"{ENV_FILE_VAR}={env_file_path(home, os.environ)}")
     env_file = env_file_path(home, os.environ)
