@@ -50,11 +50,9 @@ def cmd_crontab(args) -> int:
     import os
     import shutil
 
-    from jobs.crontab import HOME_PLACEHOLDER, batchscore_command, crontab_lines, portable, render, system_timezone, unset_under_cron
-    from jobs.db import parse_url
-    from jobs.envfile import ENV_FILE_VAR, env_file_path, read_env_file
+    from jobs.crontab import HOME_PLACEHOLDER, batchscore_command, crontab_lines, render, system_timezone
+    from jobs.envfile import ENV_FILE_VAR, env_file_path
     from jobs.errors import BatchScoreError, ConfigError
-    from jobs.settings import ENV_VARS
 
     settings = resolve_settings(args)
     home = settings.project_root
@@ -64,13 +62,6 @@ def cmd_crontab(args) -> int:
             jobs.append(config_mod.load_named(settings.config_dir, name))
         except BatchScoreError as exc:
             broken.append((name, exc))
-    flags = []
-    if args.state_url:
-        flags += ["--state-url", _portable_url(settings.state_url, home)]
-        if parse_url(settings.state_url).password:
-            log.warning("the password of --state-url is written into every crontab line: set BATCHSCORE_STATE_URL in the env file (.env) instead")
-    if args.models:
-        flags += ["--models", portable(settings.models_root, home)]
     system_tz = system_timezone()
     lines = crontab_lines(
         jobs,
@@ -80,7 +71,7 @@ def cmd_crontab(args) -> int:
         log_dir=settings.log_dir,
         system_tz=system_tz,
         now=utc_now(),
-        flags=flags,
+        flags=_carried_flags(args, settings),
         cron_tz=args.cron_tz,
     )
     lines += [f"# {name}: not scheduled, its job file is broken: {exc}" for name, exc in broken]
@@ -89,14 +80,7 @@ def cmd_crontab(args) -> int:
             log.warning("a crontab line has %d characters; Debian's cron reads at most %d: %s...", len(line), CRON_MAX_LINE, line[:80])
     if os.environ.get(ENV_FILE_VAR):  # cron would not know which env file the shell named
         lines.insert(0, f"{ENV_FILE_VAR}={env_file_path(home, os.environ)}")
-    env_file = env_file_path(home, os.environ)
-    files = {p.name: p.read_text() for p in sorted(settings.config_dir.glob("*.y*ml")) if p.is_file()}
-    for warning in unset_under_cron(files, env_file, read_env_file(env_file), dict(os.environ)):
-        log.warning("%s", warning)
-    in_file = read_env_file(env_file)
-    for key, var in ENV_VARS.items():  # --config-dir is always carried; the others only when given
-        if key != "config_dir" and os.environ.get(var) and var not in in_file and not getattr(args, key, None):
-            log.warning("%s is set in this shell but not in %s: cron runs will not see it (put it there)", var, env_file)
+    _warn_of_what_cron_lacks(args, settings)
     text = render(lines, str(home), system_tz, args.cron_tz)
     if args.write:
         portable_text = render(lines, HOME_PLACEHOLDER, system_tz, args.cron_tz)
@@ -113,6 +97,40 @@ def cmd_crontab(args) -> int:
         names = ", ".join(name for name, _ in broken)
         raise ConfigError(f"{len(broken)} broken job file(s), not in the crontab: {names}", hint="see the comments at the end; the other jobs' lines were written")
     return EXIT_OK
+
+
+def _carried_flags(args, settings) -> list[str]:
+    """The ``--state-url`` and ``--models`` given to ``crontab``, as shell words for its lines."""
+    from jobs.crontab import portable
+    from jobs.db import parse_url
+
+    flags = []
+    if args.state_url:
+        flags += ["--state-url", _portable_url(settings.state_url, settings.project_root)]
+        if parse_url(settings.state_url).password:
+            log.warning("the password of --state-url is written into every crontab line: set BATCHSCORE_STATE_URL in the env file (.env) instead")
+    if args.models:
+        flags += ["--models", portable(settings.models_root, settings.project_root)]
+    return flags
+
+
+def _warn_of_what_cron_lacks(args, settings) -> None:
+    """A warning per ``${VAR}`` of the job files and per BATCHSCORE_* setting of this shell
+    that the env file does not give: cron starts its lines without the shell's environment."""
+    import os
+
+    from jobs.crontab import unset_under_cron
+    from jobs.envfile import env_file_path, read_env_file
+    from jobs.settings import ENV_VARS
+
+    env_file = env_file_path(settings.project_root, os.environ)
+    in_file = read_env_file(env_file)
+    files = {p.name: p.read_text() for p in sorted(settings.config_dir.glob("*.y*ml")) if p.is_file()}
+    for warning in unset_under_cron(files, env_file, in_file, dict(os.environ)):
+        log.warning("%s", warning)
+    for key, var in ENV_VARS.items():  # --config-dir is always carried; the others only when given
+        if key != "config_dir" and os.environ.get(var) and var not in in_file and not getattr(args, key, None):
+            log.warning("%s is set in this shell but not in %s: cron runs will not see it (put it there)", var, env_file)
 
 
 def _portable_url(url: str, home) -> str:
