@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_file is not None:
         from jobs.logfile import redirect_output
 
-        redirect_output(args.log_file)
+        try:
+            redirect_output(args.log_file)
+        except OSError as exc:
+            print(f"error: cannot write the log file {args.log_file}: {exc.strerror} (give a writable path)", file=sys.stderr)
+            return EXIT_USAGE
         sys.stdout.reconfigure(line_buffering=True)  # its lines in order with stderr's, in the one file
     _setup_logging(args.verbose)
     code = _dispatch(parser, args)
