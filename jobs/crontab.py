@@ -75,16 +75,25 @@ def crontab_lines(
             if not same_zone(job.timezone, current_tz):
                 lines.append(f"CRON_TZ={job.timezone}")
                 current_tz = job.timezone
-            entries = [(job.schedule, command)]
-        elif same_zone(job.timezone, system_tz):
-            entries = [(job.schedule, command)]
+            lines.append(cron_line(job.schedule, command))
         else:
-            entries = [(line.fields, line.command(command)) for line in convert(job.schedule, job.timezone, system_tz, now)]
-        # cron turns an unescaped % into a newline.
-        lines.extend(f"{fields} {text.replace('%', chr(92) + '%')}" for fields, text in entries)
+            lines.extend(system_zone_lines(job.schedule, job.timezone, command, system_tz=system_tz, now=now))
     if not same_zone(current_tz, system_tz):
         lines.append(f"CRON_TZ={system_tz}")
     return lines
+
+
+def system_zone_lines(schedule: str, job_tz: str, command: str, *, system_tz: str, now: datetime) -> list[str]:
+    """The lines running ``command`` (shell text) on ``schedule`` of ``job_tz`` under a cron
+    in ``system_tz``: as is in the same zone, else converted (``jobs.cron_tz``)."""
+    if same_zone(job_tz, system_tz):
+        return [cron_line(schedule, command)]
+    return [cron_line(line.fields, line.command(command)) for line in convert(schedule, job_tz, system_tz, now)]
+
+
+def cron_line(fields: str, command: str) -> str:
+    # cron turns an unescaped % into a newline.
+    return f"{fields} {command.replace('%', chr(92) + '%')}"
 
 
 def portable(path: Path, home: Path) -> str:
