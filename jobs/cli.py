@@ -63,7 +63,9 @@ def _dispatch(parser: argparse.ArgumentParser, args) -> int:
     if _in_main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return code
     except BatchScoreError as exc:
         _report(args, exc, str(exc))
         return exc.exit_code
