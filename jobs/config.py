@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipelines.envfile import expand_env  # noqa: F401  (job files and settings.yaml share it)
 from jobs.errors import ConfigError, UsageError
 from jobs.output import RESERVED_COLUMNS
 from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, KINDS, PARQUET, SQL, Engine
@@ -25,7 +26,6 @@ IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TABLE_NAME = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})?$")
 COLUMN_NAME = re.compile(rf"^{IDENTIFIER}$")
 JOB_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # Defaults of the job file (SPEC "Configuration").
 DEFAULT_CHUNK_SIZE = 100_000
@@ -321,26 +321,6 @@ class JobConfig(_Frozen):
 
 
 # --- loading -----------------------------------------------------------------------------
-
-def expand_env(value: Any, path: str, env: dict[str, str] | os._Environ) -> Any:
-    """``${VAR}`` and ``${VAR:-default}`` in every string value, recursively."""
-    if isinstance(value, str):
-
-        def sub(match: re.Match) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env and env[name] != "":
-                return env[name]
-            if default is not None:
-                return default
-            raise ValueError(f"{path or 'value'}: environment variable {name} is not set (use ${{{name}:-default}} for a default)")
-
-        return _ENV_REF.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: expand_env(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_env(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
-    return value
-
 
 def load_job(path: Path, env: dict[str, str] | None = None) -> JobConfig:
     """Read, expand and validate one job file; relative paths resolve against the project root."""
