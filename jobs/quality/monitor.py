@@ -13,7 +13,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -22,30 +22,13 @@ from jobs.quality.column import ChunkColumn, KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
+from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels
 from jobs.run_stats import PreviousDay
 from pipelines.distribution import ScoreStats
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
 MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
 MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check over its limit: ``figure`` > ``limit`` (``min_rows``: figure < limit)."""
-
-    check: str  # min_rows | max_rows | null_fraction | unseen_category_fraction | ...
-    column: str | None
-    figure: float
-    limit: float
-    action: str  # warn | fail
-    setting: str  # the config key that sets the limit
-
-    def describe(self) -> str:
-        on = f" on column {self.column}" if self.column else ""
-        relation = "below" if self.check == "min_rows" else "above"
-        return f"check {self.check}{on}: {_fmt(self.figure)} is {relation} the limit {_fmt(self.limit)} ({self.setting})"
 
 
 class RunMonitor:
@@ -328,7 +311,7 @@ class RunMonitor:
                 features[column] = {
                     "kind": NUMERIC,
                     "psi": value,
-                    "bins": _bin_labels(entry["edges"]) + [MISSING],
+                    "bins": bin_labels(entry["edges"]) + [MISSING],
                     "expected": expected,
                     "actual": (actual / total).tolist() if total else [0.0] * len(expected),
                 }
@@ -395,17 +378,3 @@ def _check_columns(quality: QualityConfig, drift: DriftConfig, features: list[st
                 f"{key} names {', '.join(unknown)}, not feature(s) of {model}",
                 hint=f"its features: {', '.join(features)}",
             )
-
-
-def _bin_labels(edges: list[float]) -> list[str]:
-    if not edges:
-        return ["all"]
-    labels = [f"<= {_fmt(edges[0])}"]
-    labels += [f"{_fmt(a)} - {_fmt(b)}" for a, b in zip(edges, edges[1:])]
-    return labels + [f"> {_fmt(edges[-1])}"]
-
-
-def _fmt(value: float) -> str:
-    if isinstance(value, (int, np.integer)) or float(value).is_integer():
-        return str(int(value))
-    return f"{value:.4g}"

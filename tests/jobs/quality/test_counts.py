@@ -16,7 +16,8 @@ import pytest
 from jobs.quality.column import KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.errors import QualityCheckFailed
-from jobs.quality.monitor import MAX_TRACKED, FAIL, Finding, RunMonitor
+from jobs.quality.monitor import MAX_TRACKED, RunMonitor
+from jobs.quality.verdict import FAIL, Finding
 from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 
 N = 60

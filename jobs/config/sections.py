@@ -1,26 +1,17 @@
-"""Job files: YAML -> frozen, typed ``JobConfig``. All validation happens here, once.
-
-An unknown key, a wrong type, a missing field, a bad cron expression, time zone, table name
-or enum value is a ``ConfigError`` naming the file, the key and what is allowed (exit 2).
-"""
+"""The sections of a job file, as frozen pydantic models: sources, outputs, the pipeline
+reference, quality, drift, spark, training, outcomes, gate; the defaults and the validators of
+names they share."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.envfile import expand_env  # noqa: F401  (job files and settings.yaml share it)
-from jobs.errors import ConfigError, UsageError
-from jobs.output import RESERVED_COLUMNS
-from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, KINDS, PARQUET, SQL, Engine
 from jobs.schedule.cron import trigger
-from pipelines.settings import SETTINGS_FILE, resolve_path, resolve_url
+from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, PARQUET, SQL
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TABLE_NAME = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})?$")
@@ -50,6 +41,19 @@ def _table_name(value: str) -> str:
 def _column_name(value: str) -> str:
     if not COLUMN_NAME.match(value):
         raise ValueError(f"{value!r} is not a column name: use letters, digits and _")
+    return value
+
+
+def check_cron(value: str | None) -> str | None:
+    """A 5-field cron expression APScheduler's trigger accepts (a job's or training's schedule)."""
+    if value is None:
+        return None
+    if len(value.split()) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+    try:
+        trigger(value, ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from exc
     return value
 
 
@@ -210,10 +214,7 @@ class TrainingConfig(_Frozen):
             raise ValueError(f"{value!r} is not module:function (e.g. pipelines.churn:build)")
         return value
 
-    @field_validator("schedule")
-    @classmethod
-    def _check_schedule(cls, value: str | None) -> str | None:
-        return JobConfig._check_schedule(value)  # the same cron check as the job's schedule
+    _check_schedule = field_validator("schedule")(lambda v: check_cron(v))  # as the job's schedule
 
     @model_validator(mode="after")
     def _holdout_inside(self) -> TrainingConfig:
@@ -240,190 +241,3 @@ class GateConfig(_Frozen):
     min_days: int = Field(7, ge=1)
     max_metric_drop: float = Field(0.01, ge=0)
     max_psi: float = Field(0.2, gt=0)
-
-
-class JobConfig(_Frozen):
-    name: str
-    source: SourceConfig
-    pipeline: PipelineRef
-    id_columns: list[str] = Field(min_length=1)
-    output: OutputConfig
-    schedule: str | None = None  # cron, 5 fields; None: a manual-only job
-    timezone: str = "UTC"
-    score_date: Literal["yesterday", "today"] = "yesterday"
-    catchup: bool = False
-    passthrough: list[str] = []
-    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, gt=0)
-    workers: int = Field(DEFAULT_WORKERS, ge=1)
-    engine: Engine = Engine.PANDAS
-    retries: int = Field(0, ge=0)
-    retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)
-    quality: QualityConfig = QualityConfig()
-    drift: DriftConfig = DriftConfig()
-    max_catchup_days: int = Field(DEFAULT_MAX_CATCHUP_DAYS, ge=1)
-    wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
-    misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
-    spark: SparkSettings = SparkSettings()  # used by engine: spark only
-    training: TrainingConfig | None = None
-    outcomes: OutcomesConfig | None = None
-    gate: GateConfig = GateConfig()
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not JOB_NAME.match(value):
-            raise ValueError(f"{value!r} is not a job name: use letters, digits, _ . -")
-        return value
-
-    @field_validator("id_columns", "passthrough")
-    @classmethod
-    def _check_columns(cls, value: list[str]) -> list[str]:
-        for column in value:
-            _column_name(column)
-            if column in RESERVED_COLUMNS:
-                raise ValueError(f"{column!r} is an output column of batchscore; rename it")
-        if len(set(value)) != len(value):
-            raise ValueError("a column is listed twice")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as UTC or Europe/Paris") from exc
-        return value
-
-    @field_validator("schedule")
-    @classmethod
-    def _check_schedule(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
-        try:
-            trigger(value, ZoneInfo("UTC"))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _ids_not_passthrough(self) -> JobConfig:
-        both = sorted(set(self.id_columns) & set(self.passthrough))
-        if both:
-            raise ValueError(f"{', '.join(both)} in both id_columns and passthrough")
-        return self
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-# --- loading -----------------------------------------------------------------------------
-
-def load_job(path: Path, env: dict[str, str] | None = None) -> JobConfig:
-    """Read, expand and validate one job file; relative paths resolve against the project root."""
-    env = os.environ if env is None else env
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the job file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", hint="fix the file") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a job file is a mapping of keys", hint=f"allowed keys: {_allowed(JobConfig)}")
-    try:
-        raw = expand_env(raw, "", env)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        job = JobConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_explain(exc)}", hint="see docs/configuration.md") from exc
-    if job.name != path.stem:
-        raise ConfigError(
-            f"{path}: key name: {job.name!r} differs from the file name",
-            hint=f"rename the file to {job.name}.yaml or set name: {path.stem}",
-        )
-    return _resolve_paths(job, path.parent.resolve().parent)
-
-
-def _resolve_paths(job: JobConfig, root: Path) -> JobConfig:
-    def fix(part):
-        if isinstance(part, (SqlSource, SqlOutput)):
-            return part.model_copy(update={"url": resolve_url(part.url, root)})
-        if "://" in part.path:  # hdfs://, s3a://, file://...: for Spark's file systems, as given
-            return part
-        return part.model_copy(update={"path": str(resolve_path(part.path, root))})
-
-    update = {"source": fix(job.source), "output": fix(job.output)}
-    for section in ("training", "outcomes"):
-        part = getattr(job, section)
-        if part is not None:
-            update[section] = part.model_copy(update={"source": fix(part.source)})
-    return job.model_copy(update=update)
-
-
-def job_path(config_dir: Path, name: str) -> Path:
-    return config_dir / f"{name}.yaml"
-
-
-def job_names(config_dir: Path) -> list[str]:
-    """Every job file's name in the config directory (settings.yaml is not a job)."""
-    if not config_dir.is_dir():
-        raise ConfigError(
-            f"config directory {config_dir} does not exist",
-            hint="pass --config-dir or set BATCHSCORE_CONFIG_DIR",
-        )
-    return sorted(
-        p.stem for p in config_dir.glob("*.yaml") if p.name != SETTINGS_FILE
-    )
-
-
-def load_named(config_dir: Path, name: str) -> JobConfig:
-    """The job called ``name``; an unknown name says which jobs exist."""
-    path = job_path(config_dir, name)
-    if not path.exists():
-        known = job_names(config_dir)
-        raise UsageError(
-            f"no job {name!r} in {config_dir}",
-            hint=f"known jobs: {', '.join(known) or 'none'}",
-        )
-    return load_job(path)
-
-
-# --- error messages ----------------------------------------------------------------------
-
-_SECTIONS = {
-    "pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings,
-    "training": TrainingConfig, "outcomes": OutcomesConfig, "gate": GateConfig,
-}
-_KINDS = {"source": {SQL: SqlSource, PARQUET: ParquetSource}, "output": {SQL: SqlOutput, PARQUET: ParquetOutput}}
-
-
-def _allowed(model: type[BaseModel]) -> str:
-    return ", ".join(model.model_fields)
-
-
-def _explain(exc: ValidationError) -> str:
-    """One readable clause per problem: key, what is wrong, what is allowed."""
-    parts = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        model: type[BaseModel] = JobConfig
-        if loc and loc[0] in _KINDS and len(loc) > 1 and loc[1] in _KINDS[loc[0]]:
-            model = _KINDS[loc[0]][loc.pop(1)]
-        elif loc and loc[0] in _SECTIONS:
-            model = _SECTIONS[loc[0]]
-        key = ".".join(str(x) for x in loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key {key}; allowed keys here: {_allowed(model)}")
-        elif err["type"] == "missing":
-            parts.append(f"missing key {key}")
-        elif err["type"] == "union_tag_invalid" or err["type"] == "union_tag_not_found":
-            parts.append(f"key {key}.kind must be one of: {', '.join(KINDS)}")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            parts.append(f"key {key}: {msg}")
-    return "; ".join(parts)
