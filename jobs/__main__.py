@@ -23,7 +23,9 @@ def console() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except OSError:  # the reader went away (``| head``): CPython's own exit reports 120
+        except BrokenPipeError:  # the reader went away (``| head``): nothing left to say, to no one
+            pass
+        except OSError:  # a full disk or the like: CPython's own exit reports 120
             code = code or 120
     os._exit(code)
 

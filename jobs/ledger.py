@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from jobs import db
 from jobs.errors import JobLocked, StateError
@@ -54,7 +55,8 @@ runs = sa.Table(
     sa.Column("model_version", sa.Integer),
     sa.Column("engine", sa.String(16)),
     sa.Column("error", sa.Text),
-    sa.Column("stats", sa.JSON),
+    # jsonb on PostgreSQL (indexable, operators; a table made with json still works as is).
+    sa.Column("stats", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
     sa.Index("ix_batchscore_runs_job_day", "job", "score_date"),
 )
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from jobs import db
 from jobs.config import JobConfig
 from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
@@ -70,6 +71,10 @@ def run_day(
     if claim is None:
         log.info("%s %s: skipped, the day already succeeded (use --force to score it again)", job.name, day)
         return RunOutcome(job=job.name, day=day, status=RunStatus.SKIPPED)
+    log.info(
+        "%s %s: reads %s, writes %s, ledger %s", job.name, day,
+        _where(job.source), _where(job.output), db.redact(settings.state_url),
+    )
     run = _Run(job, day, claim, ledger, engine_name, clock)
     try:  # the one broad except of a run: record the failure, re-raise it
         choice = choose_model(registry, job, day, pipeline_version)
@@ -171,3 +176,11 @@ class _Run:
         # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
         level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
         log.log(level, "%s %s: run %s failed: %s", self.job.name, self.day, self.claim.run_id, message)
+
+
+def _where(target) -> str:
+    """A source or output as a log names it: database (password masked) and table, or path."""
+    url = getattr(target, "url", None)
+    if url is None:
+        return f"parquet {target.path}"
+    return f"{db.redact(url)} table {target.describe()}"

@@ -76,7 +76,9 @@ class ModelError(BatchScoreError):
 
 
 class ModelNotFound(ModelError):
-    """No such model, version or alias in the registry."""
+    """No such model, version or alias in the registry: what was asked for is wrong (usage)."""
+
+    exit_code = EXIT_USAGE
 
 
 class ModelIntegrityError(ModelError):

@@ -1,7 +1,8 @@
 """Where state lives: config dir, state database, model registry, logs.
 
-Precedence, highest first: command-line flags, environment variables, ``settings.yaml`` in
-the config directory, then the defaults below. Relative paths resolve against the project
+Precedence, highest first: command-line flags, environment variables (the project's env file,
+``pipelines.envfile``, is loaded into them first), ``settings.yaml`` in the config directory, then
+the defaults below. Relative paths resolve against the project
 root (the parent of the config directory), so cron can run from any working directory.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.envfile import expand_env, load_env_file
 from pipelines.errors import ConfigError
 
 # Defaults, each relative to the project root unless absolute.
@@ -51,7 +53,8 @@ class Settings:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> Settings:
-        """Settings from flags, then ``env``, then settings.yaml, then defaults."""
+        """Settings from flags, then ``env``, then settings.yaml, then defaults. The project's
+        env file is loaded into ``env`` first (never over a variable ``env`` has)."""
         flags = {k: v for k, v in (flags or {}).items() if v is not None}
         env = os.environ if env is None else env
         cwd = Path.cwd() if cwd is None else cwd
@@ -61,7 +64,8 @@ class Settings:
 
         config_dir = Path(early("config_dir") or DEFAULT_CONFIG_DIR)
         config_dir = (config_dir if config_dir.is_absolute() else cwd / config_dir).resolve()
-        from_file = _read_settings_file(config_dir / SETTINGS_FILE)
+        load_env_file(config_dir.parent, env)
+        from_file = _read_settings_file(config_dir / SETTINGS_FILE, env)
         root = config_dir.parent
 
         def pick(key: str, default: str) -> str:
@@ -75,7 +79,7 @@ class Settings:
         )
 
 
-def _read_settings_file(path: Path) -> dict[str, str]:
+def _read_settings_file(path: Path, env: Mapping[str, str]) -> dict[str, str]:
     if not path.exists():
         return {}
     try:
@@ -94,7 +98,10 @@ def _read_settings_file(path: Path) -> dict[str, str]:
     for key, value in data.items():
         if not isinstance(value, str):
             raise ConfigError(f"{path}: key {key} must be a string, got {type(value).__name__}")
-    return {k: os.path.expandvars(v) for k, v in data.items()}
+    try:  # the job files' expander: ${VAR} and ${VAR:-default}, the key named in its error
+        return expand_env(data, "", env)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}", hint="set it in the environment or the env file (.env), or give a default") from exc
 
 
 def resolve_path(path: str | Path, root: Path) -> Path:

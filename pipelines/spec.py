@@ -195,19 +195,24 @@ def raw_predict(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Scores (float64, possibly NaN/inf) and, for a multiclass model, labels of a conformed frame.
 
-    The frame is predicted padded to a whole number of ``ROW_BLOCK`` rows (copies of its last
-    row, dropped after): a dense BLAS product rounds the rows of an incomplete block of its
-    kernel differently in the last bit, so without it a row's score would depend on how many
-    rows were scored with it (about 1 row in 4 of a 37-row chunk, or of a single online
-    record, differs from the same row in a whole day). Padded, every row is computed as in a
-    full block: the same score whatever the chunk size, the engine or the request.
+    Every row is predicted inside a whole block of ``ROW_BLOCK`` rows: a frame whose length is
+    not a multiple is predicted as its whole blocks, then its last rows padded to one block
+    (copies of its last row, dropped after). A dense BLAS product rounds the rows of an
+    incomplete block of its kernel differently in the last bit, so without this a row's score
+    would depend on how many rows were scored with it (about 1 row in 4 of a 37-row chunk, or
+    of a single online record, differs from the same row in a whole day). This way every row
+    gets the same score whatever the chunk size, the engine or the request.
     """
     n = len(features)
-    short = -n % ROW_BLOCK
-    padded = pd.concat([features, features.iloc[[-1] * short]]) if n and short else features
+    whole = n - n % ROW_BLOCK
+    method = pipeline.predict if spec.task == REGRESSION else pipeline.predict_proba
     try:
-        raw = pipeline.predict(padded) if spec.task == REGRESSION else pipeline.predict_proba(padded)
-        raw = raw[:n]
+        if whole == n:
+            raw = method(features)
+        else:  # the whole blocks as they are (no copy), the last rows padded to one block
+            tail = features.iloc[whole:]
+            last = np.asarray(method(pd.concat([tail, tail.iloc[[-1] * (whole + ROW_BLOCK - n)]])))[: n - whole]
+            raw = np.concatenate([np.asarray(method(features.iloc[:whole])), last]) if whole else last
     except Exception as exc:  # any estimator's failure on this data, wrapped once, here
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} failed on a chunk of {len(features)} rows: "

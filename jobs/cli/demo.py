@@ -1,12 +1,19 @@
 """The demo: sample warehouse, demo model, one day of churn_daily scored, and a downstream query.
 
 Idempotent: the warehouse and the model are made once; a second demo is a skip of the day.
+The sample days are relative to the day scored (yesterday, from the command line): the 30 days
+up to it and ``DAYS_AHEAD`` after, so ``batchscore run churn_daily`` with its default day, the
+cron line and the daemon find their rows in the days after the demo; a demo on a day the
+warehouse lacks builds it again.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from datetime import date
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -22,6 +29,8 @@ from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry
 
 DEMO_JOB = "churn_daily"
+DAYS_BEFORE = 30  # sample days up to the scored one, included
+DAYS_AHEAD = 7  # sample days after it: a week of `run` (yesterday) and cron fires after the demo
 
 DOWNSTREAM_QUERY = """
 SELECT s.plan, COUNT(*) AS customers, ROUND(AVG(s.score), 4) AS mean_churn_risk,
@@ -35,8 +44,9 @@ ORDER BY mean_churn_risk DESC
 
 def run_demo(settings: Settings, day: date) -> Iterator[str]:
     root = settings.project_root
-    if not (root / "data" / "warehouse.db").exists() or not (root / "data" / "training.parquet").exists():
-        info = build_warehouse(root)
+    warehouse = root / "data" / "warehouse.db"
+    if not _has_day(warehouse, day) or not (root / "data" / "training.parquet").exists():
+        info = build_warehouse(root, end=day + timedelta(days=DAYS_AHEAD), days=DAYS_BEFORE + DAYS_AHEAD)
         yield f"built the sample warehouse: {info.sqlite_path} and {info.features_path}/ ({info.start}..{info.end}, {info.n_customers} customers a day)"
     registry = Registry(settings.models_root)
     if churn.NAME not in registry.names() or DEFAULT_ALIAS not in registry.aliases(churn.NAME):
@@ -66,3 +76,14 @@ def run_demo(settings: Settings, day: date) -> Iterator[str]:
     yield "  ".join(n.ljust(w) for n, w in zip(names, widths))
     for r in rows:
         yield "  ".join(v.ljust(w) for v, w in zip(r, widths))
+
+
+def _has_day(warehouse: Path, day: date) -> bool:
+    """Whether the sample warehouse has customer rows for ``day``."""
+    if not warehouse.exists():
+        return False
+    with closing(sqlite3.connect(warehouse)) as conn:
+        try:
+            return conn.execute("SELECT 1 FROM customer_features WHERE snapshot_date = ? LIMIT 1", [day.isoformat()]).fetchone() is not None
+        except sqlite3.OperationalError:  # no such table: not built yet
+            return False

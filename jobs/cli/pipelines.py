@@ -28,11 +28,25 @@ def cmd_pipeline_list(args) -> int:
 
 
 def cmd_pipeline_show(args) -> int:
+    """One version's record (by number or alias); without one, every version and the aliases."""
     from pipelines.registry import Registry
 
     registry = Registry(resolve_settings(args).models_root)
-    mv = registry.resolve(args.name, args.version)
-    record = {
+    if args.version is None:
+        versions = registry.versions(args.name)  # an unknown name: the error lists the models
+        shown = {
+            "name": args.name,
+            "aliases": dict(sorted(registry.aliases(args.name).items())),
+            "versions": [_record(registry, mv) for mv in versions],
+        }
+        print(json.dumps(shown, indent=2, default=str))
+        return EXIT_OK
+    print(json.dumps(_record(registry, registry.resolve(args.name, args.version)), indent=2, default=str))
+    return EXIT_OK
+
+
+def _record(registry, mv) -> dict:
+    return {
         "name": mv.name,
         "version": mv.version,
         "aliases": sorted(a for a, v in registry.aliases(mv.name).items() if v == mv.version),
@@ -48,8 +62,6 @@ def cmd_pipeline_show(args) -> int:
         "train_end": mv.train_end,
         "path": str(mv.model_path),
     }
-    print(json.dumps(record, indent=2, default=str))
-    return EXIT_OK
 
 
 def cmd_pipeline_register(args) -> int:

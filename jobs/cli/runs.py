@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from jobs import config as config_mod
 from jobs.cli.common import chosen_day, resolve_settings, utc_now
 from jobs.vocabulary import RunStatus
@@ -59,18 +57,27 @@ def cmd_backfill(args) -> int:
         print(f"dry run {job.name} {days[0]}..{days[-1]}: {todo} to score, {len(planned) - todo} to skip")
         return EXIT_OK
 
+    from jobs.cli.progress import BackfillProgress
+
+    bar = BackfillProgress(len(days))
+
     def show(result) -> None:
+        bar.clear()
         if result.status == RunStatus.SUCCEEDED:
             print(f"{result.day} succeeded: {result.rows} rows, v{result.model_version}, {result.seconds:.2f}s", flush=True)
         elif result.status == RunStatus.SKIPPED:
             print(f"{result.day} skipped: already succeeded", flush=True)
         else:
             print(f"{result.day} failed (exit {result.exit_code}): {result.error}", flush=True)
+        bar.update(rows=result.rows or 0)
 
-    results = run_days(
-        job, days, settings, workers=args.workers, force=args.force,
-        pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
-    )
+    try:
+        results = run_days(
+            job, days, settings, workers=args.workers, force=args.force,
+            pipeline_version=args.pipeline_version, engine=args.engine, on_result=show,
+        )
+    finally:
+        bar.close()
     counts = {s: sum(r.status == s for r in results) for s in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.FAILED)}
     print(
         f"backfill {job.name} {days[0]}..{days[-1]}: {counts['succeeded']} succeeded, "
@@ -106,10 +113,14 @@ class _ValidationFailed(BatchScoreError):
 
 
 def cmd_demo(args) -> int:
+    from datetime import timezone
+
     from jobs.cli.demo import run_demo
+    from jobs.schedule.days import local_today, parse_day
 
     settings = resolve_settings(args)
-    for line in run_demo(settings, date.fromisoformat(args.date)):
+    day = parse_day(args.date or "yesterday", local_today(utc_now(), timezone.utc))  # the demo job's zone is UTC
+    for line in run_demo(settings, day):
         print(line, flush=True)
     return EXIT_OK
 

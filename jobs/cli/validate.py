@@ -7,7 +7,7 @@ from datetime import date
 
 from jobs.config import JobConfig
 from jobs.errors import NoInputRows
-from pipelines.spec import check_columns, positive_index
+from pipelines.spec import check_columns, conform, positive_index
 from pipelines.settings import Settings
 from jobs.sources import open_source
 from pipelines.registry import Registry
@@ -36,6 +36,9 @@ def validate_job(job: JobConfig, settings: Settings, day: date | None = None) ->
             if first is None:
                 raise NoInputRows.in_source(source.describe())
             yield f"source has rows for {day}"
+            # run's own check of the first chunk: the same columns, cast to the same types
+            conform(first.select(version.spec.feature_names).to_pandas(), version.spec)
+            yield f"the first chunk of {day} ({first.num_rows} rows) has the pipeline's column types"
     except Exception as exc:
         if hasattr(exc, "in_context"):
             exc.in_context(job.name, day)

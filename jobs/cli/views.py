@@ -27,7 +27,7 @@ def cmd_status(args) -> int:
         secs = (row["finished_at"] - row["started_at"]).total_seconds() if row["finished_at"] else None
         table.append([
             str(row["score_date"]), row["status"], str(row["attempt"]),
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S}", "" if secs is None else f"{secs:.1f}",
+            f"{row['started_at']:%Y-%m-%dT%H:%M:%S}Z", "" if secs is None else f"{secs:.1f}",
             _blank(row["rows_read"]), _blank(row["rows_written"]), _blank(row["rows_rejected"]),
             *_quality_columns(row["stats"]),
             f"{row['model_name']} v{row['model_version']}" if row["model_name"] else "",

@@ -26,8 +26,11 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"{url!r} is not a database URL", hint="use e.g. sqlite:///data/warehouse.db") from exc
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgres":  # libpq's and psql's alias, which SQLAlchemy does not know
+        backend = "postgresql"
+    if backend == "postgresql":
+        parsed = parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
     return parsed
 
 

@@ -70,12 +70,14 @@ def inline_dates(sql: str, params: tuple) -> str:
     return re.sub(r"\$(\d+)(?!\d)", literal, sql)
 
 
-def open_connection(url: str | URL, what: str):
-    """An ADBC connection in a transaction (autocommit off); the caller commits and closes."""
+def open_connection(url: str | URL, what: str, autocommit: bool = False):
+    """An ADBC connection in a transaction (autocommit off); the caller commits and closes.
+    ``autocommit``: no transaction, for reads (with it off, the driver sends BEGIN for each
+    new cursor, and the server warns of a transaction already in progress)."""
     import adbc_driver_postgresql.dbapi as pg
 
     try:
-        return pg.connect(libpq_uri(url))
+        return pg.connect(libpq_uri(url), autocommit=autocommit)
     except pg.Error as exc:
         raise TransientError(
             f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
@@ -84,9 +86,9 @@ def open_connection(url: str | URL, what: str):
 
 
 @contextmanager
-def connect(url: str | URL, what: str):
+def connect(url: str | URL, what: str, autocommit: bool = False):
     """``open_connection`` for the length of a block."""
-    conn = open_connection(url, what)
+    conn = open_connection(url, what, autocommit)
     try:
         yield conn
     finally:

@@ -13,7 +13,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -22,30 +22,13 @@ from jobs.quality.column import ChunkColumn, KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
+from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels
 from jobs.run_stats import PreviousDay
 from pipelines.distribution import ScoreStats
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
 MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
-_MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check over its limit: ``figure`` > ``limit`` (``min_rows``: figure < limit)."""
-
-    check: str  # min_rows | max_rows | null_fraction | unseen_category_fraction | ...
-    column: str | None
-    figure: float
-    limit: float
-    action: str  # warn | fail
-    setting: str  # the config key that sets the limit
-
-    def describe(self) -> str:
-        on = f" on column {self.column}" if self.column else ""
-        relation = "below" if self.check == "min_rows" else "above"
-        return f"check {self.check}{on}: {_fmt(self.figure)} is {relation} the limit {_fmt(self.limit)} ({self.setting})"
+MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
 
 
 class RunMonitor:
@@ -79,7 +62,7 @@ class RunMonitor:
         self._drift_profile = {c: profile[c] for c in drift.features if c in profile}
         self._lock = threading.Lock()
         self._stops_early = True  # observe raises as soon as max_rows is exceeded (on_fail: fail)
-        self._tracked_cap: float = _MAX_TRACKED
+        self._tracked_cap: float = MAX_TRACKED
         self._zero()
 
     def _zero(self) -> None:
@@ -124,9 +107,39 @@ class RunMonitor:
             values = columns[column].floats
             ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
         drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
-        self._add(len(features), nulls, unseen, ranges, drift)
+        self.add_counts(len(features), nulls, unseen, ranges, drift)
 
-    def _add(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
+    # --- what the monitor watches, and what it counted (read-only views) -------------------
+
+    @property
+    def features(self) -> list[str]:
+        return list(self._features)
+
+    @property
+    def known_categories(self) -> dict[str, KnownCategories]:
+        """Per categorical column, what its encoder was fitted on."""
+        return dict(self._known)
+
+    @property
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Per numeric column, the training range (min, max)."""
+        return dict(self._ranges)
+
+    @property
+    def drift_profile(self) -> dict[str, dict]:
+        """The training profile of the columns ``drift.features`` watches."""
+        return dict(self._drift_profile)
+
+    def unseen_counts(self) -> dict[str, int]:
+        """Per column, the rows whose value its encoder was not fitted on."""
+        return dict(self._unseen)
+
+    def unseen_values(self) -> dict[str, Counter]:
+        """Per column, a copy of the unseen values named so far (at most ``MAX_TRACKED``) and
+        their counts, in the order they were first seen."""
+        return {c: Counter(t) for c, t in self._unseen_values.items()}
+
+    def add_counts(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
         """One chunk's counts into the run's, under the lock. ``unseen``: per column, the
         (value, count) pairs of the values the encoder was not fitted on."""
         with self._lock:
@@ -298,7 +311,7 @@ class RunMonitor:
                 features[column] = {
                     "kind": NUMERIC,
                     "psi": value,
-                    "bins": _bin_labels(entry["edges"]) + [MISSING],
+                    "bins": bin_labels(entry["edges"]) + [MISSING],
                     "expected": expected,
                     "actual": (actual / total).tolist() if total else [0.0] * len(expected),
                 }
@@ -365,17 +378,3 @@ def _check_columns(quality: QualityConfig, drift: DriftConfig, features: list[st
                 f"{key} names {', '.join(unknown)}, not feature(s) of {model}",
                 hint=f"its features: {', '.join(features)}",
             )
-
-
-def _bin_labels(edges: list[float]) -> list[str]:
-    if not edges:
-        return ["all"]
-    labels = [f"<= {_fmt(edges[0])}"]
-    labels += [f"{_fmt(a)} - {_fmt(b)}" for a, b in zip(edges, edges[1:])]
-    return labels + [f"> {_fmt(edges[-1])}"]
-
-
-def _fmt(value: float) -> str:
-    if isinstance(value, (int, np.integer)) or float(value).is_integer():
-        return str(int(value))
-    return f"{value:.4g}"

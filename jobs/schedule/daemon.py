@@ -31,6 +31,7 @@ from jobs.config import JobConfig
 from jobs.db import redact
 from jobs.errors import BatchScoreError, JobLocked
 from jobs.ledger import Ledger
+from jobs.logfile import UTCFormatter
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
 from jobs.schedule.cron import catchup_days, last_fire, next_fire, scored_day, trigger
@@ -380,7 +381,7 @@ def log_to_file(log_dir: Path) -> None:
     handler = logging.handlers.RotatingFileHandler(log_dir / LOG_FILE, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
     root.addHandler(handler)
     for h in root.handlers:
-        h.setFormatter(logging.Formatter(LOG_FORMAT))
+        h.setFormatter(UTCFormatter(LOG_FORMAT))
     # Its lines repeat ours (which name the job and day); skipped and missed fires are logged
     # by Daemon._on_skipped.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

@@ -73,7 +73,7 @@ class SqlDaySink:
             if None in types:
                 if ahead is not None:
                     ahead.close()  # its lock would keep this connection waiting on our own
-                write = _copy_postgres if db.is_postgres(engine.url) else _insert
+                write = _copy_postgres if db.is_postgres(engine.url) else insert_rows
                 with conn.begin():
                     counts = []
                     for part in parts:
@@ -258,14 +258,14 @@ def _sql_type(kind: pa.DataType) -> sa.types.TypeEngine:
     return sa.Text()
 
 
-def _insert(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
+def insert_rows(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
     if batch.num_rows:
         conn.execute(table.insert(), batch.to_pylist())
     return batch.num_rows
 
 
-def _insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
-    """``_insert`` without a dict per row: one list per column through SQLAlchemy's own bind
+def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
+    """``insert_rows`` without a dict per row: one list per column through SQLAlchemy's own bind
     processors (so dates are stored as SQLAlchemy stores them), then one executemany."""
     if not batch.num_rows:
         return 0
@@ -315,7 +315,7 @@ def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
         rows = 0
         for batch in part.batches:
             with conn.begin():
-                rows += _insert_columns(conn, stage, batch)
+                rows += insert_columns(conn, stage, batch)
         counts.append(rows)
     # The source is exhausted by now (its cursor held a read lock on the file until then):
     # create, delete and insert, every table, in one short write transaction.

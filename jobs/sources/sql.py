@@ -65,7 +65,7 @@ class SqlDaySource:
         rows, resolved as the day's query will be), then the day. No SQLAlchemy connection:
         its reflection cost the start about 0.4 s of the interpreter, which the model's load
         needs at that moment."""
-        with adbc.connect(url, "source") as conn, adbc.translated(
+        with adbc.connect(url, "source", autocommit=True) as conn, adbc.translated(
             f"reading {self.describe()}", SourceError, "check the source table or query"
         ):
             if self.config.query:

@@ -103,7 +103,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
         edges, empty = task.histogram_edges, monitor.empty_copy()  # not task: it holds the pipeline
         stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
         checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
-        scorer = _scorer(model, task, source_schema, schema, stats, checks, monitor)
+        scorer = partition_scorer(model, task, source_schema, schema, stats, checks, monitor)
         # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
         # convert every chunk to pandas and back on the way in and again on the way out.
         scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
@@ -134,7 +134,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
     )
 
 
-def _scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
+def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
     """The function each Spark partition runs: Arrow batches in, scored Arrow batches out."""
     version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
     edges = task.histogram_edges

@@ -148,7 +148,7 @@ def _start(settings: SparkSettings, app_name: str):
         SparkContext._ensure_initialized()
         given = dict(SparkConf().getAll())
         if given.get("spark.jars") and "spark.jars" in conf:
-            conf["spark.jars"] = _merge_jars(given.pop("spark.jars"), conf["spark.jars"])
+            conf["spark.jars"] = merge_jars(given.pop("spark.jars"), conf["spark.jars"])
     elif conf["spark.master"].startswith("local"):
         # Local workers run this interpreter (with pandas and scikit-learn), not python3.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -172,7 +172,7 @@ def _start(settings: SparkSettings, app_name: str):
     return base
 
 
-def _merge_jars(first: str, then: str) -> str:
+def merge_jars(first: str, then: str) -> str:
     """Both comma-separated jar lists, each jar once (Spark warns about a jar added twice)."""
     jars: dict[str, str] = {}
     for jar in [*first.split(","), *then.split(",")]:

@@ -22,3 +22,8 @@ def executor_pipeline(model, version):
             _PIPELINES.pop(next(iter(_PIPELINES)))
         _PIPELINES[version.sha256] = pipeline
     return pipeline
+
+
+def forget_pipelines() -> None:
+    """Empty this worker's cache: the next task unpickles (and checks) the broadcast again."""
+    _PIPELINES.clear()

@@ -199,7 +199,7 @@ def test_a_broken_state_database_is_one_clear_line(project):
 def test_an_unknown_pipeline_version_is_an_error_even_on_a_day_that_would_be_skipped(scored):
     project, before = scored
     result = project.cli("run", "churn", "--date", DAY.isoformat(), "--pipeline-version", "99")
-    assert result.code == 1
+    assert result.code == 2  # a usage error, as the README's table says
     assert_one_line_error(result, "churn", str(DAY), "model churn has no version or alias '99'", "versions: 1")
     _assert_untouched(project, before)
     assert project.ledger()["status"].tolist() == ["succeeded"]  # no claim, no ledger row

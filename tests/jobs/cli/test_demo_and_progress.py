@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
+
 
 from jobs.cli.progress import reporter
 from tests.jobs.helpers import DAYS, REPO
@@ -20,8 +22,9 @@ def test_demo_runs_end_to_end_and_a_second_demo_is_a_skip(tmp_path, monkeypatch)
     project = Project(tmp_path)
     first = project.cli("demo")
     assert first.code == 0, first.err
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     assert "trained and registered churn v1 as production" in first.out
-    assert "churn_daily 2026-11-27: scored 2000 rows with churn v1" in first.out
+    assert f"churn_daily {yesterday}: scored 2000 rows with churn v1" in first.out
     assert "ledger: run" in first.out and "succeeded attempt 1" in first.out
     assert first.out.strip().splitlines()[-5].split() == ["plan", "customers", "mean_churn_risk", "at_risk"]
     second = project.cli("demo")
@@ -29,6 +32,14 @@ def test_demo_runs_end_to_end_and_a_second_demo_is_a_skip(tmp_path, monkeypatch)
     assert "skipped, already succeeded" in second.out
     assert "trained" not in second.out
     assert project.sql("SELECT COUNT(*) FROM churn_scores")[0][0] == 2000
+    # the days after the demo have their rows: `run` with its default day, cron, the daemon
+    ahead = project.sql("SELECT MIN(snapshot_date), MAX(snapshot_date) FROM customer_features")[0]
+    assert ahead == (str(yesterday - timedelta(days=29)), str(yesterday + timedelta(days=7)))
+    assert project.cli("run", "churn_daily").code == 0
+    # a demo on a day the warehouse lacks builds it again around that day
+    later = project.cli("demo", "--date", str(yesterday + timedelta(days=30)))
+    assert later.code == 0, later.err
+    assert f"churn_daily {yesterday + timedelta(days=30)}: scored 2000 rows" in later.out
 
 
 def test_a_different_sklearn_version_is_a_warning_in_the_ledger(project):

@@ -142,7 +142,7 @@ def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     stored = {}
     with engine.begin() as conn:
-        for name, insert in (("fast", sql_sink._insert_columns), ("slow", sql_sink._insert)):
+        for name, insert in (("fast", sql_sink.insert_columns), ("slow", sql_sink.insert_rows)):
             table = sql_sink.table_for(name, batch.schema)
             table.create(conn)
             insert(conn, table, batch)

@@ -16,7 +16,8 @@ import pytest
 from jobs.quality.column import KnownCategories
 from jobs.config import DriftConfig, QualityConfig
 from jobs.errors import QualityCheckFailed
-from jobs.quality.monitor import _MAX_TRACKED, FAIL, Finding, RunMonitor
+from jobs.quality.monitor import MAX_TRACKED, RunMonitor
+from jobs.quality.verdict import FAIL, Finding
 from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 
 N = 60
@@ -37,9 +38,9 @@ class PerRowMonitor(RunMonitor):
     """The counts as first written: every row matched and stringified, then counted."""
 
     def observe(self, features: pd.DataFrame) -> None:
-        nulls = {c: int(features[c].isna().sum()) for c in self._features}
+        nulls = {c: int(features[c].isna().sum()) for c in self.features}
         unseen = {}
-        for column, known in self._known.items():
+        for column, known in self.known_categories.items():
             values = features[column].dropna()
             if known.as_text:
                 values = values.astype(str)
@@ -56,11 +57,11 @@ class PerRowMonitor(RunMonitor):
             else:
                 unseen[column] = left.astype(str).value_counts()
         ranges = {}
-        for column, (lo, hi) in self._ranges.items():
+        for column, (lo, hi) in self.ranges.items():
             values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
             ranges[column] = (int((values < lo).sum()), int((values > hi).sum()))
-        drift = {c: _per_row_drift_counts(e, features[c]) for c, e in self._drift_profile.items()}
-        self._add(len(features), nulls, {c: [(v, int(n)) for v, n in counts.items()] for c, counts in unseen.items()}, ranges, drift)
+        drift = {c: _per_row_drift_counts(e, features[c]) for c, e in self.drift_profile.items()}
+        self.add_counts(len(features), nulls, {c: [(v, int(n)) for v, n in counts.items()] for c, counts in unseen.items()}, ranges, drift)
 
 
 def _per_row_drift_counts(entry: dict, series: pd.Series):
@@ -132,7 +133,7 @@ def _monitors(
 def _state(monitor: RunMonitor) -> str:
     """Everything a run's figures come from, order of insertion included (it orders the ledger's JSON)."""
     figures = monitor.finish({})
-    tracked = {c: list(t.items()) for c, t in monitor._unseen_values.items()}
+    tracked = {c: list(t.items()) for c, t in monitor.unseen_values().items()}
     return json.dumps([figures, tracked, monitor.rows], default=str)
 
 
@@ -196,9 +197,9 @@ def test_unseen_values_beyond_the_tracked_cap_are_counted_but_not_named():
         fast.observe(chunk)
         per_row.observe(chunk)
     assert _state(fast) == _state(per_row)
-    tracked = fast._unseen_values["c"]
-    assert len(tracked) == _MAX_TRACKED
-    assert fast._unseen["c"] == sum(len(c) for c in UNSEEN_CHUNKS)
+    tracked = fast.unseen_values()["c"]
+    assert len(tracked) == MAX_TRACKED
+    assert fast.unseen_counts()["c"] == sum(len(c) for c in UNSEEN_CHUNKS)
     assert "u1000" not in tracked and tracked["u0"] == 3  # past the cap only names already tracked count
     assert tracked.most_common(2) == [("u700", 3), ("u701", 3)]  # ties in order of first sight (u0 has 3 too)
 
@@ -244,10 +245,10 @@ def test_an_empty_copy_neither_stops_early_nor_caps_names_and_a_plain_merge_neve
     monitor = _monitors(["c"], quality=QualityConfig(max_rows=10, on_fail=FAIL))
     seen = monitor.empty_copy()
     seen.observe(_unseen_chunk(0, 1200, 1200))  # 1200 rows > max_rows, 1200 names > the cap
-    assert seen.rows == 1200 and len(seen._unseen_values["c"]) == 1200
+    assert seen.rows == 1200 and len(seen.unseen_values()["c"]) == 1200
     assert monitor.rows == 0  # the copy counts apart
     monitor.merge(seen)  # as Spark's accumulator merges: the verdict waits for finish()
-    assert monitor.rows == 1200 and len(monitor._unseen_values["c"]) == _MAX_TRACKED
+    assert monitor.rows == 1200 and len(monitor.unseen_values()["c"]) == MAX_TRACKED
     with pytest.raises(QualityCheckFailed, match="1200 is above the limit 10"):
         monitor.finish({})
 

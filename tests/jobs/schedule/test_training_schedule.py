@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs.config import load_job
-from jobs.schedule.crontab import training_lines
+from jobs.schedule.crontab import crontab_lines
 from jobs.schedule.daemon import TRAIN_SUFFIX, Daemon
 from pipelines.settings import Settings
 
@@ -48,11 +48,15 @@ def test_a_job_without_training_schedule_has_no_training_fire(project):
 def test_crontab_has_a_train_line_per_training_schedule(project):
     project.write_job(training=TRAINING, timezone="Europe/Paris")
     job = load_job(project.configs / "churn.yaml")
-    lines = training_lines([job], batchscore="/bs", config_dir=Path("/p/configs"), log_dir=Path("/p/logs"), system_tz="UTC")
-    assert lines[1:] == [
-        "CRON_TZ=Europe/Paris",
-        "0 4 * * 0 mkdir -p /p/logs && /bs train churn --config-dir /p/configs --date today >> /p/logs/churn.train.log 2>&1",
-        "CRON_TZ=UTC",
-    ]
+    where = dict(
+        batchscore="/bs", home=Path("/p"), config_dir=Path("/p/configs"), log_dir=Path("/p/logs"),
+        system_tz="UTC", now=datetime(2026, 12, 4, tzinfo=timezone.utc),
+    )
+    command = '/bs --log-file "$BATCHSCORE_HOME"/logs/churn.train.log train churn --config-dir "$BATCHSCORE_HOME"/configs --date today'
+    with_cron_tz = crontab_lines([job], **where, cron_tz=True)
+    assert f"0 4 * * 0 {command}" in with_cron_tz and with_cron_tz[-1] == "CRON_TZ=UTC"
+    # Debian's cron: 04:00 in Paris is 03:00 UTC in winter, 02:00 in summer, each line guarded.
+    train = [line for line in crontab_lines([job], **where) if line.endswith(command)]
+    assert sorted(line.split()[:5] for line in train) == [["0", "2", "*", "*", "0"], ["0", "3", "*", "*", "0"]]
     result = project.cli("crontab")
     assert result.code == 0 and " train churn " in result.out

@@ -419,8 +419,8 @@ class Shipped:
 def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     import pyarrow as pa
 
-    from jobs.engines.spark import _scorer
-    from jobs.engines.spark.worker import _PIPELINES
+    from jobs.engines.spark import partition_scorer
+    from jobs.engines.spark.worker import forget_pipelines
     from jobs.engines.spark.session import translate
     from jobs.errors import ModelIntegrityError
     from jobs.engines import ScoringTask
@@ -448,15 +448,15 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     good = registry.handle(version).data
     stats, checks = Accumulator(), Accumulator()
     monitor = RunMonitor.for_task(task, registry.load(version).pipeline)
-    _PIPELINES.clear()  # this test's process plays one executor's Python worker
+    forget_pipelines()  # this test's process plays one executor's Python worker
     shipped = Shipped(good)
     for _ in range(2):  # two partitions (or two days of a backfill) on the same worker
-        scored = list(_scorer(shipped, task, source, schema, stats, checks, monitor)([batch]))
+        scored = list(partition_scorer(shipped, task, source, schema, stats, checks, monitor)([batch]))
         assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
     assert shipped.reads == 1  # unpickled once, then kept by its checked sha256
-    _PIPELINES.clear()  # a worker that has not unpickled it yet
+    forget_pipelines()  # a worker that has not unpickled it yet
     with pytest.raises(ScoringError) as failed:
-        list(_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
+        list(partition_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
     # On the driver, the marked error becomes the registry's own again.
     error = translate(Exception(f"Traceback (most recent call last):\njobs.errors.ScoringError: {failed.value.what}"), "x")
     assert type(error) is ModelIntegrityError and "changed since it was registered" in error.what

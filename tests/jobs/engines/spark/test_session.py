@@ -10,7 +10,7 @@ import yaml
 
 from jobs.config import SparkSettings, load_job
 from jobs.engines.spark.read import jdbc_for
-from jobs.engines.spark.session import ENV_MASTER, _merge_jars, context_conf, jdbc_jars, marked, translate
+from jobs.engines.spark.session import ENV_MASTER, merge_jars, context_conf, jdbc_jars, marked, translate
 from jobs.errors import ConfigError, SchemaMismatch, ScoringError, SinkError, SourceError, TransientError
 from pipelines.distribution import ScoreStats
 
@@ -38,7 +38,7 @@ def test_jdbc_jars_from_debian_packages_are_found():
 
 
 def test_a_jar_given_twice_is_shipped_once():
-    merged = _merge_jars("file:/usr/share/java/postgresql.jar,/opt/x.jar", "/usr/share/java/postgresql.jar")
+    merged = merge_jars("file:/usr/share/java/postgresql.jar,/opt/x.jar", "/usr/share/java/postgresql.jar")
     assert merged == "file:/usr/share/java/postgresql.jar,/opt/x.jar"
 
 
