@@ -36,7 +36,7 @@ from jobs.output import Lineage
 from jobs.quality.psi import psi
 from jobs.scoring import ChunkResult, score_chunk
 from jobs.sinks.base import Aside
-from jobs.vocabulary import Engine
+from jobs.vocabulary import SQL, Engine
 from pipelines.errors import BatchScoreError, ModelError
 from pipelines.model import ModelHandle, ModelVersion
 from pipelines.registry import Registry
@@ -50,7 +50,7 @@ SEED = 0  # the paired sample's keys: the same day gives the same sample
 
 def shadow_name(output) -> str:
     """The table (sql) or directory (parquet) of ``output``'s shadow scores."""
-    return output.table + SHADOW_SUFFIX if output.kind == "sql" else output.path.rstrip("/") + SHADOW_SUFFIX
+    return output.table + SHADOW_SUFFIX if output.kind == SQL else output.path.rstrip("/") + SHADOW_SUFFIX
 
 
 def check_engine(engine: str, refs: Sequence) -> None:
@@ -147,7 +147,7 @@ class ShadowScorer:
                 out: pa.RecordBatch | str = score_chunk(model.pipeline, rows, s.version.spec, s.positive, schema, s.lineage).output
             except BatchScoreError as exc:
                 out = exc.what
-            except Exception as exc:  # a shadow's failure is its own, never the chunk's
+            except Exception as exc:  # noqa: BLE001 - a shadow's failure is its own, never the chunk's
                 out = f"{type(exc).__name__}: {exc}"
             outputs[model.key] = (out, time.perf_counter() - started)
         return replace(result, shadows=outputs)
@@ -188,7 +188,7 @@ class ShadowDay:
             except BatchScoreError as exc:
                 self.errors[s.key] = exc.what
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a shadow that does not load is left out, not the day
                 self.errors[s.key] = f"{type(exc).__name__}: {exc}"
                 continue
             loaded.append(_Loaded(s.key, s, pipeline))

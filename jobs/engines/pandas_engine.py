@@ -105,7 +105,7 @@ class _Day:
     rejects: list[pa.RecordBatch] = field(default_factory=list)
     rows: int = 0
     shadow: ShadowDay | None = None  # the shadow models' side of the day
-    scorer: ShadowScorer = ShadowScorer()
+    scorer: ShadowScorer = field(default_factory=ShadowScorer)
 
     @classmethod
     def start(cls, task: ScoringTask, pipeline, first: pa.RecordBatch) -> _Day:

@@ -20,11 +20,25 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jobs.run_stats import RunStats
-from jobs.shadow import PAIRED_SAMPLE, _PairedSample, average_ranks, spearman, top_overlap
+from jobs.shadow import (
+    PAIRED_SAMPLE,
+    _PairedSample,
+    average_ranks,
+    spearman,
+    top_overlap,
+)
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
 from tests.jobs.helpers import (
-    BAD_IDS, DAY, DAYS, N_CUSTOMERS, Project, alter, assert_one_line_error, bad_plan, expected_scores,
+    BAD_IDS,
+    DAY,
+    DAYS,
+    N_CUSTOMERS,
+    Project,
+    alter,
+    assert_one_line_error,
+    bad_plan,
+    expected_scores,
 )
 
 SHADOW_FEATURES = ["tenure_days", "support_calls"]  # the shadow's own features: fewer than the main model's
