@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from jobs.config import RESOLVE_AS_OF_DAY, JobConfig
-from jobs.errors import ModelLeakage, ModelNotFound
+from jobs.errors import ModelError, ModelLeakage
 from pipelines.history import target_at
 from pipelines.model import ModelVersion
 from pipelines.registry import Registry
@@ -68,8 +68,8 @@ def _as_of_day(registry: Registry, job: JobConfig, day: date, alias: str) -> Mod
         return ModelChoice(registry.resolve(name, alias), alias, AS_OF_DAY, note="no alias history: current target")
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=job.tz)
     move = target_at(moves, alias, end_of_day)
-    if move is None:
-        raise ModelNotFound(
+    if move is None:  # the job's config names a real alias: the day has no model (exit 1, not usage)
+        raise ModelError(
             f"alias {alias} of model {name} pointed at no version on {day}: it was first set on "
             f"{moves[0].at:%Y-%m-%d %H:%M} UTC",
             hint="score that day with --pipeline-version N, or use pipeline.resolve: run_start",
