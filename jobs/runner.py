@@ -17,6 +17,7 @@ from jobs.ledger import Claim, Ledger
 from jobs.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
+from jobs.sinks import output_target
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
 from pipelines.model import ModelVersion, version_warnings
@@ -62,12 +63,15 @@ def run_day(
     try:
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
             registry.resolve(job.pipeline.name, pipeline_version)
-        claim = ledger.claim(job.name, day, force=force, engine=engine_name)
+        target = output_target(job.output)
+        claim = ledger.claim(job.name, day, force=force, engine=engine_name, target=target)
     except BatchScoreError as exc:
         raise exc.in_context(job.name, day)
     if claim is None:
-        log.info("%s %s: skipped, the day already succeeded (use --force to score it again)", job.name, day)
+        log.info("%s %s: skipped, the day already succeeded into %s (use --force to score it again)", job.name, day, target)
         return RunOutcome(job=job.name, day=day, status=RunStatus.SKIPPED)
+    if claim.elsewhere is not None:
+        log.info("%s %s: the day succeeded before into %s, not into %s: scoring it", job.name, day, claim.elsewhere, target)
     run = _Run(job, day, claim, ledger, engine_name, clock)
     try:  # the one broad except of a run: record the failure, re-raise it
         choice = choose_model(registry, job, day, pipeline_version)

@@ -25,6 +25,7 @@ from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer
 from pipelines.model import ModelHandle
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
+from jobs.faults import after_first
 from jobs.quality.monitor import RunMonitor
 from jobs.sinks.rejects import rejects_aside
 from jobs.scoring import ChunkResult, score_chunk
@@ -68,7 +69,7 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         write_started = time.perf_counter()
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
-        feed = day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats)
+        feed = after_first(day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats))
         aside = rejects_aside(task.output, day.rejects_schema, day.rejects) if day.rejects_schema else None
         written = sink.replace_day(task.day, day.schema, feed, aside)
         write_seconds = time.perf_counter() - write_started - waited.seconds.get("wait", 0.0)

@@ -42,6 +42,17 @@ class Sink(Protocol):
     def describe(self) -> str: ...
 
 
+def output_target(config: SqlOutput | ParquetOutput) -> str:
+    """Where a job's output goes, as the ledger records it: ``sql <url> <table>`` (the URL
+    without its password) or ``parquet <path>``. A run skips a day only when it already
+    succeeded into the same target."""
+    from jobs import db
+
+    if config.kind == "sql":
+        return f"sql {db.redact(db.parse_url(config.url))} {config.table}"
+    return f"{config.kind} {config.path}"
+
+
 def open_sink(config: SqlOutput | ParquetOutput) -> Sink:
     from jobs.sinks.parquet import ParquetDaySink
     from jobs.sinks.sql import SqlDaySink

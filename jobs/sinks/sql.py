@@ -26,6 +26,7 @@ from jobs.db import adbc
 from jobs import db
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
+from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.output import SCORE_DATE
 from jobs.sinks import Aside
 
@@ -82,6 +83,7 @@ class SqlDaySink:
                             conn.execute(*day_lock(part.table.fullname, day))
                         conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
                         counts.append(sum(write(conn, part.table, batch) for batch in part.batches))
+                    pause_point(BEFORE_COMMIT)
                     return counts[0]
         return _replace_postgres_adbc(engine.url, parts, types, day, ahead)
 
@@ -168,6 +170,7 @@ def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date
                     counts.append(sum(adbc.ingest(conn, part.table, batch, kinds) for batch in part.batches))
                 except pa.ArrowInvalid as exc:
                     raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
+            pause_point(BEFORE_COMMIT)
             conn.commit()
             return counts[0]
     except BaseException:
@@ -324,6 +327,7 @@ def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
     with conn.begin():
         for part, stage in zip(parts, stages, strict=True):
             swap_day(conn, part.table, sa.select(*[stage.c[c.name] for c in part.table.columns]), day, lock=False)
+        pause_point(BEFORE_COMMIT)  # inside the write transaction: the day deleted and inserted
     with conn.begin():
         for stage in stages:
             stage.drop(conn)
