@@ -8,13 +8,18 @@ it at a known step of the write instead of sleeping and hoping:
 - ``before_commit``: every row written, nothing committed (Parquet: before the swap);
 - ``after_stage``: Spark only, the staging table or directory written, not swapped in.
 
+A run paused in its main thread (every point above) resumes on SIGUSR1: a test can cut
+its database connection while it waits, then let it go on and meet the broken connection.
+
 Ground floor: imports nothing of batchscore, so every layer may mark its points.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -29,10 +34,13 @@ def pause_point(point: str) -> None:
         return
     # Written straight to the stream, not logged: the test waits for this exact line, whatever
     # the log level or handlers.
+    resumed = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, lambda *_: resumed.set())
     sys.stderr.write(f"paused at {point}\n")
     sys.stderr.flush()
-    while True:
-        time.sleep(3600)
+    while not resumed.wait(0.05):
+        pass
 
 
 def after_first(batches: Iterable, point: str = AFTER_FIRST_CHUNK) -> Iterator:

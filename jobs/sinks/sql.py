@@ -11,6 +11,7 @@ Others: plain inserts inside the transaction.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,9 @@ from jobs.errors import SinkError
 from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.output import SCORE_DATE
 from jobs.sinks import Aside
+from pipelines.basics import first_line
+
+log = logging.getLogger(__name__)
 
 
 class SqlDaySink:
@@ -174,10 +178,19 @@ def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date
             conn.commit()
             return counts[0]
     except BaseException:
-        conn.rollback()
+        _rollback_quietly(conn)
         raise
     finally:
         conn.close()
+
+
+def _rollback_quietly(conn) -> None:
+    """Roll back after a failure without hiding it: a connection the server dropped
+    (pg_terminate_backend, a restart) cannot roll back, and needs not -- the server did."""
+    try:
+        conn.rollback()
+    except Exception as exc:  # the run's own error is the one to report
+        log.warning("rolling back the output transaction failed: %s (the server rolls it back)", first_line(exc))
 
 
 def _lock_and_clear(conn, name: str, day: date) -> bool:
@@ -242,7 +255,7 @@ class _DayAhead:
             self._thread.join(0.1)
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.rollback()
+            _rollback_quietly(conn)
             conn.close()
 
 
