@@ -4,15 +4,11 @@ nothing from ``jobs``.
 
 Every import counts, at module level or inside a function or class: a function-level import
 that dodges a cycle is still a cycle. ``from X import Y`` is an import of the module ``X.Y``
-when ``Y`` is a submodule, else of ``X``. Two imports make no cycle:
-
-- a module's import of one of its own enclosing packages (``jobs.sinks.sql`` importing
-  ``Aside`` from ``jobs.sinks``): Python runs a package's ``__init__`` before any of its
-  submodules whatever the submodule imports, so that import adds no order that is not there
-  already; a package that imports its submodules (at once or in a factory function) is how
-  packages are built;
-- imports under ``if TYPE_CHECKING:``, which never run (they still count as a dependency of
-  ``pipelines`` on ``jobs``).
+when ``Y`` is a submodule, else of ``X``. Imports under ``if TYPE_CHECKING:`` never run and
+make no cycle (they still count as a dependency of ``pipelines`` on ``jobs``). A package's
+import of its own submodules counts like any other: the types its submodules share live in a
+module of their own (``jobs.sinks.base``, ``jobs.engines.task``), so no submodule imports its
+package back.
 """
 
 from __future__ import annotations
@@ -34,11 +30,6 @@ class Import:
 
     def __str__(self) -> str:
         return f"{self.source} -> {self.target} ({self.where})"
-
-    @property
-    def of_own_package(self) -> bool:
-        """An import of a package that encloses the importing module."""
-        return self.source.startswith(self.target + ".")
 
 
 def modules(root: Path, packages=PACKAGES) -> dict[str, Path]:
@@ -107,7 +98,7 @@ def cycles(edges: list[Import]) -> list[list[Import]]:
     """One cycle (as its imports, in order) for each group of modules that import each other."""
     graph: dict[str, list[Import]] = {}
     for edge in edges:
-        if not edge.typing_only and not edge.of_own_package:
+        if not edge.typing_only:
             graph.setdefault(edge.source, []).append(edge)
             graph.setdefault(edge.target, [])
     # Tarjan's strongly connected components, iteratively (no recursion limit to meet).
@@ -232,17 +223,21 @@ def test_a_cycle_through_a_function_level_import_and_a_submodule_named_by_from_i
     assert cycles(imports(root)) == []
 
 
-def test_a_submodule_importing_its_own_package_is_no_cycle_but_a_sibling_through_it_is(tmp_path):
+def test_a_package_and_a_submodule_importing_each_other_is_a_cycle_even_from_a_function(tmp_path):
     root = _tree(tmp_path, {
         "jobs/__init__.py": "",
         "jobs/sinks/__init__.py": "class Sink: ...\ndef open_sink():\n    from jobs.sinks.sql import SqlSink\n",
         "jobs/sinks/sql.py": "from jobs.sinks import Sink\nclass SqlSink(Sink): ...\n",
-        "jobs/config.py": "",
+    })
+    (cycle,) = cycles(imports(root))
+    assert describe(cycle).splitlines()[0] == "jobs.sinks -> jobs.sinks.sql -> jobs.sinks"
+    # The shared type in a module of its own: no cycle.
+    _tree(root, {
+        "jobs/sinks/base.py": "class Sink: ...\n",
+        "jobs/sinks/__init__.py": "from jobs.sinks.sql import SqlSink\n",
+        "jobs/sinks/sql.py": "from jobs.sinks.base import Sink\nclass SqlSink(Sink): ...\n",
     })
     assert cycles(imports(root)) == []
-    _tree(root, {"jobs/config.py": "from jobs.sinks import open_sink\n", "jobs/sinks/sql.py": "from jobs import config\n"})
-    (cycle,) = cycles(imports(root))
-    assert describe(cycle).splitlines()[0] == "jobs.config -> jobs.sinks -> jobs.sinks.sql -> jobs.config"
 
 
 def test_a_pipelines_module_importing_jobs_is_found(tmp_path):

@@ -37,7 +37,7 @@ from jobs.errors import SinkError, TransientError
 from pipelines.basics import fsync
 from jobs.output import SCORE_DATE
 from jobs.faults import BEFORE_COMMIT, pause_point
-from jobs.sinks import Aside
+from jobs.sinks.base import Aside
 from jobs.sinks.rejects import rejects_name
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from jobs.config import SqlOutput
 from jobs.errors import SinkError
 from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.output import SCORE_DATE
-from jobs.sinks import Aside
+from jobs.sinks.base import Aside
 from pipelines.basics import first_line
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,7 @@ def test_multiclass_writes_label_and_its_probability():
     assert spec.task == "multiclass"
     batch = _batch(frame)
     schema = output_schema([batch.schema.field("id")], [], spec.task)
-    result = score_chunk(pipe, batch, spec, 1, schema, LINEAGE)
-    out, scores = result.output, result.scores
+    out = score_chunk(pipe, batch, spec, 1, schema, LINEAGE).output
     proba = pipe.predict_proba(frame)
     assert out.column("label").to_pylist() == [str(c) for c in pipe.classes_[proba.argmax(1)]]
     np.testing.assert_array_equal(out.column("score").to_numpy(), proba.max(1))

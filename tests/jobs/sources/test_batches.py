@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jobs.sources import rebatch, split
+from jobs.sources.batches import rebatch, split
 
 
 def test_rebatch_gives_chunks_of_exactly_chunk_size():

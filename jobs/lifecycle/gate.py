@@ -3,7 +3,7 @@
 Rules, each with its figure and its limit (``gate:`` in the job file):
 
 - days: the candidate has at least ``min_days`` evaluated shadow days on the job;
-- metric drop: on those days its realized metric (``jobs.evaluation.PRIMARY_METRIC``,
+- metric drop: on those days its realized metric (``jobs.lifecycle.evaluation.PRIMARY_METRIC``,
   weighted by rows) is no worse than the main model's by more than ``max_metric_drop``;
 - psi: its score PSI against the main model, read from the runs' ledger stats
   (``stats["shadow"][version]["psi"]``), stays under ``max_psi`` on every one of those days
@@ -18,7 +18,7 @@ from datetime import date
 
 from jobs.config import JobConfig
 from jobs.errors import UsageError
-from jobs.evaluation import MAIN, SHADOW, EvaluationStore, primary
+from jobs.lifecycle.evaluation import MAIN, SHADOW, EvaluationStore, primary
 from jobs.ledger import Ledger
 from jobs.vocabulary import RunStatus
 from pipelines.settings import Settings

@@ -10,9 +10,9 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from jobs.evaluation import realized_metrics
+from jobs.lifecycle.evaluation import realized_metrics
 from pipelines.spec import BINARY, MULTICLASS, REGRESSION
-from jobs.training import measure
+from jobs.lifecycle.training import measure
 
 
 @pytest.fixture(scope="module")

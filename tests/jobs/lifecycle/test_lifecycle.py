@@ -19,7 +19,7 @@ from jobs.ledger import runs
 from pipelines.demo_data import make_customer_frame
 from pipelines.history import HISTORY_FILE
 from pipelines.registry import Registry
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, Project, Result, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, Project, Result, assert_one_line_error
 
 
 @dataclass
