@@ -97,6 +97,8 @@ class DayReader(threading.Thread):
                 for run_id, score in zip(table["run_id"].to_pylist(), table["score"].to_pylist(), strict=True):
                     totals[run_id] += 1
                     sums[run_id] = sums.get(run_id, 0.0) + score
+            if os.fstat(fd).st_nlink == 0:
+                return None  # the old day was removed while it was read: read the day again
         finally:
             os.close(fd)
         return _state([(r, totals[r], sums[r]) for r in totals])
