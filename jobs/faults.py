@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
 
 PAUSE_ENV = "BATCHSCORE_PAUSE_AT"
@@ -29,14 +28,15 @@ POINTS = (AFTER_FIRST_CHUNK, BEFORE_COMMIT, AFTER_STAGE)
 
 
 def pause_point(point: str) -> None:
-    """Wait here forever when ``BATCHSCORE_PAUSE_AT`` names ``point``; else return at once."""
+    """Wait here until killed (or SIGUSR1) when ``BATCHSCORE_PAUSE_AT`` names ``point``;
+    else return at once."""
     if os.environ.get(PAUSE_ENV) != point:
         return
-    # Written straight to the stream, not logged: the test waits for this exact line, whatever
-    # the log level or handlers.
     resumed = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGUSR1, lambda *_: resumed.set())
+    # Written straight to the stream, not logged: the test waits for this exact line, whatever
+    # the log level or handlers.
     sys.stderr.write(f"paused at {point}\n")
     sys.stderr.flush()
     while not resumed.wait(0.05):

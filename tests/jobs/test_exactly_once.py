@@ -149,7 +149,7 @@ def _kill_9(child) -> None:
 
 def _rerun(project, *args: str):
     child = project.spawn("run", "churn", "--date", DAY.isoformat(), "--force", *args)
-    out, err = child.communicate(timeout=600)
+    _, err = child.communicate(timeout=600)
     assert child.returncode == 0, err
     return err
 

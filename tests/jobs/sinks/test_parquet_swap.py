@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
