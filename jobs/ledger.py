@@ -196,6 +196,17 @@ class Ledger:
                 )
         raise JobLocked("could not take the lock after 5 tries", hint="try again", job=job, day=day)
 
+    @contextmanager
+    def holding(self, job: str, day: date):
+        """The (job, day) lock without a ledger row: for work on a day that is no run of it
+        (putting back a day a crashed swap left absent). Raises ``JobLocked`` as ``claim``."""
+        run_id = str(uuid.uuid4())
+        self._lock(job, day, run_id)
+        try:
+            yield
+        finally:
+            self._unlock(run_id)
+
     def _unlock(self, run_id: str) -> None:
         with self._begin() as conn:
             conn.execute(locks.delete().where(locks.c.run_id == run_id))

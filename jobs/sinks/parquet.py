@@ -185,16 +185,20 @@ class ParquetDaySink:
     def describe(self) -> str:
         return self.config.path
 
-    def begin(self, day: date) -> AbstractContextManager[None]:
-        """Before anything else: the day (and its rejects' day) a crashed swap left absent is
-        put back. Nothing else begins ahead: the day is written aside and swapped in by
-        ``replace_day``."""
+    def recover(self, day: date) -> None:
+        """Put back the day (and its rejects' day) a crash left absent between the two renames
+        of a swap (``restore_day``). Called under the day's lock."""
         dirs = LocalDirs()
         try:
             for root in (self.config.path, rejects_name(self.config)):
                 restore_day(dirs, day_dir(root, day))
         except OSError as exc:
             raise TransientError(f"restoring {day_dir(self.config.path, day)} failed: {exc}", hint="the run can be retried") from exc
+
+    def begin(self, day: date) -> AbstractContextManager[None]:
+        """Before anything else, ``recover``. Nothing else begins ahead: the day is written
+        aside and swapped in by ``replace_day``."""
+        self.recover(day)
         return nullcontext()
 
     def replace_day(

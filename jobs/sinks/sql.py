@@ -43,6 +43,9 @@ class SqlDaySink:
     def describe(self) -> str:
         return self.config.table
 
+    def recover(self, day: date) -> None:
+        """Nothing to do: a crashed run's transaction was rolled back by the database."""
+
     @contextmanager
     def begin(self, day: date) -> Iterator[None]:
         """Begin the day's transaction ahead of its rows, where that saves time: on PostgreSQL

@@ -21,7 +21,7 @@ from jobs.sinks.base import Aside
 from jobs.sinks.parquet import LocalDirs, ParquetDaySink, day_dir, restore_day, staging_dir, swap_in
 from tests.jobs.helpers import scored_batch
 
-DAY = date(2026, 11, 27)
+DAY = date(2026, 11, 27)  # the last day of the test project (tests.jobs.helpers.DAY)
 SWAPS = 400
 
 
@@ -223,3 +223,19 @@ def test_the_rejects_day_is_swapped_in_just_before_the_scores(tmp_path, monkeypa
     assert swaps == [
         ("rename", "scores_rejects"), ("rename", "scores"), ("exchange", "scores_rejects"), ("exchange", "scores"),
     ]
+
+
+def test_a_skipped_run_of_a_succeeded_day_puts_back_the_day_a_crash_left_absent(project):
+    project.write_job(output={"kind": "parquet", "path": "data/scores"})
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    scores = project.root / "data" / "scores"
+    final = scores / f"score_date={DAY}"
+    before = pq.read_table(final).to_pylist()
+    final.rename(scores / f".old-score_date={DAY}-{1:020d}-deadbeef")  # a swap that died halfway
+
+    skipped = project.cli("run", "churn", "--date", DAY.isoformat())  # the ledger: succeeded
+    assert skipped.code == 0 and "skipped" in skipped.err
+    assert "restored the previous day" in skipped.err
+    assert pq.read_table(final).to_pylist() == before
+    assert sorted(p.name for p in scores.iterdir()) == [f"score_date={DAY}"]
+    assert project.sql("SELECT COUNT(*) FROM batchscore_locks", project.state_db) == [(0,)]
