@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import logging
 import os
 import platform
@@ -85,7 +86,7 @@ class LocalDirs:
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100
 _SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}  # for a libc without the renameat2 wrapper
-_REFUSED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+_REFUSED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
 
 
 def exchange_paths(a: str, b: str) -> bool:
@@ -103,6 +104,7 @@ def exchange_paths(a: str, b: str) -> bool:
     raise OSError(code, os.strerror(code), a, None, b)
 
 
+@functools.cache
 def _renameat2():
     if platform.system() != "Linux":
         return None
