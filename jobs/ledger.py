@@ -57,6 +57,10 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
     # jsonb on PostgreSQL (indexable, operators; a table made with json still works as is).
     sa.Column("stats", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+    # Where the run wrote the day (``jobs.sinks.output_target``: kind, URL without its
+    # password, table or path). NULL on rows written before it was recorded: those count as
+    # the job's current target.
+    sa.Column("output_target", sa.Text),
     sa.Index("ix_batchscore_runs_job_day", "job", "score_date"),
 )
 
@@ -84,6 +88,7 @@ class Claim:
     job: str
     day: date
     attempt: int
+    elsewhere: str | None = None  # the day succeeded before, but into this other target
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -100,6 +105,7 @@ class Ledger:
             engine = db.make_engine(self.url, writer=True)
             with _translated(), db.connect(engine, "state", begin=True) as conn:
                 metadata.create_all(conn)
+            _add_missing_columns(engine)
             self._engine = engine
         return self._engine
 
@@ -111,8 +117,12 @@ class Ledger:
 
     # --- claiming ------------------------------------------------------------------------
 
-    def claim(self, job: str, day: date, *, force: bool = False, engine: str = Engine.PANDAS) -> Claim | None:
-        """Lock (job, day) and open its ledger row; None if the day already succeeded.
+    def claim(
+        self, job: str, day: date, *, force: bool = False, engine: str = Engine.PANDAS, target: str | None = None
+    ) -> Claim | None:
+        """Lock (job, day) and open its ledger row; None if the day already succeeded into
+        ``target`` (rows that recorded no target count as this one). A day that succeeded only
+        into other targets is claimed, with the newest of them in ``Claim.elsewhere``.
 
         Raises ``JobLocked`` while another live process holds the day.
         """
@@ -120,22 +130,24 @@ class Ledger:
         self._lock(job, day, run_id)
         try:
             with self._begin() as conn:
-                if not force and self._succeeded(conn, job, day):
+                targets = self._succeeded_targets(conn, job, day)
+                if not force and any(same_target(t, target) for t in targets):
                     conn.execute(locks.delete().where(locks.c.run_id == run_id))
                     return None
+                elsewhere = next((t for t in targets if not same_target(t, target)), None)
                 attempt = 1 + conn.execute(
                     sa.select(sa.func.count()).select_from(runs).where(runs.c.job == job, runs.c.score_date == day)
                 ).scalar_one()
                 conn.execute(
                     runs.insert().values(
                         run_id=run_id, job=job, score_date=day, status=RunStatus.RUNNING.value,
-                        attempt=attempt, started_at=self.clock(), engine=engine,
+                        attempt=attempt, started_at=self.clock(), engine=engine, output_target=target,
                     )
                 )
         except BaseException:
             self._unlock(run_id)
             raise
-        claim = Claim(run_id=run_id, job=job, day=day, attempt=attempt)
+        claim = Claim(run_id=run_id, job=job, day=day, attempt=attempt, elsewhere=None if force else elsewhere)
         claim._thread = threading.Thread(target=self._heartbeat, args=(claim,), daemon=True, name=f"heartbeat-{job}")
         claim._thread.start()
         return claim
@@ -186,6 +198,17 @@ class Ledger:
                 )
         raise JobLocked("could not take the lock after 5 tries", hint="try again", job=job, day=day)
 
+    @contextmanager
+    def holding(self, job: str, day: date):
+        """The (job, day) lock without a ledger row: for work on a day that is no run of it
+        (putting back a day a crashed swap left absent). Raises ``JobLocked`` as ``claim``."""
+        run_id = str(uuid.uuid4())
+        self._lock(job, day, run_id)
+        try:
+            yield
+        finally:
+            self._unlock(run_id)
+
     def _unlock(self, run_id: str) -> None:
         with self._begin() as conn:
             conn.execute(locks.delete().where(locks.c.run_id == run_id))
@@ -226,12 +249,22 @@ class Ledger:
     # --- reading -------------------------------------------------------------------------
 
     @staticmethod
-    def _succeeded(conn: sa.Connection, job: str, day: date) -> bool:
-        return conn.execute(
-            sa.select(runs.c.run_id).where(
+    def _succeeded_targets(conn: sa.Connection, job: str, day: date) -> list[str | None]:
+        """The targets the day succeeded into, newest first (None: not recorded)."""
+        return list(conn.execute(
+            sa.select(runs.c.output_target).where(
                 runs.c.job == job, runs.c.score_date == day, runs.c.status == RunStatus.SUCCEEDED.value
-            ).limit(1)
-        ).first() is not None
+            ).order_by(runs.c.started_at.desc())
+        ).scalars())
+
+    def succeeded_days(self, job: str, start: date, end: date, target: str | None) -> set[date]:
+        """The days in [start, end] that succeeded into ``target`` (what a run would skip)."""
+        stmt = sa.select(runs.c.score_date, runs.c.output_target).where(
+            runs.c.job == job, runs.c.score_date >= start, runs.c.score_date <= end,
+            runs.c.status == RunStatus.SUCCEEDED.value,
+        )
+        with self._begin() as conn:
+            return {day for day, into in conn.execute(stmt) if same_target(into, target)}
 
     def history(self, job: str, *, last: int | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
         """Ledger rows of a job, newest first, as plain dicts."""
@@ -246,12 +279,17 @@ class Ledger:
         with self._begin() as conn:
             return [_row(r) for r in conn.execute(stmt).mappings()]
 
-    def latest_per_day(self, job: str, start: date, end: date) -> dict[date, dict]:
-        """The decisive row of each day: a succeeded one if any, else the newest."""
+    def latest_per_day(self, job: str, start: date, end: date, target: str | None = None) -> dict[date, dict]:
+        """The decisive row of each day: a succeeded one if any, else the newest. With
+        ``target``, only a success into that target (or one that recorded none) is decisive:
+        a day that succeeded elsewhere only is represented by its newest row."""
+        def decisive(row) -> bool:
+            return row["status"] == RunStatus.SUCCEEDED.value and (target is None or same_target(row["output_target"], target))
+
         out: dict[date, dict] = {}
         for row in reversed(self.history(job, start=start, end=end)):
             day = row["score_date"]
-            if out.get(day, {}).get("status") != RunStatus.SUCCEEDED.value or row["status"] == RunStatus.SUCCEEDED.value:
+            if day not in out or not decisive(out[day]) or decisive(row):
                 out[day] = row
         return out
 
@@ -276,6 +314,31 @@ class Ledger:
     def last_run(self, job: str) -> dict | None:
         rows = self.history(job, last=1)
         return rows[0] if rows else None
+
+
+def same_target(recorded: str | None, target: str | None) -> bool:
+    """Whether a run that recorded ``recorded`` wrote where ``target`` writes. A row from
+    before targets were recorded (None) counts as the current target: nothing changes for
+    existing ledgers."""
+    return recorded is None or target is None or recorded == target
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Columns added to ``batchscore_runs`` since it was first created, added to an older
+    table (ALTER TABLE ... ADD COLUMN, nullable: old rows keep NULL)."""
+    with _translated(), db.connect(engine, "state") as conn:
+        have = {c["name"] for c in sa.inspect(conn).get_columns(runs.name)}
+    for column in [c for c in runs.columns if c.name not in have]:
+        kind = column.type.compile(dialect=engine.dialect)
+        # Two processes may race to add it: the loser's error is harmless, looked at below.
+        try:
+            with db.connect(engine, "state", begin=True) as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {runs.name} ADD COLUMN {column.name} {kind}")
+        except sa.exc.DBAPIError:
+            with _translated(), db.connect(engine, "state") as conn:
+                if column.name not in {c["name"] for c in sa.inspect(conn).get_columns(runs.name)}:
+                    raise
+        log.info("added column %s to %s", column.name, runs.name)
 
 
 def _translated():

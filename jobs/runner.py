@@ -13,12 +13,13 @@ from datetime import date, datetime
 from jobs import db
 from jobs.config import JobConfig
 from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
-from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
+from jobs.errors import BatchScoreError, JobLocked, NoInputRows, QualityCheckFailed
 from jobs.ledger import Claim, Ledger
 from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
 from jobs.shadow import check_engine, resolve_shadows
+from jobs.sinks import open_sink, output_target
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
 from pipelines.model import ModelVersion, version_warnings
@@ -65,16 +66,20 @@ def run_day(
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
             registry.resolve(job.pipeline.name, pipeline_version)
         check_engine(engine_name, job.pipeline.shadow)
-        claim = ledger.claim(job.name, day, force=force, engine=engine_name)
+        target = output_target(job.output)
+        claim = ledger.claim(job.name, day, force=force, engine=engine_name, target=target)
     except BatchScoreError as exc:
         raise exc.in_context(job.name, day)
     if claim is None:
-        log.info("%s %s: skipped, the day already succeeded (use --force to score it again)", job.name, day)
+        log.info("%s %s: skipped, the day already succeeded into %s (use --force to score it again)", job.name, day, target)
+        _recover(ledger, job, day)
         return RunOutcome(job=job.name, day=day, status=RunStatus.SKIPPED)
     log.info(
         "%s %s: reads %s, writes %s, ledger %s", job.name, day,
         _where(job.source), _where(job.output), db.redact(settings.state_url),
     )
+    if claim.elsewhere is not None:
+        log.info("%s %s: the day succeeded before into %s, not into %s: scoring it", job.name, day, claim.elsewhere, target)
     run = _Run(job, day, claim, ledger, engine_name, clock)
     try:  # the one broad except of a run: record the failure, re-raise it
         choice = choose_model(registry, job, day, pipeline_version)
@@ -87,6 +92,18 @@ def run_day(
         run.failed(exc)
         raise
     return outcome
+
+
+def _recover(ledger: Ledger, job: JobConfig, day: date) -> None:
+    """A skipped day too gets what a crash left half-done put back (a Parquet day left
+    absent between two renames), under its lock; a live run of the day does it itself."""
+    try:
+        with ledger.holding(job.name, day):
+            open_sink(job.output).recover(day)
+    except JobLocked:
+        pass
+    except BatchScoreError as exc:
+        raise exc.in_context(job.name, day)
 
 
 @dataclass

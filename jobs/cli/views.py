@@ -21,7 +21,7 @@ def cmd_status(args) -> int:
     if args.format == "json":
         print(json.dumps([{k: _json_value(row[k]) for k in COLUMNS} for row in rows], indent=2))
         return EXIT_OK
-    headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "quality", "psi_ref", "psi_prev", "model", "engine", "run_id", "error"]
+    headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "quality", "psi_ref", "psi_prev", "model", "engine", "target", "run_id", "error"]
     table = []
     for row in rows:
         secs = (row["finished_at"] - row["started_at"]).total_seconds() if row["finished_at"] else None
@@ -31,7 +31,7 @@ def cmd_status(args) -> int:
             _blank(row["rows_read"]), _blank(row["rows_written"]), _blank(row["rows_rejected"]),
             *_quality_columns(row["stats"]),
             f"{row['model_name']} v{row['model_version']}" if row["model_name"] else "",
-            row["engine"] or "", row["run_id"][:8], (row["error"] or "")[:80],
+            row["engine"] or "", row["output_target"] or "", row["run_id"][:8], (row["error"] or "")[:80],
         ])
     print_table(headers, table)
     if not rows:

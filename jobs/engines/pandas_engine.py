@@ -25,6 +25,7 @@ from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer
 from pipelines.model import ModelHandle
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
+from jobs.faults import after_first
 from jobs.quality.monitor import RunMonitor
 from jobs.sinks.rejects import rejects_aside
 from jobs.shadow import ShadowDay, ShadowScorer
@@ -73,7 +74,7 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         write_started = time.perf_counter()
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
-        feed = day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats)
+        feed = after_first(day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats))
         asides = [rejects_aside(task.output, day.rejects_schema, day.rejects)] if day.rejects_schema else []
         if task.shadows:
             asides.append(day.shadow.aside(task.output))

@@ -16,7 +16,8 @@ from datetime import date
 from jobs.config import JobConfig
 from jobs.engines import kept_warm
 from jobs.errors import BatchScoreError, ConfigError
-from jobs.ledger import Ledger
+from jobs.ledger import Ledger, same_target
+from jobs.sinks import output_target
 from jobs.schedule.retry import run_with_retries
 from jobs.vocabulary import Engine, RunStatus
 from pipelines.settings import Settings
@@ -44,12 +45,15 @@ class DayResult:
 def plan(job: JobConfig, days: Iterable[date], ledger: Ledger, *, force: bool) -> list[PlannedDay]:
     """What a backfill would do with each day, and why."""
     days = list(days)
-    latest = ledger.latest_per_day(job.name, days[0], days[-1]) if days else {}
+    target = output_target(job.output)
+    latest = ledger.latest_per_day(job.name, days[0], days[-1], target) if days else {}
     out = []
     for day in days:
         row = latest.get(day)
         if row is None:
             out.append(PlannedDay(day, "score", "never run"))
+        elif row["status"] == RunStatus.SUCCEEDED.value and not same_target(row["output_target"], target):
+            out.append(PlannedDay(day, "score", f"succeeded into {row['output_target']} only, not into {target}"))
         elif row["status"] == RunStatus.SUCCEEDED.value:
             if force:
                 out.append(PlannedDay(day, "score", f"succeeded (v{row['model_version']}), --force re-scores it"))

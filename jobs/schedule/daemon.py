@@ -32,7 +32,7 @@ from jobs.db import redact
 from jobs.errors import BatchScoreError, JobLocked
 from jobs.ledger import Ledger
 from jobs.logfile import UTCFormatter
-from jobs.vocabulary import RunStatus
+from jobs.sinks import output_target
 from pipelines.basics import utcnow
 from jobs.schedule.cron import catchup_days, last_fire, next_fire, scored_day, trigger
 from pipelines.settings import Settings
@@ -255,10 +255,9 @@ class Daemon:
         oldest first. The child checks again under the lock: this only saves spawning it."""
         fire = last_fire(job.schedule, job.tz, now, timedelta(seconds=job.misfire_grace_s + 1), self.second)
         today = now.date()
-        latest = self.ledger.latest_per_day(
-            job.name, today - timedelta(days=job.max_catchup_days + 2), today + timedelta(days=2)
+        succeeded = self.ledger.succeeded_days(  # into this job's output target: the runner's rule
+            job.name, today - timedelta(days=job.max_catchup_days + 2), today + timedelta(days=2), output_target(job.output)
         )
-        succeeded = {d for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED.value}
         if job.catchup:
             days = catchup_days(job.schedule, job.tz, job.score_date, now, job.max_catchup_days, succeeded, self.second)
         else:

@@ -10,6 +10,7 @@ models' scores) are replaced with it, in the same transaction on a database. ``b
 
 from __future__ import annotations
 
+from jobs import db
 from jobs.config import ParquetOutput, SqlOutput
 from jobs.errors import ConfigError
 from jobs.sinks.base import Aside, Sink
@@ -17,9 +18,18 @@ from jobs.sinks.parquet import ParquetDaySink
 from jobs.sinks.sql import SqlDaySink
 from jobs.vocabulary import PARQUET, SQL
 
-__all__ = ["Aside", "Sink", "open_sink"]
+__all__ = ["Aside", "Sink", "open_sink", "output_target"]
 
 SINKS = {SQL: SqlDaySink, PARQUET: ParquetDaySink}
+
+
+def output_target(config: SqlOutput | ParquetOutput) -> str:
+    """Where a job's output goes, as the ledger records it: ``sql <url> <table>`` (the URL
+    without its password) or ``parquet <path>``. A run skips a day only when it already
+    succeeded into the same target."""
+    if config.kind == "sql":
+        return f"sql {db.redact(db.parse_url(config.url))} {config.table}"
+    return f"{config.kind} {config.path}"
 
 
 def open_sink(config: SqlOutput | ParquetOutput) -> Sink:

@@ -26,6 +26,8 @@ class Aside:
 class Sink(Protocol):
     def begin(self, day: date) -> AbstractContextManager[None]: ...
 
+    def recover(self, day: date) -> None: ...  # undo what a crashed run of the day left half-done
+
     def replace_day(
         self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], asides: Sequence[Aside] = ()
     ) -> int: ...

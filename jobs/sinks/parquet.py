@@ -1,16 +1,28 @@
-"""Parquet sink: ``path/score_date=D/part-0.parquet``, written aside and renamed into place.
+"""Parquet sink: ``path/score_date=D/part-0.parquet``, written aside and swapped into place.
 
 The day is written into a hidden staging directory next to it (``.tmp-score_date=D-<id>``,
-which Parquet readers skip) and swapped in by ``swap_in``: two renames, the old day moved
-aside first. The spark engine stages its files the same way and swaps them with the same
-function on Hadoop's file system (``jobs.engines.spark.stage``).
+which Parquet readers skip) and swapped in by ``swap_in``. On a Linux local file system the
+staging directory and the old day are exchanged in one step (``renameat2`` with
+``RENAME_EXCHANGE``), so at every instant a reader sees the whole old day or the whole new
+one; a first day is one plain rename. Where the file system refuses the exchange (network
+and Hadoop file systems, other kernels) the old day is renamed aside first, then the new one
+in: a crash between the two leaves the day absent (never partial), and the next run of the
+day puts the aside copy back before anything else (``restore_day``). The spark engine
+stages its files the same way and swaps them with the same function on Hadoop's file system
+(``jobs.engines.spark.stage``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
+import logging
 import os
+import platform
 import posixpath
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -25,7 +37,11 @@ from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
 from pipelines.basics import fsync
 from jobs.output import SCORE_DATE
+from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.sinks.base import Aside
+from jobs.sinks.rejects import rejects_name
+
+log = logging.getLogger(__name__)
 
 STAGING, OLD = ".tmp-", ".old-"  # prefixes of a day's hidden staging and replaced directories
 
@@ -38,9 +54,19 @@ class Dirs(Protocol):
     def remove(self, path: str) -> None: ...  # recursively; a missing path is no error
     def names(self, path: str) -> list[str]: ...  # entries of a directory ([] if it is missing)
     def sync(self, path: str) -> None: ...  # make a directory's entries durable
+    def exchange(self, a: str, b: str) -> bool: ...  # swap two paths in one step; False: cannot here
 
 
 class LocalDirs:
+    """The local file system. ``exchange=False`` forces the two-rename swap (tests of the
+    path network file systems take)."""
+
+    def __init__(self, exchange: bool = True) -> None:
+        self._exchange = exchange
+
+    def exchange(self, a: str, b: str) -> bool:
+        return self._exchange and exchange_paths(a, b)
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
@@ -55,6 +81,43 @@ class LocalDirs:
 
     def sync(self, path: str) -> None:
         fsync(Path(path))
+
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+AT_FDCWD = -100
+_SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}  # for a libc without the renameat2 wrapper
+_REFUSED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def exchange_paths(a: str, b: str) -> bool:
+    """Exchange two existing paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``). False
+    when this kernel or file system cannot (the caller falls back to two renames); other
+    failures raise ``OSError``."""
+    call = _renameat2()
+    if call is None:
+        return False
+    if call(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _REFUSED:
+        return False
+    raise OSError(code, os.strerror(code), a, None, b)
+
+
+@functools.cache
+def _renameat2():
+    if platform.system() != "Linux":
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    if hasattr(libc, "renameat2"):
+        return libc.renameat2
+    number = _SYS_RENAMEAT2.get(platform.machine())
+    if number is None:
+        return None
+    return lambda *args: libc.syscall(number, *args)
 
 
 def day_dir(root: str, day: date) -> str:
@@ -75,18 +138,46 @@ def clear_leftovers(dirs: Dirs, final: str, prefix: str = STAGING) -> None:
             dirs.remove(posixpath.join(parent, entry))
 
 
-def swap_in(dirs: Dirs, staging: str, final: str) -> None:
-    """Make ``staging`` the day's directory. rename() cannot replace a non-empty directory:
-    the old day is moved aside first. A crash between the two renames leaves the day absent
-    (never partial); the old copy stays in .old-* until a later run of the day removes it."""
+def aside_dir(final: str) -> str:
+    """A new hidden name for the old day; names sort by the time they were made."""
     parent, name = posixpath.split(final)
-    old = posixpath.join(parent, f"{OLD}{name}-{uuid.uuid4().hex}")
-    had_old = dirs.exists(final)
-    if had_old:
-        dirs.rename(final, old)
-    dirs.rename(staging, final)
+    return posixpath.join(parent, f"{OLD}{name}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}")
+
+
+def swap_in(dirs: Dirs, staging: str, final: str) -> None:
+    """Make ``staging`` the day's directory, in one step where the file system can: the old
+    day and ``staging`` are exchanged, then the old day (now at ``staging``) is removed; a
+    first day is one rename. Elsewhere two renames (rename() cannot replace a non-empty
+    directory): the old day aside, then the new one in. A crash between them leaves the day
+    absent, never partial, until ``restore_day`` puts the aside copy back."""
+    pause_point(BEFORE_COMMIT)
+    parent, _ = posixpath.split(final)
+    if not dirs.exists(final):
+        dirs.rename(staging, final)
+    elif dirs.exchange(staging, final):
+        dirs.sync(parent)
+        dirs.remove(staging)  # the old day; a crash before this leaves it to clear_leftovers
+    else:
+        dirs.rename(final, aside_dir(final))
+        dirs.rename(staging, final)
     dirs.sync(parent)
     clear_leftovers(dirs, final, OLD)
+
+
+def restore_day(dirs: Dirs, final: str) -> bool:
+    """Put back a day a crash left absent between ``swap_in``'s two renames: the newest
+    aside copy becomes the day again. Every run of a day calls this first, under the day's
+    lock. True when it restored one."""
+    if dirs.exists(final):
+        return False
+    parent, name = posixpath.split(final)
+    asides = sorted(e for e in dirs.names(parent) if e.startswith(f"{OLD}{name}-"))
+    if not asides:
+        return False
+    dirs.rename(posixpath.join(parent, asides[-1]), final)
+    dirs.sync(parent)
+    log.warning("%s was absent (a run died while swapping it): restored the previous day from %s", final, asides[-1])
+    return True
 
 
 class ParquetDaySink:
@@ -96,8 +187,20 @@ class ParquetDaySink:
     def describe(self) -> str:
         return self.config.path
 
+    def recover(self, day: date) -> None:
+        """Put back the day (and its rejects' day) a crash left absent between the two renames
+        of a swap (``restore_day``). Called under the day's lock."""
+        dirs = LocalDirs()
+        try:
+            for root in (self.config.path, rejects_name(self.config)):
+                restore_day(dirs, day_dir(root, day))
+        except OSError as exc:
+            raise TransientError(f"restoring {day_dir(self.config.path, day)} failed: {exc}", hint="the run can be retried") from exc
+
     def begin(self, day: date) -> AbstractContextManager[None]:
-        """Nothing to begin ahead: the day is written aside and swapped in by ``replace_day``."""
+        """Before anything else, ``recover``. Nothing else begins ahead: the day is written
+        aside and swapped in by ``replace_day``."""
+        self.recover(day)
         return nullcontext()
 
     def replace_day(

@@ -14,8 +14,12 @@ def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> A
     """The day's rejects, for the sink to replace together with its scores: table
     ``<table>_rejects`` or directory ``<path>_rejects``. ``batches`` may still grow while the
     scores are written: it is read after them. An empty list clears the day's rejects."""
-    name = f"{output.table}_rejects" if output.kind == "sql" else f"{output.path.rstrip('/')}_rejects"
-    return Aside(name, schema, _read_later(batches))
+    return Aside(rejects_name(output), schema, _read_later(batches))
+
+
+def rejects_name(output) -> str:
+    """``<table>_rejects`` or ``<path>_rejects``."""
+    return f"{output.table}_rejects" if output.kind == "sql" else f"{output.path.rstrip('/')}_rejects"
 
 
 def _read_later(batches: list[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:

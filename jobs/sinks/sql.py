@@ -11,6 +11,7 @@ Others: plain inserts inside the transaction.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,8 +27,12 @@ from jobs.db import adbc
 from jobs import db
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
+from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.output import SCORE_DATE
 from jobs.sinks.base import Aside
+from pipelines.basics import first_line
+
+log = logging.getLogger(__name__)
 
 
 class SqlDaySink:
@@ -37,6 +42,9 @@ class SqlDaySink:
 
     def describe(self) -> str:
         return self.config.table
+
+    def recover(self, day: date) -> None:
+        """Nothing to do: a crashed run's transaction was rolled back by the database."""
 
     @contextmanager
     def begin(self, day: date) -> Iterator[None]:
@@ -81,6 +89,7 @@ class SqlDaySink:
                             conn.execute(*day_lock(part.table.fullname, day))
                         conn.execute(part.table.delete().where(part.table.c[SCORE_DATE] == day))
                         counts.append(sum(write(conn, part.table, batch) for batch in part.batches))
+                    pause_point(BEFORE_COMMIT)
                     return counts[0]
         return _replace_postgres_adbc(engine.url, parts, types, day, ahead)
 
@@ -167,13 +176,23 @@ def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date
                     counts.append(sum(adbc.ingest(conn, part.table, batch, kinds) for batch in part.batches))
                 except pa.ArrowInvalid as exc:
                     raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
+            pause_point(BEFORE_COMMIT)
             conn.commit()
             return counts[0]
     except BaseException:
-        conn.rollback()
+        _rollback_quietly(conn)
         raise
     finally:
         conn.close()
+
+
+def _rollback_quietly(conn) -> None:
+    """Roll back after a failure without hiding it: a connection the server dropped
+    (pg_terminate_backend, a restart) cannot roll back, and needs not -- the server did."""
+    try:
+        conn.rollback()
+    except Exception as exc:  # the run's own error is the one to report
+        log.warning("rolling back the output transaction failed: %s (the server rolls it back)", first_line(exc))
 
 
 def _lock_and_clear(conn, name: str, day: date) -> bool:
@@ -238,7 +257,7 @@ class _DayAhead:
             self._thread.join(0.1)
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.rollback()
+            _rollback_quietly(conn)
             conn.close()
 
 
@@ -323,6 +342,7 @@ def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
     with conn.begin():
         for part, stage in zip(parts, stages, strict=True):
             swap_day(conn, part.table, sa.select(*[stage.c[c.name] for c in part.table.columns]), day, lock=False)
+        pause_point(BEFORE_COMMIT)  # inside the write transaction: the day deleted and inserted
     with conn.begin():
         for stage in stages:
             stage.drop(conn)

@@ -30,6 +30,7 @@ from jobs.engines.spark.stage import stage_day
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
+from jobs.faults import AFTER_STAGE, pause_point
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
@@ -112,6 +113,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
         # ONE pass: Spark reads, scores and writes the day aside; nothing is visible yet.
         with timer.stage("score"):
             staged = stage_day(scored, task.output, schema, task.lineage, task.job)
+        pause_point(AFTER_STAGE)  # written aside, not swapped in
         summary = stats.value  # complete: the accumulators of every task of that job
         rows = summary.count
         if rows == 0:  # a Parquet day is only counted as it is scored

@@ -29,7 +29,8 @@ from jobs.quality.monitor import RunMonitor
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
-from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, staging_dir, swap_in, write_file
+from jobs.faults import AFTER_STAGE, pause_point
+from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource
 from pipelines.distribution import ScoreStats
 
@@ -61,12 +62,14 @@ def run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer,
     # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
     staging = staging_dir(final)
+    restore_day(dirs, final)  # a day a killed swap left absent, first
     clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
     os.makedirs(staging)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
             scorer = _scorer(model, task, schema, monitor.empty_copy(), staging, shares)
             parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
+        pause_point(AFTER_STAGE)  # the day's files are in the staging directory, not swapped in
         stats, rows = ScoreStats(task.histogram_edges), 0
         for part_rows, part_stats, part_monitor in parts:
             rows += part_rows

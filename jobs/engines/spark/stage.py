@@ -1,7 +1,7 @@
 """The spark engine's writing: the day is scored and written aside in one Spark job
 (``stage_day``) -- Parquet into a hidden directory beside ``score_date=D``, SQL into a staging
 table -- and, once the run's checks pass, swapped in on the driver (``StagedDay.commit``) by
-the sinks' own swaps: ``jobs.sinks.parquet.swap_in`` (two renames) and
+the sinks' own swaps: ``jobs.sinks.parquet.swap_in`` (two renames on Hadoop's file system) and
 ``jobs.sinks.sql.swap_day`` (lock, delete, insert-select in ONE transaction). What a killed run
 left aside is cleared by the next run: the day's hidden directories (Parquet), the output
 table's staging tables no live run owns (SQL, ``jobs.engines.spark.staging``).
@@ -23,7 +23,8 @@ from jobs.engines.spark.session import spark_errors
 from jobs.engines.spark.staging import StageLock, clear_stale_stages, stage_name
 from jobs.errors import SinkError, TransientError
 from jobs.output import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
-from jobs.sinks.parquet import clear_leftovers, day_dir, staging_dir, swap_in
+from jobs.faults import BEFORE_COMMIT, pause_point
+from jobs.sinks.parquet import clear_leftovers, day_dir, restore_day, staging_dir, swap_in
 from jobs.sinks.sql import swap_day, table_for
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class HadoopDirs:
     def sync(self, path: str) -> None:
         pass  # the file system's rename is durable once it returns
 
+    def exchange(self, a: str, b: str) -> bool:
+        return False  # Hadoop's FileSystem has no exchange: swap_in takes its two renames
+
 
 @dataclass
 class _ParquetStage:
@@ -101,6 +105,7 @@ def _stage_parquet(scored, output: ParquetOutput, day: date) -> _ParquetStage:
     final = day_dir(output.path, day)
     with spark_errors(f"writing {output.path}"):
         dirs = HadoopDirs(spark, output.path)
+        restore_day(dirs, final)  # a day a killed swap left absent, first
         clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
     stage = _ParquetStage(dirs, staging_dir(final), final)
     try:
@@ -214,7 +219,9 @@ def _swap(engine: sa.Engine, target: sa.Table, stage: sa.Table, lineage: Lineage
     with db.connect(engine, "output") as conn, sink_errors(what), conn.begin():
         swap_day(conn, target, rows, lineage.day, lock=db.is_postgres(engine.url))
         # Counted, as drivers do not all report an INSERT ... SELECT's rowcount.
-        return int(conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one())
+        count = int(conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one())
+        pause_point(BEFORE_COMMIT)
+        return count
 
 
 def _drop(engine: sa.Engine, stage: sa.Table, run: str) -> None:

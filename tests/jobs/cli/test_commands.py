@@ -105,7 +105,7 @@ def test_status_json_has_the_ledgers_columns_newest_first(project):
     assert rows[0]["score_date"] == "2026-11-28" and rows[0]["status"] == "failed"
     assert set(rows[0]) == {
         "run_id", "job", "score_date", "status", "attempt", "started_at", "finished_at", "rows_read",
-        "rows_written", "rows_rejected", "model_name", "model_version", "engine", "error", "stats",
+        "rows_written", "rows_rejected", "model_name", "model_version", "engine", "error", "stats", "output_target",
     }
     assert rows[1]["status"] == "succeeded" and isinstance(rows[1]["stats"], dict)
     assert rows[1]["started_at"].endswith("+00:00")
