@@ -10,10 +10,13 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
+
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.errors import ConfigError
 from jobs.quality.monitor import RunMonitor
 from jobs.run_stats import PreviousDay
+from jobs.sources import open_source
 from jobs.vocabulary import Engine
 from jobs.output import Lineage
 from pipelines.spec import ModelSpec
@@ -97,6 +100,17 @@ class StageTimer:
 
 
 _DONE = object()
+
+
+def id_reader(task: ScoringTask) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """The day's id columns alone, read again from the source: the duplicate-id check's first
+    pass (``on_duplicate_ids: reject``) and its confirmation of hashed ids."""
+
+    def read() -> Iterator[pa.RecordBatch]:
+        source = open_source(task.source, chunk_size=task.chunk_size, wanted=task.id_columns)
+        return iter(source.iter_batches(task.day))
+
+    return read
 
 
 def driver_monitor(task: ScoringTask, model: ModelHandle, timer: StageTimer) -> RunMonitor:

@@ -12,13 +12,14 @@ import copy
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from jobs.quality.column import ChunkColumn, KnownCategories
+from jobs.quality.duplicates import Duplicates, IdTracker, Reread
 from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
@@ -41,9 +42,12 @@ class Finding:
     limit: float
     action: str  # warn | fail
     setting: str  # the config key that sets the limit
+    detail: str | None = None  # said instead of figure and limit (duplicate_ids)
 
     def describe(self) -> str:
         on = f" on column {self.column}" if self.column else ""
+        if self.detail is not None:
+            return f"check {self.check}{on}: {self.detail}"
         relation = "below" if self.check == "min_rows" else "above"
         return f"check {self.check}{on}: {_fmt(self.figure)} is {relation} the limit {_fmt(self.limit)} ({self.setting})"
 
@@ -62,12 +66,14 @@ class RunMonitor:
         reference: dict | None,
         previous: PreviousDay | None = None,
         model_label: str = "the model",
+        id_columns: Sequence[str] = (),
     ) -> None:
         self.quality, self.drift = quality, drift
         self.reference, self.previous = reference, previous
         profile = profile or {}
         _check_columns(quality, drift, features, model_label)
         self._features = features
+        self._id_columns = tuple(id_columns)
         # An encoder's categories are compared with the values as the encoder compares them.
         self._known = {c: KnownCategories(v) for c, v in categories.items() if c in features}
         for column, entry in profile.items():  # no encoder found: the training frame's categories
@@ -85,6 +91,8 @@ class RunMonitor:
     def _zero(self) -> None:
         self.rows = 0
         self.rejected = 0
+        self.unscored = 0  # rows read but set aside before scoring (duplicate ids)
+        self._ids = IdTracker(self._id_columns)
         self._nulls = dict.fromkeys(self._features, 0)
         self._unseen = dict.fromkeys(self._known, 0)
         self._unseen_values: dict[str, Counter] = {c: Counter() for c in self._known}
@@ -108,6 +116,7 @@ class RunMonitor:
             reference=model.reference,
             previous=task.previous,
             model_label=f"{model.name} v{model.version}",
+            id_columns=task.id_columns,
         )
 
     # --- per chunk -----------------------------------------------------------------------
@@ -125,6 +134,14 @@ class RunMonitor:
             ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
         drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
         self._add(len(features), nulls, unseen, ranges, drift)
+
+    def observe_ids(self, batch) -> None:
+        """Keep the chunk's id keys (8 bytes a row) for the duplicate-id check at the end."""
+        if not self._id_columns or not batch.num_rows:
+            return
+        keys = self._ids.keys_of(batch)  # sorted outside the lock
+        with self._lock:
+            self._ids.add(*keys)
 
     def _add(self, rows: int, nulls: dict, unseen: dict, ranges: dict, drift: dict) -> None:
         """One chunk's counts into the run's, under the lock. ``unseen``: per column, the
@@ -170,6 +187,8 @@ class RunMonitor:
             if stop_early:
                 self._stop_over_max_rows()
             self.rejected += other.rejected
+            self.unscored += other.unscored
+            self._ids.merge(other._ids)
             for mine, theirs in ((self._nulls, other._nulls), (self._unseen, other._unseen),
                                  (self._below, other._below), (self._above, other._above)):
                 for column, count in theirs.items():
@@ -204,22 +223,35 @@ class RunMonitor:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def add_rejected(self, rows: int) -> None:
+    def add_rejected(self, rows: int, *, scored: bool = True) -> None:
+        """Count rows set aside; ``scored=False``: set aside before scoring (never observed)."""
         with self._lock:
             self.rejected += rows
+            if not scored:
+                self.unscored += rows
 
     # --- end of the day --------------------------------------------------------------------
 
-    def guard(self, batches: Iterator, stats: ScoreStats) -> Iterator:
+    def guard(self, batches: Iterator, stats: ScoreStats, reread: Reread | None = None) -> Iterator:
         """``batches`` unchanged, then the verdict: raises before the consumer (a sink) commits."""
         yield from batches
-        self.finish(stats.summary())
+        self.finish(stats.summary(), reread)
 
-    def finish(self, scores: dict) -> dict:
-        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails."""
+    def finish(self, scores: dict, reread: Reread | None = None) -> dict:
+        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails.
+        ``reread``: the day's id columns again, to confirm hashed duplicate ids."""
         q, rows = self.quality, self.rows
         action = q.on_fail
         findings: list[Finding] = []
+        duplicates = self._duplicates(reread)
+        if duplicates:
+            # Whatever on_fail says: two score rows for one id is no output to keep.
+            # (With on_duplicate_ids: reject their rows were set aside before scoring, so
+            # duplicates here mean the source changed between the two reads.)
+            findings.append(Finding(
+                "duplicate_ids", ", ".join(self._id_columns), duplicates.count, 0, FAIL, "quality.on_duplicate_ids",
+                detail=duplicates.describe(),
+            ))
         if rows < q.min_rows:
             findings.append(Finding("min_rows", None, rows, q.min_rows, action, "quality.min_rows"))
         if q.max_rows is not None and rows > q.max_rows:
@@ -244,8 +276,9 @@ class RunMonitor:
                         "out_of_range_fraction", column, fraction, q.max_out_of_range_fraction, action,
                         "quality.max_out_of_range_fraction",
                     ))
-        reject_fraction = self.rejected / rows if rows else 0.0
-        if q.on_bad_rows == "reject" and reject_fraction > q.max_reject_fraction:
+        read = rows + self.unscored
+        reject_fraction = self.rejected / read if read else 0.0
+        if "reject" in (q.on_bad_rows, q.on_duplicate_ids) and reject_fraction > q.max_reject_fraction:
             # Not subject to on_fail: it is the condition for a run with rejects to succeed.
             findings.append(Finding("reject_fraction", None, reject_fraction, q.max_reject_fraction, FAIL, "quality.max_reject_fraction"))
         drift, drift_findings = self._drift(scores)
@@ -257,6 +290,8 @@ class RunMonitor:
                 "rows": rows,
                 "rejected": self.rejected,
                 "reject_fraction": reject_fraction,
+                "duplicate_ids": {"ids": duplicates.count, "rows": duplicates.rows, "examples": duplicates.examples}
+                if duplicates is not None else None,
                 "null_fraction": nulls,
                 "unseen_category_fraction": unseen,
                 "unseen_categories": {
@@ -271,6 +306,9 @@ class RunMonitor:
         if verdict == FAIL:
             self._raise([f for f in findings if f.action == FAIL], scores=scores)
         return self.figures
+
+    def _duplicates(self, reread: Reread | None) -> Duplicates | None:
+        return self._ids.result(reread) if self._id_columns else None
 
     def warnings(self) -> list[str]:
         """One line per check over its limit that only warns."""
@@ -329,9 +367,13 @@ class RunMonitor:
         first = failed[0]
         more = f"; and {len(failed) - 1} more: " + "; ".join(f.describe() for f in failed[1:]) if len(failed) > 1 else ""
         stopped = "stopped while reading" if partial else "stopped before writing"
+        hint = f"fix the upstream data, or change {first.setting} in the job file"
+        if first.check == "duplicate_ids":
+            hint = ("remove the duplicates upstream, or set quality.on_duplicate_ids: reject in the job file "
+                    "to set their rows aside")
         raise QualityCheckFailed(
             f"{first.describe()}{more}; the run {stopped}, nothing was written",
-            hint=f"fix the upstream data, or change {first.setting} in the job file",
+            hint=hint,
             # The failed day's figures (its scores too, though not written) stay in the ledger.
             stats={**self.figures, "scores": scores} if self.figures else {
                 "quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}
