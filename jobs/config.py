@@ -193,7 +193,7 @@ _FACTORY = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})*:{IDENTIFIER}$")
 
 
 class TrainingConfig(_Frozen):
-    """``training:``: how `batchscore train` fits a new version (jobs.training)."""
+    """``training:``: how `batchscore train` fits a new version (jobs.lifecycle.training)."""
 
     factory: str  # module:function returning an unfitted pipeline
     source: SourceConfig  # features and the label, one day per date_column value

@@ -14,7 +14,7 @@ from jobs.config import JobConfig
 from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Claim, Ledger
-from jobs.model_choice import ModelChoice, choose_model
+from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
 from jobs.vocabulary import RunStatus

@@ -16,7 +16,7 @@ log = logging.getLogger("batchscore")
 
 def cmd_train(args) -> int:
     from jobs.schedule.days import local_today, parse_day
-    from jobs.training import train_job
+    from jobs.lifecycle.training import train_job
 
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
@@ -36,7 +36,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from jobs.schedule.days import day_range, local_today, parse_day
-    from jobs.evaluation import EVALUATED, evaluate_job, matured_end
+    from jobs.lifecycle.evaluation import EVALUATED, evaluate_job, matured_end
 
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
@@ -83,7 +83,7 @@ def cmd_pipeline_history(args) -> int:
 
 def cmd_pipeline_promote(args) -> int:
     """``pipeline promote NAME VERSION ALIAS [--gate JOB] [--force --reason TEXT]``."""
-    from jobs.gate import check_gate
+    from jobs.lifecycle.gate import check_gate
     from pipelines.registry import Registry
 
     if args.force and not args.reason:
@@ -115,7 +115,7 @@ def cmd_pipeline_promote(args) -> int:
 
 def realized_rows(state_url: str, job: str, days: set) -> list[list[str]]:
     """Rows of the realized-metrics table of ``status``: one per day, version and role."""
-    from jobs.evaluation import EvaluationStore, primary
+    from jobs.lifecycle.evaluation import EvaluationStore, primary
 
     if not days:
         return []

@@ -21,7 +21,7 @@ from itertools import chain
 
 import pyarrow as pa
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, id_reader
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, id_reader
 from pipelines.model import ModelHandle
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows

@@ -424,7 +424,7 @@ def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level
 
 def train_child_main(job: JobConfig, day: date, settings: Settings, logs, level: int) -> None:
     """``batchscore train JOB --date day`` in a child of the daemon; exit 1 if it failed."""
-    from jobs.training import train_job
+    from jobs.lifecycle.training import train_job
 
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]

@@ -5,48 +5,24 @@ day's whole output in one step: readers see the old day or the new one, never a 
 failure leaves the old day untouched. ``aside`` (the rows set aside: rejects) is replaced with
 it, in the same transaction on a database. ``begin(day)`` opens the block a run's
 ``replace_day`` is called in: a sink may start the day's transaction there, ahead of the rows
-(nothing is committed before ``replace_day``). Registered by kind in ``open_sink``.
+(nothing is committed before ``replace_day``). Registered by kind in ``SINKS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import date
-from typing import Protocol
-
-import pyarrow as pa
-
 from jobs.config import ParquetOutput, SqlOutput
 from jobs.errors import ConfigError
+from jobs.sinks.base import Aside, Sink
+from jobs.sinks.parquet import ParquetDaySink
+from jobs.sinks.sql import SqlDaySink
+from jobs.vocabulary import PARQUET, SQL
 
+__all__ = ["Aside", "Sink", "open_sink"]
 
-@dataclass(frozen=True)
-class Aside:
-    """Rows kept with the day but apart from its scores: a table of the sink's database, or a
-    directory, replaced together with the day. ``batches`` is iterated after the scores'."""
-
-    name: str  # the table (sql) or the path (parquet)
-    schema: pa.Schema
-    batches: Iterable[pa.RecordBatch]
-
-
-class Sink(Protocol):
-    def begin(self, day: date) -> AbstractContextManager[None]: ...
-
-    def replace_day(
-        self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], aside: Aside | None = None
-    ) -> int: ...
-
-    def describe(self) -> str: ...
+SINKS = {SQL: SqlDaySink, PARQUET: ParquetDaySink}
 
 
 def open_sink(config: SqlOutput | ParquetOutput) -> Sink:
-    from jobs.sinks.parquet import ParquetDaySink
-    from jobs.sinks.sql import SqlDaySink
-
-    kinds = {"sql": SqlDaySink, "parquet": ParquetDaySink}
-    if config.kind not in kinds:
-        raise ConfigError(f"unknown output kind {config.kind!r}", hint=f"known kinds: {', '.join(kinds)}")
-    return kinds[config.kind](config)
+    if config.kind not in SINKS:
+        raise ConfigError(f"unknown output kind {config.kind!r}", hint=f"known kinds: {', '.join(SINKS)}")
+    return SINKS[config.kind](config)

@@ -25,7 +25,7 @@ from jobs.config import ParquetOutput
 from jobs.errors import SinkError, TransientError
 from pipelines.basics import fsync
 from jobs.output import SCORE_DATE
-from jobs.sinks import Aside
+from jobs.sinks.base import Aside
 
 STAGING, OLD = ".tmp-", ".old-"  # prefixes of a day's hidden staging and replaced directories
 

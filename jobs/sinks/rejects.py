@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from jobs.sinks import Aside
+from jobs.sinks.base import Aside
 
 
 def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> Aside:

@@ -27,7 +27,7 @@ from jobs import db
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
 from jobs.output import SCORE_DATE
-from jobs.sinks import Aside
+from jobs.sinks.base import Aside
 
 
 class SqlDaySink:

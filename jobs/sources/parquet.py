@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 
 from jobs.config import ParquetSource
 from jobs.errors import SourceError, TransientError
-from jobs.sources import rebatch
+from jobs.sources.batches import rebatch
 
 
 class ParquetDaySource:

@@ -19,7 +19,7 @@ from jobs.db import adbc
 from jobs import db
 from jobs.config import SqlSource
 from jobs.errors import SourceError
-from jobs.sources import split
+from jobs.sources.batches import split
 
 log = logging.getLogger(__name__)
 

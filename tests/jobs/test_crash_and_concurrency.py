@@ -11,8 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.ledger import Ledger
-from tests.jobs.conftest import DAYS, N_CUSTOMERS
-from tests.jobs.slow_model import register_slow
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, register_slow
 
 DAY = DAYS[-1]
 CHUNK = 50  # 10 chunks of 0.2 s each: a run of about 2 s

@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from jobs.errors import JobLocked
+from jobs.run_stats import RunStats
 from jobs.ledger import LEASE_S, Ledger, locks, runs
 
 DAY = date(2026, 11, 27)
@@ -30,7 +32,7 @@ def test_a_live_owner_blocks_and_a_finished_one_does_not(ledger):
     claim = ledger.claim("j", DAY)
     with pytest.raises(JobLocked):
         ledger.claim("j", DAY, force=True)
-    ledger.finish(claim, rows_read=1, rows_written=1, rows_rejected=0, stats={})
+    ledger.finish(claim, rows_read=1, rows_written=1, rows_rejected=0, stats=RunStats())
     assert ledger.claim("j", DAY) is None  # succeeded: skip
     again = ledger.claim("j", DAY, force=True)
     assert again.attempt == 2
@@ -47,16 +49,19 @@ def test_a_dead_local_pid_is_cleared_and_its_run_marked_failed(ledger):
     old = next(r for r in ledger.history("j") if r["run_id"] == claim.run_id)
     assert old["status"] == "failed" and "died" in old["error"]
     ledger.fail(fresh, "x")
-    claim._stop.set()
+    ledger.fail(claim, "x")  # the cleared claim's own end: stops its heartbeat
 
 
 def test_another_hosts_lock_is_live_until_its_heartbeat_is_older_than_the_lease(tmp_path):
     now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
     clock = {"now": now}
     ledger = Ledger(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: clock["now"])
-    claim = ledger.claim("j", DAY)
-    claim._stop.set()
-    _steal(ledger, claim, host="elsewhere-" + socket.gethostname(), pid=1)
+    # The day's lock as another host's run wrote it, whose last heartbeat was at ``now``.
+    with ledger.engine.begin() as conn:
+        conn.execute(locks.insert().values(
+            job="j", score_date=DAY, run_id=str(uuid.uuid4()), host="elsewhere-" + socket.gethostname(), pid=1,
+            pid_started=None, acquired_at=now, heartbeat_at=now,
+        ))
     clock["now"] = now + timedelta(seconds=LEASE_S - 1)
     with pytest.raises(JobLocked, match="elsewhere"):
         ledger.claim("j", DAY)
@@ -71,7 +76,7 @@ def test_different_days_and_jobs_do_not_block_each_other(ledger):
     b = ledger.claim("j", DAY + timedelta(days=1))
     c = ledger.claim("k", DAY)
     for claim in (a, b, c):
-        ledger.finish(claim, rows_read=0, rows_written=0, rows_rejected=0, stats={"x": 1})
+        ledger.finish(claim, rows_read=0, rows_written=0, rows_rejected=0, stats=RunStats.from_json({"x": 1}))
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(locks)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one() == 3
@@ -82,7 +87,7 @@ def test_ledger_works_on_postgres(pg_database):
     claim = ledger.claim("j", DAY)
     with pytest.raises(JobLocked):
         Ledger(pg_database).claim("j", DAY)
-    ledger.finish(claim, rows_read=3, rows_written=3, rows_rejected=0, stats={"scores": {"mean": 0.5}})
+    ledger.finish(claim, rows_read=3, rows_written=3, rows_rejected=0, stats=RunStats.from_json({"scores": {"mean": 0.5}}))
     (row,) = ledger.history("j")
     assert row["status"] == "succeeded" and row["stats"] == {"scores": {"mean": 0.5}}
     assert row["started_at"].tzinfo is not None

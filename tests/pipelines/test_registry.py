@@ -21,7 +21,8 @@ from pipelines.spec import BINARY, MULTICLASS, REGRESSION, ModelSpec, conform, p
 from pipelines.distribution import PROBABILITY_EDGES
 from pipelines.churn import FEATURES, LABEL, build_pipeline
 from pipelines.demo_data import make_customer_frame
-from pipelines.registry import LoadedModel, ModelVersion, Registry, register, unpickle
+from pipelines.model import LoadedModel, ModelVersion, unpickle
+from pipelines.registry import Registry, register
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_tampered_model_file_is_refused_by_load_and_verified_bytes(reg, fitted):
     reg.register("churn", fitted)
     mv = reg.resolve("churn", 1)
     _append_byte(mv.model_path)
-    for read in (reg.load, reg.verified_bytes):
+    for read in (reg.load, reg.handle):
         with pytest.raises(ModelIntegrityError) as info:
             read(mv)
         assert "churn v1: model.joblib changed since it was registered" in info.value.what
@@ -171,7 +172,7 @@ def test_deleted_model_file_is_an_integrity_error(reg, fitted):
 def test_verified_bytes_unpickle_to_the_same_pipeline(reg, fitted, frame):
     reg.register("churn", fitted)
     mv = reg.resolve("churn", 1)
-    pipeline = unpickle(reg.verified_bytes(mv), mv)
+    pipeline = unpickle(reg.handle(mv).data, mv)
     x = frame[list(FEATURES)]
     np.testing.assert_array_equal(pipeline.predict_proba(x), fitted.predict_proba(x))
 
@@ -180,7 +181,7 @@ def test_unpickle_rechecks_the_sha256_of_the_bytes(reg, fitted):
     reg.register("churn", fitted)
     mv = reg.resolve("churn", 1)
     with pytest.raises(ModelIntegrityError):
-        unpickle(reg.verified_bytes(mv) + b"\0", mv)
+        unpickle(reg.handle(mv).data + b"\0", mv)
 
 
 def test_older_sklearn_in_meta_is_a_warning_not_an_error(reg, fitted):

@@ -23,7 +23,7 @@ import time
 import warnings
 from contextlib import ExitStack
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from jobs.engines.spark import arrow as spark_arrow
 from jobs.engines.spark.read import read_day
 from jobs.engines.spark.stage import stage_day

@@ -20,7 +20,7 @@ import os
 import posixpath
 import warnings
 
-from jobs.engines import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from pipelines.model import ModelHandle
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors

@@ -14,7 +14,7 @@ import pytest
 
 from jobs.quality import duplicates as dup_mod
 from jobs.quality.duplicates import IdTracker, find_duplicates
-from tests.jobs.conftest import DAYS, N_CUSTOMERS, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
 
 DAY = DAYS[-1]
 COPIED = 7  # an exact copy of its row is appended to the day

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from jobs.ledger import Ledger
 from jobs.schedule.daemon import Daemon
 from pipelines.registry import Registry
-from tests.jobs.sched_project import make_project, succeeded_days, wait_for, write_job
+from tests.jobs.helpers import register_slow
+from tests.jobs.schedule.helpers import make_project, succeeded_days, wait_for, write_job
 from tests.jobs.schedule.dying_model import register_dying
-from tests.jobs.slow_model import register_slow
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -1,0 +1,26 @@
+"""Helpers shared by the tests of the model spec (``tests/pipelines``) and of scoring
+(``tests/jobs``): a tiny fitted pipeline and the spec the registry would record for it."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from pipelines.spec import Feature, ModelSpec, task_of
+
+
+def fit_toy_pipeline(model, y):
+    """``model`` behind a one-hot of ``c`` (``x`` passed through), fitted on six rows; and the rows."""
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "c": ["a", "b", "a", "b", "c", "c"]})
+    pipe = make_pipeline(
+        ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), ["c"])], remainder="passthrough"), model
+    )
+    return pipe.fit(frame, y), frame
+
+
+def spec_of(pipe, frame) -> ModelSpec:
+    """The spec of model ``m`` v1: ``pipe``'s task and classes, ``frame``'s columns and dtypes."""
+    task, classes = task_of(pipe)
+    return ModelSpec("m", 1, task, tuple(Feature(c, str(frame[c].dtype)) for c in frame.columns), classes)
