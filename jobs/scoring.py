@@ -52,6 +52,7 @@ def score_chunk(
     features = conform(batch.select(spec.feature_names).to_pandas(), spec)
     if monitor is not None:
         monitor.observe(features)
+        monitor.observe_ids(batch)  # the duplicate-id check, judged with the verdict
     if reject_schema is None:
         scores, labels = predict(pipeline, features, spec, positive)
         return ChunkResult(output_batch(batch, schema, scores, labels, lineage), scores)

@@ -142,6 +142,8 @@ class QualityConfig(_Frozen):
     max_out_of_range_fraction: float | None = Field(None, ge=0, le=1)  # None: counted only
     on_fail: Literal["fail", "warn"] = "fail"
     on_bad_rows: Literal["fail", "reject"] = "fail"
+    # The same id twice in a day: fail the run, or set every row of that id aside (rejects).
+    on_duplicate_ids: Literal["fail", "reject"] = "fail"
     max_reject_fraction: float = Field(0.001, ge=0, le=1)
 
     @field_validator("max_null_fraction")

@@ -21,17 +21,18 @@ from itertools import chain
 
 import pyarrow as pa
 
-from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, id_reader
 from pipelines.model import ModelHandle
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
 from jobs.faults import after_first
+from jobs.quality.duplicates import REASON as DUPLICATE_ID, Duplicates, find_duplicates
 from jobs.quality.monitor import RunMonitor
 from jobs.sinks.rejects import rejects_aside
 from jobs.shadow import ShadowDay, ShadowScorer
 from jobs.scoring import ChunkResult, score_chunk
 from pipelines.spec import check_columns
-from jobs.output import output_schema, reject_schema
+from jobs.output import output_schema, reject_batch, reject_schema
 from jobs.sinks import open_sink
 from jobs.sources import open_source
 from pipelines.distribution import ScoreStats
@@ -51,6 +52,13 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         # Closed in reverse order: the writer's feed first, then the scorers, then the reader,
         # then the output's transaction (rolled back unless replace_day committed it).
         stack.enter_context(sink.begin(task.day))
+        reread = id_reader(task)
+        duplicates = None
+        if task.quality.on_duplicate_ids == "reject":
+            # A first pass over the ids alone, before any row reaches the sink: every row of
+            # a duplicated id, in whichever chunk, is set aside (jobs.quality.duplicates).
+            with timer.stage("duplicate_ids"):
+                duplicates = find_duplicates(reread(), task.id_columns, reread)
         reader = stack.enter_context(
             Prefetch(timer.iterate("read", iter(source.iter_batches(task.day))), READ_AHEAD, "read")
         )
@@ -68,13 +76,17 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
             with timer.stage("shadow_load"):
                 day.scorer = day.shadow.load()
         pool = stack.enter_context(WorkerPool(task.workers, day.payload(pipeline))) if task.workers > 1 else None
-        chunks = _scored(day, chain([first], batches), pipeline, pool, timer, progress)
-        first_output = next(chunks)  # scored here: its errors surface before the sink writes
-        writer_feed = stack.enter_context(Prefetch(chain([first_output], chunks), WRITE_BEHIND, "score"))
+        batches = chain([first], batches)
+        if duplicates:
+            batches = day.set_aside(batches, duplicates)
+        chunks = _scored(day, batches, pipeline, pool, timer, progress)
+        first_output = next(chunks, None)  # scored here: its errors surface before the sink writes
+        head = [first_output] if first_output is not None else []
+        writer_feed = stack.enter_context(Prefetch(chain(head, chunks), WRITE_BEHIND, "score"))
         write_started = time.perf_counter()
         waited = StageTimer()
         # The monitor's verdict comes after the last batch, before the sink commits.
-        feed = after_first(day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats))
+        feed = after_first(day.monitor.guard(waited.iterate("wait", iter(writer_feed)), day.stats, reread))
         asides = [rejects_aside(task.output, day.rejects_schema, day.rejects)] if day.rejects_schema else []
         if task.shadows:
             asides.append(day.shadow.aside(task.output))
@@ -102,7 +114,8 @@ class _Day:
     schema: pa.Schema
     monitor: RunMonitor
     stats: ScoreStats
-    rejects_schema: pa.Schema | None
+    rejects_schema: pa.Schema | None  # either reject mode
+    bad_rows_schema: pa.Schema | None  # on_bad_rows: reject (score_chunk isolates bad rows)
     rejects: list[pa.RecordBatch] = field(default_factory=list)
     rows: int = 0
     shadow: ShadowDay | None = None  # the shadow models' side of the day
@@ -114,26 +127,41 @@ class _Day:
         check_columns(first.schema.names, task.spec, also=[*task.id_columns, *task.passthrough])
         ids = [first.schema.field(n) for n in task.id_columns]
         schema = output_schema(ids, [first.schema.field(n) for n in task.passthrough], task.spec.task)
-        rejecting = task.quality.on_bad_rows == "reject"
+        q = task.quality
+        rejects = reject_schema(ids) if "reject" in (q.on_bad_rows, q.on_duplicate_ids) else None
         return cls(
             task, schema, RunMonitor.for_task(task, pipeline), ScoreStats(task.histogram_edges),
-            reject_schema(ids) if rejecting else None,
+            rejects, rejects if q.on_bad_rows == "reject" else None,
         )
 
     def payload(self, pipeline) -> tuple:
         """What each worker process needs: it counts each chunk's checks into an empty copy
         of the monitor, merged here in chunk order."""
         t = self.task
-        return (pipeline, t.spec, t.positive, self.schema, t.lineage, self.rejects_schema, self.monitor.empty_copy(), self.scorer)
+        return (pipeline, t.spec, t.positive, self.schema, t.lineage, self.bad_rows_schema, self.monitor.empty_copy(), self.scorer)
 
     def score_here(self, pipeline, batch: pa.RecordBatch) -> tuple[int, ChunkResult]:
         """One chunk through the one scoring path, in this process."""
         t = self.task
         result = score_chunk(
             pipeline, batch, t.spec, t.positive, self.schema, t.lineage,
-            monitor=self.monitor, reject_schema=self.rejects_schema,
+            monitor=self.monitor, reject_schema=self.bad_rows_schema,
         )
         return batch.num_rows, self.scorer.score(batch, result, self.schema)
+
+    def set_aside(self, batches, duplicates: Duplicates):
+        """``batches`` without the rows of a duplicated id: those go to the rejects, never scored."""
+        for batch in batches:
+            hit = duplicates.mask(batch)
+            if hit.any():
+                aside = batch.filter(pa.array(hit))
+                n = aside.num_rows
+                self.rejects.append(reject_batch(aside, [DUPLICATE_ID] * n, self.rejects_schema, self.task.lineage))
+                self.monitor.add_rejected(n, scored=False)
+                self.rows += n
+                batch = batch.filter(pa.array(~hit))
+            if batch.num_rows:
+                yield batch
 
     def add(self, rows: int, result: ChunkResult) -> pa.RecordBatch:
         """Count a scored chunk in; its output rows, for the sink."""
@@ -149,7 +177,9 @@ class _Day:
 def _scored(day: _Day, batches, pipeline, pool: WorkerPool | None, timer: StageTimer, progress: Progress | None):
     """The day's output batches, in source order. The first chunk is scored in this process
     before anything is yielded, so its errors surface before the sink writes."""
-    first = next(batches)
+    first = next(batches, None)
+    if first is None:  # every row was set aside
+        return
     with timer.stage("score"):
         results = [day.score_here(pipeline, first)]
     yield from _counted(day, results, progress)

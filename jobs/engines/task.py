@@ -10,9 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
+
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.quality.monitor import RunMonitor
 from jobs.run_stats import PreviousDay
+from jobs.sources import open_source
 from jobs.output import Lineage
 from jobs.shadow import Shadow
 from pipelines.spec import ModelSpec
@@ -107,3 +110,14 @@ def driver_monitor(task: ScoringTask, model: ModelHandle, timer: StageTimer) -> 
     with timer.stage("model_load"):
         pipeline = model.load()
     return RunMonitor.for_task(task, pipeline)
+
+
+def id_reader(task: ScoringTask) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """The day's id columns alone, read again from the source: the duplicate-id check's first
+    pass (``on_duplicate_ids: reject``) and its confirmation of hashed ids."""
+
+    def read() -> Iterator[pa.RecordBatch]:
+        source = open_source(task.source, chunk_size=task.chunk_size, wanted=task.id_columns)
+        return iter(source.iter_batches(task.day))
+
+    return read

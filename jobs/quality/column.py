@@ -11,6 +11,7 @@ comparing them as the encoder does, on the chunk's distinct values.
 from __future__ import annotations
 
 import numbers
+from collections import Counter
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
+
+from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 
 
 class KnownCategories:
@@ -161,3 +164,17 @@ def _is_missing(value) -> bool:
 
 def _is_number(value) -> bool:
     return isinstance(value, (numbers.Number, np.bool_)) and not isinstance(value, str)
+
+
+def drift_counts(entry: dict, column: ChunkColumn) -> np.ndarray | Counter:
+    """A chunk's counts over the training profile's bins (numeric, last bin: missing) or
+    categories (unknown ones pooled as OTHER, plus MISSING)."""
+    missing = column.nulls
+    if entry["kind"] == NUMERIC:
+        return np.append(numeric_bins(column.floats, np.asarray(entry["edges"], dtype=float)), missing)
+    known = entry["shares"]
+    counts: Counter = Counter()
+    for value, count in column.text_counts:
+        counts[value if value in known else OTHER] += count
+    counts[MISSING] += missing
+    return counts

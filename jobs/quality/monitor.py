@@ -12,20 +12,21 @@ import copy
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
-from jobs.quality.column import ChunkColumn, KnownCategories
+from jobs.quality.column import ChunkColumn, KnownCategories, drift_counts
+from jobs.quality.duplicates import Duplicates, IdTracker, Reread
 from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
-from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels
+from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels, limit_findings
 from jobs.run_stats import PreviousDay
 from pipelines.distribution import ScoreStats
-from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, OTHER, fitted_categories, numeric_bins
+from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, fitted_categories
 
 MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
 MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)
@@ -45,12 +46,14 @@ class RunMonitor:
         reference: dict | None,
         previous: PreviousDay | None = None,
         model_label: str = "the model",
+        id_columns: Sequence[str] = (),
     ) -> None:
         self.quality, self.drift = quality, drift
         self.reference, self.previous = reference, previous
         profile = profile or {}
         _check_columns(quality, drift, features, model_label)
         self._features = features
+        self._id_columns = tuple(id_columns)
         # An encoder's categories are compared with the values as the encoder compares them.
         self._known = {c: KnownCategories(v) for c, v in categories.items() if c in features}
         for column, entry in profile.items():  # no encoder found: the training frame's categories
@@ -68,6 +71,8 @@ class RunMonitor:
     def _zero(self) -> None:
         self.rows = 0
         self.rejected = 0
+        self.unscored = 0  # rows read but set aside before scoring (duplicate ids)
+        self._ids = IdTracker(self._id_columns)
         self._nulls = dict.fromkeys(self._features, 0)
         self._unseen = dict.fromkeys(self._known, 0)
         self._unseen_values: dict[str, Counter] = {c: Counter() for c in self._known}
@@ -91,6 +96,7 @@ class RunMonitor:
             reference=model.reference,
             previous=task.previous,
             model_label=f"{model.name} v{model.version}",
+            id_columns=task.id_columns,
         )
 
     # --- per chunk -----------------------------------------------------------------------
@@ -106,8 +112,16 @@ class RunMonitor:
         for column, (lo, hi) in self._ranges.items():
             values = columns[column].floats
             ranges[column] = (int(np.count_nonzero(values < lo)), int(np.count_nonzero(values > hi)))
-        drift = {c: _drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
+        drift = {c: drift_counts(e, columns[c]) for c, e in self._drift_profile.items()}
         self.add_counts(len(features), nulls, unseen, ranges, drift)
+
+    def observe_ids(self, batch) -> None:
+        """Keep the chunk's id keys (8 bytes a row) for the duplicate-id check at the end."""
+        if not self._id_columns or not batch.num_rows:
+            return
+        keys = self._ids.keys_of(batch)  # sorted outside the lock
+        with self._lock:
+            self._ids.add(*keys)
 
     # --- what the monitor watches, and what it counted (read-only views) -------------------
 
@@ -183,6 +197,8 @@ class RunMonitor:
             if stop_early:
                 self._stop_over_max_rows()
             self.rejected += other.rejected
+            self.unscored += other.unscored
+            self._ids.merge(other._ids)
             for mine, theirs in ((self._nulls, other._nulls), (self._unseen, other._unseen),
                                  (self._below, other._below), (self._above, other._above)):
                 for column, count in theirs.items():
@@ -217,50 +233,40 @@ class RunMonitor:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def add_rejected(self, rows: int) -> None:
+    def add_rejected(self, rows: int, *, scored: bool = True) -> None:
+        """Count rows set aside; ``scored=False``: set aside before scoring (never observed)."""
         with self._lock:
             self.rejected += rows
+            if not scored:
+                self.unscored += rows
 
     # --- end of the day --------------------------------------------------------------------
 
-    def guard(self, batches: Iterator, stats: ScoreStats) -> Iterator:
+    def guard(self, batches: Iterator, stats: ScoreStats, reread: Reread | None = None) -> Iterator:
         """``batches`` unchanged, then the verdict: raises before the consumer (a sink) commits."""
         yield from batches
-        self.finish(stats.summary())
+        self.finish(stats.summary(), reread)
 
-    def finish(self, scores: dict) -> dict:
-        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails."""
+    def finish(self, scores: dict, reread: Reread | None = None) -> dict:
+        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails.
+        ``reread``: the day's id columns again, to confirm hashed duplicate ids."""
         q, rows = self.quality, self.rows
-        action = q.on_fail
         findings: list[Finding] = []
-        if rows < q.min_rows:
-            findings.append(Finding("min_rows", None, rows, q.min_rows, action, "quality.min_rows"))
-        if q.max_rows is not None and rows > q.max_rows:
-            findings.append(Finding("max_rows", None, rows, q.max_rows, action, "quality.max_rows"))
+        duplicates = self._duplicates(reread)
+        if duplicates:
+            # Whatever on_fail says: two score rows for one id is no output to keep.
+            # (With on_duplicate_ids: reject their rows were set aside before scoring, so
+            # duplicates here mean the source changed between the two reads.)
+            findings.append(Finding(
+                "duplicate_ids", ", ".join(self._id_columns), duplicates.count, 0, FAIL, "quality.on_duplicate_ids",
+                detail=duplicates.describe(),
+            ))
         nulls = {c: n / rows if rows else 0.0 for c, n in self._nulls.items()}
-        for column, fraction in nulls.items():
-            if fraction > q.null_limit(column):
-                findings.append(Finding("null_fraction", column, fraction, q.null_limit(column), action, "quality.max_null_fraction"))
         unseen = {c: n / rows if rows else 0.0 for c, n in self._unseen.items()}
-        for column, fraction in unseen.items():
-            if fraction > q.max_unseen_category_fraction:
-                findings.append(Finding(
-                    "unseen_category_fraction", column, fraction, q.max_unseen_category_fraction, action,
-                    "quality.max_unseen_category_fraction",
-                ))
         out_of_range = {c: {"below": self._below[c], "above": self._above[c]} for c in self._ranges}
-        if q.max_out_of_range_fraction is not None:
-            for column, counts in out_of_range.items():
-                fraction = (counts["below"] + counts["above"]) / rows if rows else 0.0
-                if fraction > q.max_out_of_range_fraction:
-                    findings.append(Finding(
-                        "out_of_range_fraction", column, fraction, q.max_out_of_range_fraction, action,
-                        "quality.max_out_of_range_fraction",
-                    ))
-        reject_fraction = self.rejected / rows if rows else 0.0
-        if q.on_bad_rows == "reject" and reject_fraction > q.max_reject_fraction:
-            # Not subject to on_fail: it is the condition for a run with rejects to succeed.
-            findings.append(Finding("reject_fraction", None, reject_fraction, q.max_reject_fraction, FAIL, "quality.max_reject_fraction"))
+        read = rows + self.unscored
+        reject_fraction = self.rejected / read if read else 0.0
+        findings += limit_findings(q, rows, nulls, unseen, out_of_range, reject_fraction)
         drift, drift_findings = self._drift(scores)
         findings += drift_findings
         verdict = FAIL if any(f.action == FAIL for f in findings) else WARN if findings else PASS
@@ -270,6 +276,8 @@ class RunMonitor:
                 "rows": rows,
                 "rejected": self.rejected,
                 "reject_fraction": reject_fraction,
+                "duplicate_ids": {"ids": duplicates.count, "rows": duplicates.rows, "examples": duplicates.examples}
+                if duplicates is not None else None,
                 "null_fraction": nulls,
                 "unseen_category_fraction": unseen,
                 "unseen_categories": {
@@ -284,6 +292,9 @@ class RunMonitor:
         if verdict == FAIL:
             self._raise([f for f in findings if f.action == FAIL], scores=scores)
         return self.figures
+
+    def _duplicates(self, reread: Reread | None) -> Duplicates | None:
+        return self._ids.result(reread) if self._id_columns else None
 
     def warnings(self) -> list[str]:
         """One line per check over its limit that only warns."""
@@ -342,28 +353,18 @@ class RunMonitor:
         first = failed[0]
         more = f"; and {len(failed) - 1} more: " + "; ".join(f.describe() for f in failed[1:]) if len(failed) > 1 else ""
         stopped = "stopped while reading" if partial else "stopped before writing"
+        hint = f"fix the upstream data, or change {first.setting} in the job file"
+        if first.check == "duplicate_ids":
+            hint = ("remove the duplicates upstream, or set quality.on_duplicate_ids: reject in the job file "
+                    "to set their rows aside")
         raise QualityCheckFailed(
             f"{first.describe()}{more}; the run {stopped}, nothing was written",
-            hint=f"fix the upstream data, or change {first.setting} in the job file",
+            hint=hint,
             # The failed day's figures (its scores too, though not written) stay in the ledger.
             stats={**self.figures, "scores": scores} if self.figures else {
                 "quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}
             },
         )
-
-
-def _drift_counts(entry: dict, column: ChunkColumn) -> np.ndarray | Counter:
-    """A chunk's counts over the training profile's bins (numeric, last bin: missing) or
-    categories (unknown ones pooled as OTHER, plus MISSING)."""
-    missing = column.nulls
-    if entry["kind"] == NUMERIC:
-        return np.append(numeric_bins(column.floats, np.asarray(entry["edges"], dtype=float)), missing)
-    known = entry["shares"]
-    counts: Counter = Counter()
-    for value, count in column.text_counts:
-        counts[value if value in known else OTHER] += count
-    counts[MISSING] += missing
-    return counts
 
 
 def _check_columns(quality: QualityConfig, drift: DriftConfig, features: list[str], model: str) -> None:

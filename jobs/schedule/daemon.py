@@ -1,11 +1,17 @@
 """The daemon (``batchscore scheduler``): every job of the config dir on its cron schedule.
 
-APScheduler (3.x) only decides *when*. Each fire runs in a child process (a crash or a memory
-blow-up of one job never takes the daemon down), at most one per job at a time
-(``max_instances=1``, ``coalesce``), through the same ``run_with_retries`` -> ``run_day`` as
-``batchscore run``: the ledger's lock and rows decide what is scored, so a cron entry, a manual
-run and any number of daemons on one state database never score a day twice. Which day a
-fire scores, and which days a catch-up fills, come from the pure functions of ``schedule.py``.
+APScheduler's (3.x) cron triggers decide *when*, given ``now``; the daemon's ``tick(now)``
+decides what a due fire does, with ``now`` from its injectable ``clock``: a fire of a job
+whose previous fire still runs is skipped (at most one per job at a time), several fires due
+at once are one (coalesced), a fire seen later than ``misfire_grace_s`` is dropped (a
+catch-up job scores its day at the next fire). ``serve`` ticks every ``TICK_S`` on the clock;
+tests tick by hand on a clock of their own, so no promise depends on the wall clock.
+
+Each fire runs in a child process (a crash or a memory blow-up of one job never takes the
+daemon down) through the same ``run_with_retries`` -> ``run_day`` as ``batchscore run``: the
+ledger's lock and rows decide what is scored, so a cron entry, a manual run and any number of
+daemons on one state database never score a day twice. Which day a fire scores, and which
+days a catch-up fills, come from the pure functions of ``jobs.schedule.cron``.
 """
 
 from __future__ import annotations
@@ -14,24 +20,21 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobSubmissionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from jobs import config as config_mod
 from jobs.config import JobConfig
 from jobs.db import redact
-from jobs.errors import BatchScoreError, JobLocked
+from jobs.errors import BatchScoreError
 from jobs.ledger import Ledger
 from jobs.logfile import UTCFormatter
+from jobs.schedule.children import child_main, train_child_main
+from jobs.schedule.timetable import Timer, Timetable
 from jobs.sinks import output_target
 from pipelines.basics import utcnow
 from jobs.schedule.cron import catchup_days, last_fire, next_fire, scored_day, trigger
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 60.0  # on SIGTERM, running children get this long to finish
 RELOAD_CHECK_S = 60.0  # the config dir is checked for changed files at most this often
-MAX_CONCURRENT = 10  # children at once, over all jobs
+TICK_S = 0.2  # serve() looks for due fires this often
 KILL_AFTER_S = 30.0  # a child that ignores SIGTERM this long is killed
 LOG_FILE = "scheduler.log"
 LOG_BYTES, LOG_BACKUPS = 10 * 1024 * 1024, 5
@@ -72,15 +75,11 @@ class Daemon:
         self._children: set[multiprocessing.Process] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self._paused = True  # until start(): nothing fires
         self._context = multiprocessing.get_context("spawn")  # no fork: the daemon has threads
         self._logs = self._context.Queue()
         self._listener: logging.handlers.QueueListener | None = None
-        self.scheduler = BackgroundScheduler(
-            timezone="UTC",
-            executors={"default": ThreadPoolExecutor(MAX_CONCURRENT)},
-            job_defaults={"coalesce": True, "max_instances": 1},
-        )
-        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self.scheduler = Timetable()
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -88,19 +87,19 @@ class Daemon:
         """Load every job and start firing (``paused``: schedule only, for inspection)."""
         self._listener = logging.handlers.QueueListener(self._logs, *logging.getLogger().handlers, respect_handler_level=True)
         self._listener.start()
-        self.scheduler.start(paused=True)
         self.reload("start", fatal=True)
-        if not paused:
-            self.scheduler.resume()
+        self._paused = paused
         log.info(
             "scheduler started: %d job(s) from %s, state %s, pid %d",
             len(self.jobs), self.settings.config_dir, redact(self.settings.state_url), os.getpid(),
         )
 
     def serve(self, stop: threading.Event, hup: threading.Event) -> None:
-        """Run until ``stop`` is set; reload on ``hup`` and when a config file changed."""
+        """Run until ``stop`` is set: fire what is due every ``TICK_S``; reload on ``hup``
+        and when a config file changed."""
         checked = time.monotonic()
-        while not stop.wait(0.2):
+        while not stop.wait(TICK_S):
+            self.tick()
             if hup.is_set():
                 hup.clear()
                 self.reload("SIGHUP")
@@ -120,8 +119,6 @@ class Daemon:
         with self._lock:
             self._stopping = True
             children = list(self._children)
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
         if children:
             log.info("stopping: waiting up to %.0fs for %d running job(s)", self.grace_s, len(children))
         deadline = time.monotonic() + self.grace_s
@@ -140,6 +137,11 @@ class Daemon:
         log.info("scheduler stopped")
         if self._listener is not None:
             self._listener.stop()
+
+    def children(self) -> dict[int, str]:
+        """The running children: pid -> the job (or ``JOB:train``) each scores."""
+        with self._lock:
+            return {child.pid: child.name for child in self._children}
 
     # --- configuration -------------------------------------------------------------------
 
@@ -190,16 +192,18 @@ class Daemon:
             log.info("%s: no schedule (manual-only job)", job.name)
             return
         now = self.clock()
-        extra = {"next_run_time": now} if new and job.catchup else {}  # catch up at once
-        self.scheduler.add_job(
-            self._fire, trigger(job.schedule, job.tz, self.second), args=[job.name], id=job.name, name=job.name,
-            replace_existing=True, misfire_grace_time=job.misfire_grace_s, **extra,
-        )
+        catch_up = new and job.catchup  # at once, on start (or when the job appears)
+        cron = trigger(job.schedule, job.tz, self.second)
+        name = job.name
+        self.scheduler.add_job(Timer(
+            name, cron, lambda fire: self._fire(name, fire), job.misfire_grace_s,
+            now if catch_up else cron.get_next_fire_time(None, now),
+        ))
         log.info(
             "%s: %s '%s' %s, scores %s, next fire %s%s",
             job.name, "scheduled" if new else "rescheduled", job.schedule, job.timezone, job.score_date,
             _when(next_fire(job.schedule, job.tz, now, self.second)),
-            f", catch-up of the last {job.max_catchup_days} days now" if extra else "",
+            f", catch-up of the last {job.max_catchup_days} days now" if catch_up else "",
         )
 
     def _schedule_training(self, job: JobConfig) -> None:
@@ -209,10 +213,12 @@ class Daemon:
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
             return
-        self.scheduler.add_job(
-            self._fire_training, trigger(job.training.schedule, job.tz, self.second), args=[job.name],
-            id=job_id, name=job_id, replace_existing=True, misfire_grace_time=job.misfire_grace_s,
-        )
+        cron = trigger(job.training.schedule, job.tz, self.second)
+        name = job.name
+        self.scheduler.add_job(Timer(
+            job_id, cron, lambda fire: self._fire_training(name), job.misfire_grace_s,
+            cron.get_next_fire_time(None, self.clock()),
+        ))
         log.info("%s: training scheduled '%s' %s, next fire %s", job.name, job.training.schedule, job.timezone,
                  _when(next_fire(job.training.schedule, job.tz, self.clock(), self.second)))
 
@@ -242,13 +248,34 @@ class Daemon:
         level = logging.INFO if child.exitcode == 0 else logging.ERROR
         log.log(level, "%s: training for %s ended with exit code %s", name, day, child.exitcode)
 
-    def _on_skipped(self, event) -> None:
-        if isinstance(event, JobSubmissionEvent):  # max_instances: one run per job at a time
-            when = _when(event.scheduled_run_times[-1] if event.scheduled_run_times else None)
-            log.info("%s: fire of %s skipped: the previous fire is still running", event.job_id, when)
-        else:
-            when = _when(event.scheduled_run_time)
-            log.warning("%s: fire of %s missed by more than misfire_grace_s; skipped", event.job_id, when)
+    def tick(self, now: datetime | None = None) -> list[threading.Thread]:
+        """Start every fire due at ``now`` (default: the clock's) in a thread of its own;
+        returns the threads started. A fire later than its ``misfire_grace_s`` is dropped, a
+        fire of a timer whose previous fire still runs is skipped: both logged."""
+        now = self.clock() if now is None else now
+        started = []
+        if self._paused:
+            return started
+        for timer in self.scheduler.timers():
+            fires = timer.due(now)
+            if not fires:
+                continue
+            fire = fires[-1]  # coalesced
+            late = (now - fire).total_seconds()
+            if late > timer.misfire_grace_time:
+                log.warning("%s: fire of %s missed by more than misfire_grace_s (%.0fs late, limit %.0fs); skipped",
+                            timer.id, _when(fire), late, timer.misfire_grace_time)
+                continue
+            if timer.running():
+                log.info("%s: fire of %s skipped: the previous fire is still running", timer.id, _when(fire))
+                continue
+            with self._lock:
+                if self._stopping:
+                    return started
+                timer.thread = threading.Thread(target=timer.action, args=(fire,), name=f"fire {timer.id}", daemon=True)
+                timer.thread.start()
+            started.append(timer.thread)
+        return started
 
     def days_for(self, job: JobConfig, now: datetime) -> tuple[datetime | None, list[date]]:
         """The fire this run stands for and the days it has to score (no succeeded run yet),
@@ -264,13 +291,14 @@ class Daemon:
             days = [d for d in [scored_day(fire or now, job.tz, job.score_date)] if d not in succeeded]
         return fire, days
 
-    def _fire(self, name: str) -> None:
+    def _fire(self, name: str, when: datetime) -> None:
+        """One fire of ``name`` at ``when``: its days (catch-up: every missed one) in a child."""
         job = self.jobs.get(name)
         if job is None or job.schedule is None:
             return
         started = time.monotonic()
         try:
-            fire, days = self.days_for(job, self.clock())
+            fire, days = self.days_for(job, when)
         except Exception as exc:  # the state database is down: this fire is lost, the next one tries again
             log.error("%s: fire skipped, cannot read the ledger in %s: %s", name, redact(self.settings.state_url), exc)
             return
@@ -297,78 +325,6 @@ class Daemon:
             log.info("%s: %s done in %.1fs", name, label, seconds)
         else:
             log.error("%s: %s ended with exit code %s after %.1fs (see the lines above)", name, label, child.exitcode, seconds)
-
-
-# --- the child process ---------------------------------------------------------------------
-
-class _Terminated(BaseException):
-    """SIGTERM in a child: unwinds like Ctrl-C, so the run's transaction rolls back."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated("terminated by the scheduler's shutdown (SIGTERM); nothing of the day was committed")
-
-
-def child_main(job: JobConfig, days: list[date], settings: Settings, logs, level: int) -> None:
-    """Score ``days`` of ``job`` in order, each with the job's retry policy; exit 1 if any failed.
-    Several days (a catch-up) share what the engine can keep warm (``jobs.engines.kept_warm``)."""
-    from jobs.engines import kept_warm
-
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
-    root.setLevel(level)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which decides
-    failed = 0
-    try:
-        with kept_warm(job.engine, job.spark, f"batchscore {job.name}"):
-            for day in days:
-                failed += _run_logged(job, day, settings)
-    except BatchScoreError as exc:  # the engine did not start (Spark without Java)
-        failed += 1
-        log.error("%s: gave up: %s", job.name, exc)
-    except _Terminated:
-        log.warning("%s: terminated; the day being scored was rolled back and recorded as failed", job.name)
-        sys.exit(143)
-    sys.exit(1 if failed else 0)
-
-
-def train_child_main(job: JobConfig, day: date, settings: Settings, logs, level: int) -> None:
-    """``batchscore train JOB --date day`` in a child of the daemon; exit 1 if it failed."""
-    from jobs.lifecycle.training import train_job
-
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
-    root.setLevel(level)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        train_job(job, day, settings)
-    except BatchScoreError as exc:
-        log.error("%s %s: training failed: %s", job.name, day, exc)
-        sys.exit(1)
-    except _Terminated:
-        log.warning("%s %s: training terminated; nothing was registered", job.name, day)
-        sys.exit(143)
-    sys.exit(0)
-
-
-def _run_logged(job: JobConfig, day: date, settings: Settings) -> int:
-    """One day with the job's retry policy, its end logged; 1 if it failed."""
-    from jobs.schedule.retry import run_with_retries
-
-    try:
-        run_with_retries(job, day, settings)
-    except JobLocked as exc:
-        log.info("%s %s: %s; leaving the day to that run", job.name, day, exc.what)
-    except BatchScoreError as exc:
-        log.error("%s %s: gave up: %s", job.name, day, exc)
-        return 1
-    except Exception:  # a bug: recorded in the ledger by the runner, logged here, next day
-        log.exception("%s %s: internal error", job.name, day)
-        return 1
-    return 0
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 import warnings
 from contextlib import ExitStack
 
-from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from jobs.engines.spark import arrow as spark_arrow
 from jobs.engines.spark.read import read_day
 from jobs.engines.spark.stage import stage_day
@@ -45,6 +45,11 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
         raise ConfigError(
             "quality.on_bad_rows: reject is not supported by the spark engine",
             hint="use engine: pandas for this job, or on_bad_rows: fail",
+        )
+    if task.quality.on_duplicate_ids == "reject":
+        raise ConfigError(
+            "quality.on_duplicate_ids: reject is not supported by the spark engine",
+            hint="use engine: pandas for this job, or on_duplicate_ids: fail",
         )
     started = time.perf_counter()
     timer = StageTimer()
@@ -122,7 +127,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
             progress(rows)
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
         seen = checks.value
-        figures = seen.finish(summary.summary())  # a failed check raises: the day is not swapped in
+        figures = seen.finish(summary.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
             written = staged.commit()
         written = rows if written is None else written

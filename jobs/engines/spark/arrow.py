@@ -20,7 +20,7 @@ import os
 import posixpath
 import warnings
 
-from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor
+from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from pipelines.model import ModelHandle
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors
@@ -79,7 +79,7 @@ def run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer,
             raise NoInputRows.in_source(source.describe())
         if progress is not None:
             progress(rows)
-        figures = monitor.finish(stats.summary())  # a failed check raises: the day is not swapped in
+        figures = monitor.finish(stats.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
             dirs.sync(staging)
             swap_in(dirs, staging, final)

@@ -1,0 +1,229 @@
+"""Duplicate ids in a day's source: the run fails before anything commits (default), or with
+``quality.on_duplicate_ids: reject`` every row of a duplicated id goes to the rejects."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from jobs.quality import duplicates as dup_mod
+from jobs.quality.duplicates import IdTracker, find_duplicates
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
+
+DAY = DAYS[-1]
+COPIED = 7  # an exact copy of its row is appended to the day
+CHANGED = 400  # a second, different row with its id is appended to the day
+
+
+SOURCE = {"kind": "sql", "url": "sqlite:///data/warehouse.db", "table": "features_raw", "date_column": "snapshot_date"}
+
+
+@pytest.fixture(autouse=True)
+def raw_source(project):
+    """``features_raw``: the warehouse's features without their (day, id) key, as a raw
+    upstream table may be; every job here reads it."""
+    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
+        conn.execute("CREATE TABLE features_raw AS SELECT * FROM customer_features ORDER BY snapshot_date, customer_id")
+    real = project.write_job
+
+    def write_job(name="churn", **overrides):
+        return real(name, **{"source": SOURCE, **overrides})
+
+    project.write_job = write_job
+
+
+def _duplicate(project, day=DAY) -> None:
+    """Appended rows come last in the source: the second rows of both ids are in the last
+    chunk, the first ones in earlier chunks (already given to the sink)."""
+    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
+        conn.execute("INSERT INTO features_raw SELECT * FROM features_raw WHERE snapshot_date = ? "
+                     "AND customer_id = ?", [day.isoformat(), COPIED])
+        conn.execute("CREATE TEMP TABLE changed AS SELECT * FROM features_raw WHERE snapshot_date = ? "
+                     "AND customer_id = ?", [day.isoformat(), CHANGED])
+        conn.execute("UPDATE changed SET tenure_days = tenure_days + 100")
+        conn.execute("INSERT INTO features_raw SELECT * FROM changed")
+
+
+def _tables(project) -> list[str]:
+    return [r[0] for r in project.sql("SELECT name FROM sqlite_master WHERE name LIKE 'churn_scores%'")]
+
+
+def _rejects(project, day=DAY) -> pd.DataFrame:
+    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn:
+        return pd.read_sql_query("SELECT * FROM churn_scores_rejects WHERE score_date = ? ORDER BY customer_id",
+                                 conn, params=[day.isoformat()])
+
+
+# --- fail (the default) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_duplicate_ids_fail_the_run_before_anything_commits(project, workers):
+    project.write_job(chunk_size=128, workers=workers)  # the duplicates' second rows are in the last chunk
+    _duplicate(project)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    assert_one_line_error(
+        result, "churn 2026-11-27", "check duplicate_ids on column customer_id: 2 ids appear more than once (4 rows)",
+        f"customer_id={COPIED}", f"customer_id={CHANGED}", "nothing was written", "on_duplicate_ids: reject",
+    )
+    assert not _tables(project)
+    ledger = project.ledger()
+    assert ledger["status"].tolist() == ["failed"]
+
+
+def test_a_failed_duplicate_check_keeps_the_previous_day(project):
+    project.write_job(chunk_size=128)
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    before = project.scores(DAY)
+    _duplicate(project)
+    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--force")
+    assert result.code == 1 and "duplicate_ids" in result.last_err_line
+    pd.testing.assert_frame_equal(project.scores(DAY), before)
+
+
+def test_the_error_names_at_most_five_ids(project):
+    project.write_job()
+    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn, conn:
+        conn.execute("INSERT INTO features_raw SELECT * FROM features_raw WHERE snapshot_date = ? "
+                     "AND customer_id <= 8", [DAY.isoformat()])
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    line = result.last_err_line
+    assert result.code == 1 and "8 ids appear more than once (16 rows)" in line, line
+    assert line.count("customer_id=") == 5
+
+
+def test_a_day_without_duplicates_passes_and_records_the_check(project):
+    project.write_job(chunk_size=128)
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    assert len(project.scores(DAY)) == N_CUSTOMERS
+    stats = project.cli("status", "churn", "--format", "json")
+    assert '"duplicate_ids"' in stats.out
+
+
+# --- reject ----------------------------------------------------------------------------------
+
+def test_reject_sets_every_row_of_a_duplicated_id_aside(project):
+    project.write_job(chunk_size=128, quality={"on_duplicate_ids": "reject", "max_reject_fraction": 0.01})
+    _duplicate(project)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 0, result.err
+    scores = project.scores(DAY)
+    assert len(scores) == N_CUSTOMERS - 2
+    assert scores["customer_id"].is_unique
+    assert not {COPIED, CHANGED} & set(scores["customer_id"])
+    rejects = _rejects(project)
+    assert rejects["customer_id"].tolist() == [COPIED, COPIED, CHANGED, CHANGED]
+    assert set(rejects["reason"]) == {"duplicate id"}
+    latest = project.ledger().iloc[-1]
+    assert latest["rows_rejected"] == 4 and latest["rows_read"] == N_CUSTOMERS + 2
+
+
+def test_duplicate_rejects_count_within_max_reject_fraction(project):
+    project.write_job(quality={"on_duplicate_ids": "reject"})  # max_reject_fraction 0.001: 4 of 502 is over
+    _duplicate(project)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    assert "reject_fraction" in result.last_err_line and "nothing was written" in result.last_err_line
+    assert not _tables(project)
+
+
+def test_duplicate_rejects_go_to_the_parquet_rejects_directory(project):
+    output = {"kind": "parquet", "path": "data/scores"}
+    project.write_job(chunk_size=128, output=output, quality={"on_duplicate_ids": "reject", "max_reject_fraction": 0.01})
+    _duplicate(project)
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    scores = ds.dataset(project.root / "data" / "scores", partitioning="hive").to_table().to_pandas()
+    assert len(scores) == N_CUSTOMERS - 2 and scores["customer_id"].is_unique
+    rejects = ds.dataset(project.root / "data" / "scores_rejects", partitioning="hive").to_table().to_pandas()
+    assert sorted(rejects["customer_id"]) == [COPIED, COPIED, CHANGED, CHANGED]
+
+
+def test_reject_with_bad_rows_fail_still_scores_other_rows_normally(project):
+    project.write_job(quality={"on_duplicate_ids": "reject", "max_reject_fraction": 0.01})
+    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+    assert len(project.scores(DAY)) == N_CUSTOMERS
+    assert _rejects(project).empty
+
+
+def test_unknown_value_of_the_key_is_a_config_error(project):
+    project.write_job(quality={"on_duplicate_ids": "keep"})
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 2 and "on_duplicate_ids" in result.last_err_line
+
+
+# --- several id columns: hashed keys, confirmed ------------------------------------------------
+
+def test_several_id_columns_are_checked_on_their_values(project):
+    project.write_job(id_columns=["customer_id", "plan"], passthrough=[], chunk_size=128)
+    _duplicate(project)  # (7, plan) twice; (400, plan) twice (only tenure changed)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 1
+    assert "2 ids appear more than once (4 rows)" in result.last_err_line
+    assert f"customer_id={COPIED} plan=" in result.last_err_line
+
+
+def _batches(ids: list, size: int = 3) -> list[pa.RecordBatch]:
+    table = pa.table({"a": pa.array([str(i) for i in ids]), "b": pa.array([1] * len(ids))})
+    return table.to_batches(max_chunksize=size)
+
+
+def test_a_hash_collision_is_no_duplicate(monkeypatch):
+    """Every id hashes alike: the confirmation reads the values and finds only the real one."""
+    real = dup_mod.id_keys
+
+    def colliding(batch, columns, exact):
+        keys, nulls = real(batch, columns, exact)
+        return (keys if exact else np.zeros(len(keys), np.int64)), nulls
+
+    monkeypatch.setattr(dup_mod, "id_keys", colliding)
+    batches = _batches([1, 2, 3, 4, 2, 5])
+    found = find_duplicates(batches, ["a", "b"], lambda: iter(batches))
+    assert (found.count, found.rows, found.examples) == (1, 2, ["a=2 b=1"])
+    masks = np.concatenate([found.mask(b) for b in batches])
+    assert masks.tolist() == [False, True, False, False, True, False]
+    clean = _batches([1, 2, 3])
+    assert not find_duplicates(clean, ["a", "b"], lambda: iter(clean))
+
+
+def test_null_ids_twice_are_a_duplicate():
+    table = pa.table({"id": pa.array([1, None, 2, None, 3], pa.int64())})
+    found = find_duplicates(table.to_batches(max_chunksize=2), ["id"])
+    assert (found.count, found.rows, found.examples) == (1, 2, ["id=None"])
+    assert not find_duplicates(pa.table({"id": pa.array([1, None, 2], pa.int64())}).to_batches(), ["id"])
+
+
+def test_the_tracker_keeps_eight_bytes_a_row():
+    tracker = IdTracker(["id"])
+    for start in range(0, 1_000_000, 100_000):
+        tracker.observe(pa.record_batch({"id": pa.array(np.arange(start, start + 100_000), pa.int64())}))
+    assert sum(c.nbytes for c in tracker._chunks) == 8 * 1_000_000
+    assert not tracker.result()
+
+
+# --- spark --------------------------------------------------------------------------------------
+
+@pytest.mark.spark
+def test_spark_fails_a_day_with_duplicate_ids_like_pandas(project, spark):
+    project.write_job(chunk_size=128, spark={"read_partitions": 2})
+    _duplicate(project)
+    lines = {}
+    for engine in ("pandas", "spark"):
+        result = project.cli("run", "churn", "--date", DAY.isoformat(), "--engine", engine, "--force")
+        assert result.code == 1, result.err
+        lines[engine] = result.last_err_line
+        assert not _tables(project)
+    assert lines["spark"] == lines["pandas"]
+
+
+@pytest.mark.spark
+def test_spark_refuses_duplicate_id_reject_mode(project):
+    project.write_job(quality={"on_duplicate_ids": "reject"})
+    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--engine", "spark")
+    assert result.code == 2
+    assert "on_duplicate_ids: reject is not supported by the spark engine" in result.last_err_line
