@@ -17,6 +17,7 @@ from pandas.api import types as ptypes
 
 from jobs.errors import ScoringError, SchemaMismatch
 from jobs.rejects import isolate_bad_rows
+from jobs.row_blocks import predict_blocked
 
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 
@@ -200,7 +201,8 @@ def raw_predict(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Scores (float64, possibly NaN/inf) and, for a multiclass model, labels of a conformed frame."""
     try:
-        raw = pipeline.predict(features) if spec.task == REGRESSION else pipeline.predict_proba(features)
+        method = pipeline.predict if spec.task == REGRESSION else pipeline.predict_proba
+        raw = predict_blocked(method, features)  # a row's score is the same in any chunk size
     except Exception as exc:  # any estimator's failure on this data, wrapped once, here
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} failed on a chunk of {len(features)} rows: "
