@@ -14,6 +14,7 @@ from pathlib import Path
 from jobs.commands.pipelines import cmd_pipeline_list, cmd_pipeline_promote, cmd_pipeline_register, cmd_pipeline_show
 from jobs.commands.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.commands.schedule import cmd_crontab, cmd_scheduler
+from jobs.commands.serve import cmd_parity, cmd_publish, cmd_serve
 from jobs.commands.views import cmd_list, cmd_report, cmd_status
 from jobs.errors import EXIT_FAILED, EXIT_USAGE, BatchScoreError
 
@@ -150,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="build the sample warehouse, train, score a day, show it")
     p.add_argument("--date", default="2026-11-27")
     p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("serve", parents=[common], help="score online over HTTP with every job's pipeline")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs BATCHSCORE_SERVE_TOKEN)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=_positive_int, default=1, help="server processes (default 1)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("parity", parents=[common], help="replay a day's rows online and compare with its committed scores")
+    p.add_argument("job")
+    p.add_argument("--date", required=True, help="YYYY-MM-DD, today or yesterday")
+    p.add_argument("--sample", type=_positive_int, default=1000, help="source rows replayed (default 1000)")
+    p.add_argument("--url", help="a running server (default: the online path in this process)")
+    p.add_argument("--tolerance", type=float, default=1e-12, help="largest absolute difference allowed (default 1e-12)")
+    p.set_defaults(handler=cmd_parity)
+
+    p = sub.add_parser("publish", parents=[common], help="publish a committed day's scores by id (publish: in the job)")
+    p.add_argument("job")
+    p.add_argument("--date", required=True, help="YYYY-MM-DD, today or yesterday")
+    p.set_defaults(handler=cmd_publish)
 
     p = sub.add_parser("pipeline", parents=[common], help="the model registry")
     psub = p.add_subparsers(title="registry commands", metavar="ACTION")

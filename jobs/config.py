@@ -34,6 +34,8 @@ DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a map
 DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fires
 DEFAULT_WAIT_FOR_DATA_S = 0.0  # how long a day with no input rows yet is polled for (0: fail at once)
 DEFAULT_MISFIRE_GRACE_S = 600  # a fire later than this (daemon busy or asleep) is dropped
+DEFAULT_SERVE_MAX_RECORDS = 1000  # records in one online scoring request
+DEFAULT_PUBLISH_TTL_DAYS = 3  # a day published to Redis expires this long after its publish
 
 
 def _table_name(value: str) -> str:
@@ -180,6 +182,27 @@ class SparkSettings(_Frozen):
     _check_column = field_validator("partition_column")(lambda v: v if v is None else _column_name(v))
 
 
+class ServeConfig(_Frozen):
+    """The ``serve:`` section: how ``batchscore serve`` scores this job online."""
+
+    max_records: int = Field(DEFAULT_SERVE_MAX_RECORDS, ge=1, le=100_000)  # records per request
+
+
+class RedisPublish(_Frozen):
+    """``publish: {kind: redis, ...}``: after a day commits, its scores by id in Redis."""
+
+    kind: Literal["redis"]
+    url: str  # redis://[:password@]host:port/db
+    ttl_days: int = Field(DEFAULT_PUBLISH_TTL_DAYS, ge=1)  # how long a published day is kept
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a Redis URL: use redis://host:port/db")
+        return value
+
+
 SourceConfig = Annotated[SqlSource | ParquetSource, Field(discriminator="kind")]
 OutputConfig = Annotated[SqlOutput | ParquetOutput, Field(discriminator="kind")]
 
@@ -206,6 +229,8 @@ class JobConfig(_Frozen):
     wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
     misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
     spark: SparkSettings = SparkSettings()  # used by engine: spark only
+    serve: ServeConfig = ServeConfig()  # batchscore serve
+    publish: RedisPublish | None = None  # scores by id after each committed day
 
     @field_validator("name")
     @classmethod
@@ -351,7 +376,10 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 
 # --- error messages ----------------------------------------------------------------------
 
-_SECTIONS = {"pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings}
+_SECTIONS = {
+    "pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings,
+    "serve": ServeConfig, "publish": RedisPublish,
+}
 _KINDS = {"source": {"sql": SqlSource, "parquet": ParquetSource}, "output": {"sql": SqlOutput, "parquet": ParquetOutput}}
 
 

@@ -229,6 +229,14 @@ class Ledger:
             )
             conn.execute(locks.delete().where(locks.c.run_id == claim.run_id))
 
+    def add_warning(self, run_id: str, warning: str) -> None:
+        """Append a warning to a finished run's stats (a post-commit step that failed)."""
+        with self._begin() as conn:
+            stats = conn.execute(sa.select(runs.c.stats).where(runs.c.run_id == run_id)).scalar_one_or_none()
+            stats = json.loads(stats) if isinstance(stats, str) else dict(stats or {})
+            stats["warnings"] = [*stats.get("warnings", []), warning]
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(stats=_jsonable(stats)))
+
     # --- reading -------------------------------------------------------------------------
 
     @staticmethod

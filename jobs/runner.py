@@ -14,6 +14,7 @@ from jobs.engines import Progress, ScoringTask, run_engine
 from jobs.errors import BatchScoreError, NoInputRows, QualityCheckFailed
 from jobs.ledger import Ledger, utcnow
 from jobs.scoring import Lineage, positive_index
+from jobs.serve.publish import publish_after_commit
 from jobs.settings import Settings
 from pipelines.registry import ModelVersion, Registry, version_warnings
 
@@ -128,6 +129,8 @@ def run_day(
         job.name, day, result.rows_written, seconds, result.rows_written / seconds if seconds else 0.0,
         version.name, version.version,
     )
+    if job.publish is not None:  # scores by id: a failed publish is a warning, the day stays committed
+        warnings += publish_after_commit(job, day, claim.run_id, ledger)
     return RunOutcome(
         job=job.name,
         day=day,

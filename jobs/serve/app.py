@@ -1,0 +1,298 @@
+"""The ASGI app of ``batchscore serve``: score records, look scores up, health, metrics.
+
+Every job of the config directory is served with its pipeline alias. Errors are JSON
+objects ``{"error": what, "hint": what to do}`` (plus the record, field and types of a 422);
+a client never sees a traceback, the server's log has it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jobs import config as config_mod
+from jobs.config import JobConfig
+from jobs.errors import BatchScoreError, InvalidRecord, NotServing, SchemaMismatch, ScoringError, UsageError
+from jobs.serve.metrics import Metrics
+from jobs.serve.models import ModelStore
+from jobs.serve.online import score_records
+from jobs.serve.outputs import OutputReader
+from jobs.serve.publish import RedisScores
+from jobs.settings import Settings
+from pipelines.registry import Registry
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "BATCHSCORE_SERVE_TOKEN"
+MAX_BYTES_PER_RECORD = 4096  # a request body larger than max_records times this is refused (413)
+OPEN_PATHS = ("/healthz", "/readyz")  # answered without the token
+
+_SCORE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["records"],
+            "properties": {"records": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": True},
+                "description": "one object per record: the job's id columns and the model's features (null: missing)",
+            }},
+        }}},
+    },
+}
+
+
+@dataclass
+class JobEntry:
+    config: JobConfig
+    output: OutputReader
+    redis: RedisScores | None
+
+
+def create_app(settings: Settings, *, token: str | None = None, watch: bool = True) -> FastAPI:
+    """The app serving every job of ``settings.config_dir``; models load at start-up."""
+    jobs = {name: config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)}
+    store = ModelStore(jobs, Registry(settings.models_root))
+    metrics = Metrics()
+    served = {
+        name: JobEntry(job, OutputReader(job.output, job.id_columns), RedisScores(name, job.publish) if job.publish else None)
+        for name, job in jobs.items()
+    }
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await run_in_threadpool(store.start if watch else store.refresh)
+        log.info("serve: %d job(s): %s", len(jobs), ", ".join(sorted(jobs)) or "none")
+        yield
+        store.stop()
+
+    app = FastAPI(
+        title="batchscore",
+        description="Online scoring with the batch jobs' own pipelines and code.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.jobs = served
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is not None and request.url.path not in OPEN_PATHS:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return _error(401, "missing or wrong bearer token", f"send Authorization: Bearer <{TOKEN_ENV}>")
+        try:
+            return await call_next(request)
+        except Exception:  # a bug of ours: logged with its traceback, never shown to the client
+            log.exception("serve: %s %s failed", request.method, request.url.path)
+            return _error(500, "internal error", "the server's log has the details")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail), None)
+
+    def job_of(name: str) -> JobEntry:
+        if name not in served:
+            raise _Http(404, f"no job {name!r}", f"known jobs: {', '.join(sorted(served)) or 'none'}")
+        return served[name]
+
+    @app.post("/v1/jobs/{job}/score", openapi_extra=_SCORE_BODY, summary="Score records with the job's pipeline")
+    async def score(job: str, request: Request) -> Response:
+        started = time.perf_counter()
+        status, count = 200, 0
+        try:
+            entry = job_of(job)
+            limit = entry.config.serve.max_records
+            body = await _read_body(request, limit * MAX_BYTES_PER_RECORD)
+            records = _parse_records(body)
+            count = len(records)
+            if count > limit:
+                raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
+            current = store.served(job)  # kept for the whole request: it finishes on this version
+            now = datetime.now(timezone.utc)
+            scores = await run_in_threadpool(score_records, current, records, day=now.date(), now=now)
+            return _json({"model": current.model, "scores": scores})
+        except _Http as exc:
+            status = exc.status
+            return exc.response()
+        except InvalidRecord as exc:
+            status = 422
+            return _error(422, exc.what, exc.hint, record=exc.record, field=exc.field, found=exc.found, expected=exc.expected)
+        except (SchemaMismatch, ScoringError) as exc:
+            status = 422
+            return _error(422, exc.what, exc.hint)
+        except NotServing as exc:
+            status = 503
+            return _error(503, exc.what, exc.hint)
+        finally:
+            metrics.observe(job if job in served else "(unknown)", "score", status, time.perf_counter() - started, count if status == 200 else 0)
+
+    @app.get("/v1/jobs/{job}/scores/{id}", summary="The committed score of one id (latest day, or ?date=)")
+    async def lookup(job: str, id: str, date: str | None = None) -> Response:  # noqa: A002 - the path's name
+        started = time.perf_counter()
+        status = 200
+        try:
+            entry = job_of(job)
+            day = _day(date)
+            ids = id.split(",")
+            row = None
+            if entry.redis is not None:
+                row = await run_in_threadpool(_redis_get, entry.redis, ids, day)
+            id_values: dict = dict(zip(entry.config.id_columns, ids, strict=False))
+            if row is None:
+                found = await run_in_threadpool(entry.output.find, ids, day)
+                if found is not None:
+                    id_values = {c: found[c] for c in entry.config.id_columns}
+                    row = _from_output(found, entry.config)
+            if row is None:
+                raise _Http(404, f"no committed score of id {id} in job {job}" + (f" on {day}" if day else ""), "check the id, or the day with ?date=YYYY-MM-DD")
+            return _json({"job": job, "id": id_values, **row})
+        except _Http as exc:
+            status = exc.status
+            return exc.response()
+        except UsageError as exc:
+            status = 400
+            return _error(400, exc.what, exc.hint)
+        except BatchScoreError as exc:
+            status = 503
+            return _error(503, exc.what, exc.hint)
+        finally:
+            metrics.observe(job if job in served else "(unknown)", "lookup", status, time.perf_counter() - started)
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz", summary="Every job has a model loaded")
+    async def readyz() -> Response:
+        body = {"ready": store.ready, "jobs": {}}
+        for name, state in sorted(store.states().items()):
+            body["jobs"][name] = {
+                "model": state.served.model if state.served else None,
+                "error": state.error,
+            }
+        return _json(body, 200 if store.ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        versions = {
+            name: (s.served.version.name, s.served.version.version) if s.served else None
+            for name, s in store.states().items()
+        }
+        return PlainTextResponse(metrics.render(versions), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/", summary="Status page", response_class=HTMLResponse)
+    async def status_page() -> Response:
+        from jobs.serve.status import render_status
+
+        html = await run_in_threadpool(render_status, settings, served, store)
+        return HTMLResponse(html)
+
+    @app.get("/jobs/{job}/report", summary="The job's report (batchscore report)", response_class=HTMLResponse)
+    async def report(job: str) -> Response:
+        try:
+            entry = job_of(job)
+        except _Http as exc:
+            return exc.response()
+        from jobs.serve.status import render_report
+
+        try:
+            return HTMLResponse(await run_in_threadpool(render_report, settings, entry.config))
+        except BatchScoreError as exc:
+            return _error(503, exc.what, exc.hint)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory of ``batchscore serve`` (each worker process calls it)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(Settings.resolve(), token=os.environ.get(TOKEN_ENV) or None)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+class _Http(Exception):
+    def __init__(self, status: int, what: str, hint: str | None = None) -> None:
+        super().__init__(what)
+        self.status, self.what, self.hint = status, what, hint
+
+    def response(self) -> Response:
+        return _error(self.status, self.what, self.hint)
+
+
+def _json(body, status: int = 200) -> Response:
+    return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def _error(status: int, what: str, hint: str | None, **extra) -> Response:
+    return JSONResponse({"error": what, "hint": hint, **extra}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _Http(413, f"the request body has {declared} bytes, the limit is {limit}", "send fewer records per request")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Http(413, f"the request body exceeds {limit} bytes", "send fewer records per request")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_records(body: bytes) -> list:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Http(400, f"the body is not valid JSON: {exc}", 'send {"records": [{...}, ...]}') from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        raise _Http(422, 'the body must be an object with a "records" array', 'send {"records": [{...}, ...]}')
+    return payload["records"]
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Http(400, f"date {text!r} is not YYYY-MM-DD", "give ?date=YYYY-MM-DD") from None
+
+
+def _redis_get(redis: RedisScores, ids: list[str], day: date | None) -> dict | None:
+    """The id's published row, or None (not published, not in the day, or Redis down: the
+    output answers then)."""
+    try:
+        _published, row = redis.get(ids, day)
+    except BatchScoreError as exc:
+        log.warning("serve: %s", exc)
+        return None
+    if row is not None:
+        row = {"score_date": row.pop("score_date"), **row, "source": "redis"}
+    return row
+
+
+def _from_output(row: dict, job: JobConfig) -> dict:
+    out = {"score_date": row.get("score_date"), "score": row.get("score")}
+    if "label" in row:
+        out["label"] = row["label"]
+    out["model"] = {"name": row.get("model_name"), "version": row.get("model_version")}
+    out["run_id"] = row.get("run_id")
+    out["source"] = job.output.kind
+    return out
