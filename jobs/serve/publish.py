@@ -216,10 +216,14 @@ def publish_after_commit(job: JobConfig, day: date, run_id: str, ledger) -> tupl
 
 
 def recent_runs(ledger, job: JobConfig, day: date) -> dict[date, str]:
-    """The latest succeeded run of each day within ``ttl_days`` up to ``day``."""
-    start = day - timedelta(days=job.publish.ttl_days - 1)
-    latest = ledger.latest_per_day(job.name, start, day)
-    return {d: row["run_id"] for d, row in latest.items() if row["status"] == "succeeded"}
+    """The latest succeeded run of ``day`` and of each of the newest ``ttl_days`` days of the
+    ledger (a backfill's run also redoes the newest days' failed publishes; days older than
+    that have expired from Redis anyway)."""
+    ttl = timedelta(days=job.publish.ttl_days)
+    latest = ledger.latest_per_day(job.name, day - ttl, date.max)
+    runs = {d: row["run_id"] for d, row in latest.items() if row["status"] == "succeeded"}
+    newest = max(runs, default=day)
+    return {d: run for d, run in runs.items() if d == day or d > newest - ttl}
 
 
 def _redact(url: str) -> str:
