@@ -7,6 +7,7 @@ a client never sees a traceback, the server's log has it.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -14,7 +15,7 @@ import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -24,9 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from jobs import config as config_mod
 from jobs.config import JobConfig
 from jobs.errors import BatchScoreError, InvalidRecord, NotServing, SchemaMismatch, ScoringError, UsageError
+from jobs.serve.batcher import Batcher
 from jobs.serve.metrics import Metrics
 from jobs.serve.models import ModelStore
-from jobs.serve.online import score_records
 from jobs.serve.outputs import OutputReader
 from jobs.serve.publish import RedisScores
 from jobs.settings import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
     """The app serving every job of ``settings.config_dir``; models load at start-up."""
     jobs = {name: config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)}
     store = ModelStore(jobs, Registry(settings.models_root))
+    batcher = Batcher()
     metrics = Metrics()
     served = {
         name: JobEntry(job, OutputReader(job.output, job.id_columns), RedisScores(name, job.publish) if job.publish else None)
@@ -74,8 +76,10 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await run_in_threadpool(store.start if watch else store.refresh)
+        batcher.start()
         log.info("serve: %d job(s): %s", len(jobs), ", ".join(sorted(jobs)) or "none")
         yield
+        batcher.stop()
         store.stop()
 
     app = FastAPI(
@@ -122,9 +126,8 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
             if count > limit:
                 raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
             current = store.served(job)  # kept for the whole request: it finishes on this version
-            now = datetime.now(timezone.utc)
-            scores = await run_in_threadpool(score_records, current, records, day=now.date(), now=now)
-            return _json({"model": current.model, "scores": scores})
+            body = await asyncio.wrap_future(batcher.submit(current, records))
+            return Response(body, media_type="application/json")
         except _Http as exc:
             status = exc.status
             return exc.response()

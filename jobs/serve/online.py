@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timezone
+
+import pyarrow as pa
 
 from jobs.config import JobConfig
 from jobs.scoring import BINARY, LABEL, MULTICLASS, SCORE, Lineage, output_schema, positive_index, score_chunk
@@ -47,13 +49,28 @@ class Served:
         return [*self.id_columns, *([LABEL] if self.version.task == MULTICLASS else []), SCORE]
 
 
-def score_records(served: Served, records: Sequence, *, day: date, now: datetime) -> list[dict]:
+def score_records(served: Served, records: Sequence, *, now: datetime) -> list[dict]:
     """One score object per record, in order: the id columns, [label], score."""
     if not records:
         return []
-    batch = records_to_batch(records, served.version.spec, served.id_columns)
+    return score_batches(served, [records_to_batch(records, served.version.spec, served.id_columns)], now=now)[0]
+
+
+def score_batches(served: Served, batches: Sequence[pa.RecordBatch], *, now: datetime | None = None) -> list[list[dict]]:
+    """The score objects of each batch (checked records of one request each), computed in
+    ONE ``score_chunk`` call over all of them."""
     spec = served.version.spec
+    if len(batches) == 1:
+        batch = batches[0]
+    else:  # the requests' Arrow types may differ (a column all null in one): promoted to one
+        table = pa.concat_tables([pa.Table.from_batches([b]) for b in batches], promote_options="permissive")
+        batch = table.combine_chunks().to_batches()[0]
+    now = now or datetime.now(timezone.utc)
     schema = output_schema([batch.schema.field(n) for n in served.id_columns], [], spec.task)
-    lineage = Lineage(day=day, model_name=spec.name, model_version=spec.version, run_id=ONLINE_RUN, scored_at=now)
-    result = score_chunk(served.pipeline, batch, spec, served.positive, schema, lineage)
-    return result.output.select(served.columns).to_pylist()
+    lineage = Lineage(day=now.date(), model_name=spec.name, model_version=spec.version, run_id=ONLINE_RUN, scored_at=now)
+    output = score_chunk(served.pipeline, batch, spec, served.positive, schema, lineage).output.select(served.columns)
+    scores, start = [], 0
+    for part in batches:
+        scores.append(output.slice(start, part.num_rows).to_pylist())
+        start += part.num_rows
+    return scores

@@ -136,7 +136,7 @@ def check_parity(
         now = datetime.now(timezone.utc)
         online = []
         for start in range(0, len(records), limit):
-            online += score_records(served, records[start:start + limit], day=day, now=now)
+            online += score_records(served, records[start:start + limit], now=now)
         model, where = f"{version.name} v{version.version}", "in-process"
     else:
         online, served_model = _over_http(url, job.name, records, limit, token)

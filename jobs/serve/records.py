@@ -80,47 +80,72 @@ def _a(kind: str) -> str:
 
 def records_to_batch(records: Sequence, spec: ModelSpec, id_columns: Sequence[str]) -> pa.RecordBatch:
     """The records' id columns and features as one batch; ``InvalidRecord`` for the first
-    record that does not fit."""
+    record that does not fit.
+
+    Columns are built by Arrow and judged by their Arrow type; only a column that does not
+    fit is scanned value by value, to name the record.
+    """
     fields = [(name, ANY, None) for name in id_columns] + [
         (f.name, expected_type(f.dtype), f.dtype) for f in spec.features if f.name not in id_columns
     ]
+    required = {name for name, _e, _d in fields}
     for index, record in enumerate(records):
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             raise InvalidRecord(
                 f"record {index} is {_a(json_type(record))}, expected an object of fields",
                 record=index, field=None, found=json_type(record), expected="object",
                 hint='send {"records": [{"field": value, ...}, ...]}',
             )
-        for name, expected, dtype in fields:
-            if name not in record:
-                raise InvalidRecord(
-                    f"record {index}: field {name} is missing",
-                    record=index, field=name, found="missing", expected=_a(expected) if dtype is None else f"{expected} ({dtype})",
-                    hint="send every id column and feature; null for a missing value",
-                )
-            value = record[name]
-            if name in id_columns and value is None:
-                raise InvalidRecord(
-                    f"record {index}: id field {name} is null",
-                    record=index, field=name, found="null", expected="a number or a string",
-                    hint="every record needs its id",
-                )
-            _check(index, name, value, expected, dtype)
+        if not required <= record.keys():
+            name, expected, dtype = next(f for f in fields if f[0] not in record)
+            raise InvalidRecord(
+                f"record {index}: field {name} is missing",
+                record=index, field=name, found="missing", expected=_a(expected) if dtype is None else f"{expected} ({dtype})",
+                hint="send every id column and feature; null for a missing value",
+            )
     arrays = []
-    names = []
-    for name, _expected, _dtype in fields:
+    for name, expected, dtype in fields:
         values = [record[name] for record in records]
+        is_id = name in id_columns
         try:
-            arrays.append(pa.array(values))
+            array = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            _scan(values, name, expected, dtype, is_id)
             index, found = _first_odd(values)
             raise InvalidRecord(
                 f"record {index}: field {name} cannot share a column with the other records' values: {exc}",
                 record=index, field=name, found=found, expected="one type for every record",
                 hint="send the same type of value in this field in every record",
             ) from exc
-        names.append(name)
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+        if not _fits(array, expected) or (is_id and array.null_count):
+            _scan(values, name, expected, dtype, is_id)
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, names=[name for name, _e, _d in fields])
+
+
+def _fits(array: pa.Array, expected: str) -> bool:
+    kind = array.type
+    if pa.types.is_null(kind):
+        return expected != BOOLEAN
+    if expected == NUMBER:
+        return pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    if expected == TEXT:
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if expected == BOOLEAN:
+        return pa.types.is_boolean(kind) and array.null_count == 0
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_string(kind) or pa.types.is_boolean(kind)
+
+
+def _scan(values: list, name: str, expected: str, dtype: str | None, is_id: bool) -> None:
+    """Raise ``InvalidRecord`` for the first value of the column that does not fit."""
+    for index, value in enumerate(values):
+        if is_id and value is None:
+            raise InvalidRecord(
+                f"record {index}: id field {name} is null",
+                record=index, field=name, found="null", expected="a number or a string",
+                hint="every record needs its id",
+            )
+        _check(index, name, value, expected, dtype)
 
 
 def _first_odd(values: list) -> tuple[int, str]:

@@ -192,3 +192,21 @@ def test_health_readiness_metrics_and_docs(served):
     assert status == 200 and "swagger" in text.lower()
     status, spec = server.request("GET", "/openapi.json")
     assert status == 200 and "/v1/jobs/{job}/score" in spec["paths"]
+
+
+def test_concurrent_requests_scored_together_get_their_own_scores_and_errors(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    project, server = served
+    records = source_records(project)
+    expected = committed(project, "tier")
+    bad = {**records[0], "plan": 3}
+    payloads = [[r] for r in records[:24]] + [records[100:130], [records[5], bad], []]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda p: server.score("tier", p), payloads))
+    for payload, (status, body) in zip(payloads, answers, strict=True):
+        if bad in payload:
+            assert status == 422 and body["record"] == 1 and body["field"] == "plan"
+            continue
+        assert status == 200, body
+        assert [(s["score"], s["label"]) for s in body["scores"]] == [expected[r["customer_id"]] for r in payload]
