@@ -23,7 +23,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em} h2{font-size:1.1em;margin:1.6em 0 .4em}
 table{border-collapse:collapse;font-size:.9em} th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left}
-th{background:#f3f3f3} .succeeded,.pass{color:#176117} .failed,.fail{color:#a11} .warn{color:#a60}
+th{background:#f3f3f3} td,th{white-space:nowrap} td.error{white-space:normal;max-width:40em} .succeeded,.pass{color:#176117} .failed,.fail{color:#a11} .warn{color:#a60}
 .meta{color:#555;font-size:.9em} code{background:#f3f3f3;padding:0 .3em}
 """
 
@@ -67,7 +67,7 @@ def render_status(settings: Settings, jobs: dict, store, now: datetime | None = 
                 f"<td>{_e(row['rows_written'] if row['rows_written'] is not None else '')}</td>"
                 f"<td>{_e(row['rows_rejected'] if row['rows_rejected'] is not None else '')}</td>"
                 f"<td class='{_e(verdict)}'>{_e(verdict)}</td><td>{psi_ref}</td><td>{psi_prev}</td>"
-                f"<td>{_e(model)}</td><td>{finished}</td><td>{_e((row['error'] or '')[:120])}</td></tr>"
+                f"<td>{_e(model)}</td><td>{finished}</td><td class='error'>{_e((row['error'] or '')[:160])}</td></tr>"
             )
         parts.append("</table>")
     parts.append("</body></html>")
