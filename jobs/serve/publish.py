@@ -84,6 +84,8 @@ class RedisScores:
         self.prefix = f"batchscore:{job}"
         self._client = None
         self._get = None
+        self._async = None  # the server's client, on its event loop
+        self._aget = None
 
     @property
     def client(self):
@@ -110,12 +112,24 @@ class RedisScores:
         if self._get is None:
             self._get = self.client.register_script(_GET)
         found = self._call(lambda: self._get(keys=[self.pointer(day)], args=[id_key(ids)]), "reading")
-        if found is None:
-            return False, None
-        _pointer, value, meta = found
-        if value is None or meta is None:
-            return meta is not None, None
-        return True, {**json.loads(meta), **json.loads(value)}
+        return _found(found)
+
+    async def aget(self, ids: Iterable[str], day: date | None) -> tuple[bool, dict | None]:
+        """``get`` on the server's event loop (redis.asyncio): no thread per lookup."""
+        import redis
+        import redis.asyncio
+
+        if self._async is None:
+            self._async = redis.asyncio.Redis.from_url(self.config.url, socket_timeout=5, socket_connect_timeout=5)
+            self._aget = self._async.register_script(_GET)
+        try:
+            found = await self._aget(keys=[self.pointer(day)], args=[id_key(ids)])
+        except redis.RedisError as exc:
+            raise PublishError(
+                f"Redis reading failed for job {self.job} at {_redact(self.config.url)}: {type(exc).__name__}: {exc}",
+                hint="check that Redis is up",
+            ) from exc
+        return _found(found)
 
     def publish(self, day: date, batches: Iterable[pa.RecordBatch], id_columns: list[str], task_multiclass: bool) -> Published:
         """Write the day's rows under their run's namespace, then switch the pointers."""
@@ -171,6 +185,16 @@ class RedisScores:
                 f"Redis {doing} failed for job {self.job} at {_redact(self.config.url)}: {type(exc).__name__}: {exc}",
                 hint="check that Redis is up; batchscore publish JOB --date D publishes the day again",
             ) from exc
+
+
+def _found(found) -> tuple[bool, dict | None]:
+    """(day published?, row) from the lookup script's answer."""
+    if found is None:
+        return False, None
+    _pointer, value, meta = found
+    if value is None or meta is None:
+        return meta is not None, None
+    return True, {**json.loads(meta), **json.loads(value)}
 
 
 def publish_day(job: JobConfig, day: date) -> Published:
