@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 import sys
@@ -18,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -244,7 +244,7 @@ class _Http(Exception):
 
 
 def _json(body, status: int = 200) -> Response:
-    return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def _error(status: int, what: str, hint: str | None, **extra) -> Response:
@@ -266,8 +266,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _parse_records(body: bytes) -> list:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = orjson.loads(body)
+    except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError) as exc:
         raise _Http(400, f"the body is not valid JSON: {exc}", 'send {"records": [{...}, ...]}') from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
         raise _Http(422, 'the body must be an object with a "records" array', 'send {"records": [{...}, ...]}')

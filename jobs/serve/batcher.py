@@ -11,13 +11,13 @@ row's score does not depend on the rows beside it.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+import orjson
 import pyarrow as pa
 
 from jobs.errors import BatchScoreError
@@ -122,4 +122,4 @@ class Batcher:
 
 
 def _body(served: Served, scores: list[dict]) -> bytes:
-    return json.dumps({"model": served.model, "scores": scores}, allow_nan=False, separators=(",", ":")).encode()
+    return orjson.dumps({"model": served.model, "scores": scores})
