@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
         raise SystemExit("redis-server is not installed (scripts/setup installs it)")
+    load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="batchscore-serve-load-"))
     redis_port, port = free_port(), free_port()
     redis = subprocess.Popen(
@@ -193,15 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         redis.wait(timeout=30)
         shutil.rmtree(base, ignore_errors=True)
 
+    load = os.getloadavg()
     print(f"$ {command}")
-    print(f"server: batchscore serve --workers {args.workers}; {args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; latencies in ms, measured by the clients")
+    print(f"server: batchscore serve --workers {args.workers}; {args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; "
+          f"load average before {load_before[0]:.2f}, after {load[0]:.2f}; latencies in ms, measured by the clients")
     print()
     print("| scenario | requests | errors | req/s | p50 | p95 | p99 | max |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {r['max']:.2f} |")
     if args.json:
-        args.json.write_text(json.dumps({"command": command, "workers": args.workers, "clients": args.clients, "results": results}, indent=2))
+        args.json.write_text(json.dumps({
+            "command": command, "workers": args.workers, "clients": args.clients, "cpus": os.cpu_count(),
+            "load_average": [load_before[0], load[0]], "results": results,
+        }, indent=2))
     return 1 if any(r["errors"] for r in results.values()) else 0
 
 

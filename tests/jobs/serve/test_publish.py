@@ -130,3 +130,15 @@ def test_publish_of_a_day_never_committed_says_so(project, redis_server):
     result = project.cli("publish", "churn", "--date", DAYS[0].isoformat())
     assert result.code == 1
     assert "the output" in result.last_err_line and "Traceback" not in result.err
+
+
+def test_lookups_fall_back_to_the_output_when_redis_is_down(project, redis_server):
+    assert project.cli("run", "churn", "--date", DAYS[2].isoformat()).code == 0
+    unreachable(project, redis_server)
+    server = start_server(project)
+    try:
+        status, body = server.request("GET", "/v1/jobs/churn/scores/42")
+        assert status == 200 and body["source"] == "sql" and body["score"] == committed(project, DAYS[2])[42]
+        assert "Redis reading failed" in server.logs()
+    finally:
+        stop_server(server)

@@ -135,3 +135,33 @@ def test_with_a_token_every_call_but_the_health_checks_needs_it(project_template
         assert "s3cret-token" not in server.logs()
     finally:
         stop_server(server)
+
+
+def test_a_job_whose_model_cannot_load_is_503_and_not_ready_while_the_others_serve(project_template, tmp_path, monkeypatch):
+    project = copy_project(project_template, tmp_path / "project", monkeypatch)
+    project.write_job("churn")
+    project.write_job("ghost", pipeline={"name": "churn", "version": "nightly"})  # no such alias yet
+    server = start_server(project)
+    try:
+        status, body = server.request("GET", "/readyz")
+        assert status == 503 and body["ready"] is False
+        assert body["jobs"]["ghost"]["model"] is None and "no version or alias 'nightly'" in body["jobs"]["ghost"]["error"]
+        status, body = server.score("ghost", [RECORD])
+        assert status == 503 and "no model loaded for job ghost" in body["error"]
+        assert served_version(server) == 1
+        project.registry.promote("churn", 1, "nightly")  # the alias appears: ghost loads
+        deadline = time.monotonic() + PROMOTE_WITHIN_S
+        while time.monotonic() < deadline and server.request("GET", "/readyz")[0] != 200:
+            time.sleep(0.1)
+        assert server.request("GET", "/readyz")[0] == 200
+        assert server.score("ghost", [RECORD])[0] == 200
+    finally:
+        stop_server(server)
+
+
+def test_serve_refuses_a_broken_job_file_before_binding(project_template, tmp_path, monkeypatch):
+    project = copy_project(project_template, tmp_path / "project", monkeypatch)
+    project.write_job("churn", serve={"max_records": 0})
+    result = project.cli("serve", "--port", "1")
+    assert result.code == 2
+    assert "serve.max_records" in result.last_err_line and "Traceback" not in result.err
