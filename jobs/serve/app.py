@@ -94,17 +94,14 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
     app.state.metrics = metrics
     app.state.jobs = served
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if token is not None and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return _error(401, "missing or wrong bearer token", f"send Authorization: Bearer <{TOKEN_ENV}>")
-        try:
-            return await call_next(request)
-        except Exception:  # a bug of ours: logged with its traceback, never shown to the client
-            log.exception("serve: %s %s failed", request.method, request.url.path)
-            return _error(500, "internal error", "the server's log has the details")
+    if token is not None:
+        app.add_middleware(TokenGuard, token=token)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        # A bug of ours: logged with its traceback, never shown to the client.
+        log.error("serve: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal error", "the server's log has the details")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
@@ -142,6 +139,9 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
         except NotServing as exc:
             status = 503
             return _error(503, exc.what, exc.hint)
+        except Exception:
+            status = 500
+            raise
         finally:
             metrics.observe(job if job in served else "(unknown)", "score", status, time.perf_counter() - started, count if status == 200 else 0)
 
@@ -174,6 +174,9 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
         except BatchScoreError as exc:
             status = 503
             return _error(503, exc.what, exc.hint)
+        except Exception:
+            status = 500
+            raise
         finally:
             metrics.observe(job if job in served else "(unknown)", "lookup", status, time.perf_counter() - started)
 
@@ -230,6 +233,24 @@ def app_from_env() -> FastAPI:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app(Settings.resolve(), token=os.environ.get(TOKEN_ENV) or None)
+
+
+class TokenGuard:
+    """Every call but the health checks needs ``Authorization: Bearer <token>`` (plain ASGI:
+    no per-request task or body wrapping)."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = _error(401, "missing or wrong bearer token", f"send Authorization: Bearer <{TOKEN_ENV}>")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -210,3 +210,26 @@ def test_concurrent_requests_scored_together_get_their_own_scores_and_errors(ser
             continue
         assert status == 200, body
         assert [(s["score"], s["label"]) for s in body["scores"]] == [expected[r["customer_id"]] for r in payload]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_bug_of_ours_is_a_json_500_without_traceback(served_template, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from jobs.serve import app as app_mod
+    from jobs.settings import Settings
+
+    root = tmp_path / "project"
+    shutil.copytree(served_template, root)
+    settings = Settings.resolve({"config_dir": str(root / "configs")}, env={})
+
+    def broken(self, ids, day):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app_mod.OutputReader, "find", broken)
+    with TestClient(app_mod.create_app(settings, watch=False), raise_server_exceptions=False) as client:
+        response = client.get("/v1/jobs/churn/scores/1")
+        assert response.status_code == 500
+        assert response.json() == {"error": "internal error", "hint": "the server's log has the details"}
+        assert client.get("/healthz").status_code == 200
+        assert 'batchscore_serve_requests_total{job="churn",endpoint="lookup",status="500"} 1' in client.get("/metrics").text
