@@ -1,13 +1,14 @@
 """Load on a real ``batchscore serve`` process: latency of online scoring and of lookups.
 
-    .venv/bin/python -m benchmarks.serve_load [--customers 20000] [--workers 2] [--clients 8]
+    .venv/bin/python -m benchmarks.serve_load [--customers 20000] [--workers 1] [--clients 8]
         [--big-requests 200] [--small-requests 3000] [--lookups 3000] [--json FILE]
 
 Builds the demo project in a temporary directory (warehouse, churn model, one scored day),
 starts its own ``redis-server`` and publishes the day there, starts ``batchscore serve`` on a
 free loopback port, then runs each scenario with ``--clients`` concurrent clients (threads,
 one keep-alive connection each, a bounded number of requests): 1000-record scoring requests,
-single-record scoring requests, lookups by id from Redis, lookups by id from the SQL table.
+single-record scoring requests, lookups by id from Redis, lookups by id from the SQL table,
+and ``/healthz`` (the floor: HTTP stack and clients alone).
 Prints a table of latency percentiles (measured by the clients, so they include the client's
 own time) and the command line. Everything runs on this machine, loopback only.
 """
@@ -143,7 +144,7 @@ def run_scenario(port: int, clients: int, requests: list[tuple[str, str, bytes |
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=20_000, help="rows of the scored day (default 20000)")
-    parser.add_argument("--workers", type=int, default=2, help="server processes (default 2: this machine's cores)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--big-requests", type=int, default=200, help="1000-record requests (default 200)")
     parser.add_argument("--small-requests", type=int, default=3000, help="single-record requests (default 3000)")
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "lookup by id, Redis": [("GET", f"/v1/jobs/churn_daily/scores/{1 + (i * 7919) % n}", None) for i in range(args.lookups)],
             "lookup by id, SQLite table": [("GET", f"/v1/jobs/churn_sql/scores/{1 + (i * 7919) % n}", None) for i in range(args.lookups)],
+            "floor: GET /healthz": [("GET", "/healthz", None)] * args.lookups,
         }
         # Warm-up: every worker imports, loads and touches each path once.
         run_scenario(port, args.clients, [item for reqs in scenarios.values() for item in reqs[: args.clients * 2]])

@@ -27,6 +27,7 @@ def test_serve_load_benchmark_answers_every_request(tmp_path):
     result = json.loads(out.read_text())
     assert set(result["results"]) == {
         "score, 1000 records per request", "score, 1 record per request", "lookup by id, Redis", "lookup by id, SQLite table",
+        "floor: GET /healthz",
     }
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["results"].values())
     assert "| score, 1 record per request |" in done.stdout
