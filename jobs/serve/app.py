@@ -31,6 +31,7 @@ from jobs.serve.metrics import Metrics
 from jobs.serve.models import ModelStore
 from jobs.serve.outputs import OutputReader
 from jobs.serve.publish import RedisScores
+from jobs.serve.status import render_report, render_status
 from jobs.settings import Settings
 from pipelines.registry import Registry
 
@@ -204,8 +205,6 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
 
     @app.get("/", summary="Status page", response_class=HTMLResponse)
     async def status_page() -> Response:
-        from jobs.serve.status import render_status
-
         html = await run_in_threadpool(render_status, settings, served, store)
         return HTMLResponse(html)
 
@@ -215,8 +214,6 @@ def create_app(settings: Settings, *, token: str | None = None, watch: bool = Tr
             entry = job_of(job)
         except _Http as exc:
             return exc.response()
-        from jobs.serve.status import render_report
-
         try:
             return HTMLResponse(await run_in_threadpool(render_report, settings, entry.config))
         except BatchScoreError as exc:
