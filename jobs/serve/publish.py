@@ -2,10 +2,10 @@
 
 Keys of a job (``P`` = ``batchscore:<job>``)::
 
-    P:run:<run_id>        hash: id -> {"score": ..., "label": ...}   (a run's namespace)
-    P:run:<run_id>:meta   the day, model and run of that namespace, as JSON
-    P:day:<D>             "D|P:run:<run_id>": the namespace of day D
-    P:current             "D|P:run:<run_id>": the newest published day
+    P:run:<run_id>:<n>        hash: id -> {"score": ..., "label": ...}   (one publish of a run)
+    P:run:<run_id>:<n>:meta   the day, model and run of that namespace, as JSON
+    P:day:<D>                 "D|<namespace>": the namespace of day D
+    P:current                 "D|<namespace>": the newest published day
 
 A day's rows are written into its run's namespace first; then one Lua script points
 ``P:day:<D>`` (and ``P:current`` unless a newer day is current) at it and lets the day's
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -36,7 +37,7 @@ FIELDS_PER_COMMAND = 5_000  # ids written by one HSET: few round trips, bounded 
 OLD_GRACE_S = 60  # a replaced namespace outlives the switch by this, for readers mid-lookup
 DAY_S = 86_400
 
-# KEYS: day pointer, current pointer, old-namespace placeholder unused; ARGV: day, namespace, ttl, grace
+# KEYS: the day's pointer, the current pointer; ARGV: day, namespace, ttl (s), grace (s)
 _SWITCH = """
 local value = ARGV[1] .. '|' .. ARGV[2]
 local old = redis.call('GET', KEYS[1])
@@ -105,7 +106,7 @@ class RedisScores:
     def published_run(self, day: date) -> str | None:
         """The run whose scores are day D's in Redis, or None."""
         value = self._call(lambda: self.client.get(self.pointer(day)), "reading")
-        return None if value is None else value.decode().split(":run:", 1)[1]
+        return None if value is None else value.decode().split(":run:", 1)[1].split(":", 1)[0]
 
     def get(self, ids: Iterable[str], day: date | None) -> tuple[bool, dict | None]:
         """(day published?, the id's row or None): one round trip."""
@@ -144,12 +145,13 @@ class RedisScores:
             columns = batch.to_pydict()
             if namespace is None:
                 run_id = columns[RUN_ID][0]
-                namespace = f"{self.prefix}:run:{run_id}"
+                # Each publish writes a namespace of its own, even the same run's again: the
+                # namespace readers use now is never written to.
+                namespace = f"{self.prefix}:run:{run_id}:{uuid.uuid4().hex[:8]}"
                 meta = {
                     "score_date": day.isoformat(), "run_id": run_id,
                     "model": {"name": columns[MODEL_NAME][0], "version": columns[MODEL_VERSION][0]},
                 }
-                self._call(lambda: client.delete(namespace), "writing")  # a half-written earlier try
             keys = [id_key(v) for v in zip(*(columns[c] for c in id_columns), strict=True)]
             labels = columns[LABEL] if task_multiclass else None
             values = [
@@ -158,7 +160,9 @@ class RedisScores:
             ]
             for start in range(0, len(keys), FIELDS_PER_COMMAND):
                 part = dict(zip(keys[start:start + FIELDS_PER_COMMAND], values[start:start + FIELDS_PER_COMMAND], strict=True))
-                self._call(lambda part=part: client.hset(namespace, mapping=part), "writing")
+                # With its TTL from the first write: a publish that dies half-way leaves no
+                # namespace that lives for ever.
+                self._call(lambda part=part: client.pipeline(transaction=False).hset(namespace, mapping=part).expire(namespace, ttl).execute(), "writing")
             rows += len(keys)
         if namespace is None:
             raise PublishError(
@@ -166,10 +170,7 @@ class RedisScores:
             )
 
         def switch():
-            pipe = client.pipeline(transaction=True)
-            pipe.expire(namespace, ttl)
-            pipe.set(f"{namespace}:meta", json.dumps(meta), ex=ttl)
-            pipe.execute()
+            client.set(f"{namespace}:meta", json.dumps(meta), ex=ttl)
             client.eval(_SWITCH, 2, self.pointer(day), self.pointer(None), day.isoformat(), namespace, ttl, OLD_GRACE_S)
 
         self._call(switch, "switching")

@@ -40,7 +40,8 @@ def test_a_committed_day_is_published_whole_and_served_by_id_from_redis(project,
     assert current_day(redis_server) == DAYS[2].isoformat()
     client = redis_server.client()
     run_id = project.ledger()["run_id"].iloc[-1]
-    namespace = f"batchscore:churn:run:{run_id}"
+    namespace = client.get("batchscore:churn:current").decode().split("|", 1)[1]
+    assert namespace.startswith(f"batchscore:churn:run:{run_id}:")
     assert client.hlen(namespace) == N_CUSTOMERS
     assert 0 < client.ttl(namespace) <= TTL_DAYS * 86400
     assert json.loads(client.hget(namespace, "42"))["score"] == committed(project, DAYS[2])[42]
@@ -84,7 +85,8 @@ def test_a_reader_sees_the_old_day_until_the_new_one_is_switched_in_whole(projec
     done = target.publish(DAYS[2], batches(), ["customer_id"], False)
     assert done.rows == 500 and seen == [{old_run}] * 5
     assert target.get(["250"], None)[1] == {"score_date": DAYS[2].isoformat(), "run_id": new_run, "model": {"name": "churn", "version": 2}, "score": 0.5}
-    assert 0 < redis_server.client().ttl(f"batchscore:churn:run:{old_run}") <= 60  # the replaced day expires soon
+    old_namespace = next(k for k in redis_server.client().keys(f"batchscore:churn:run:{old_run}:*") if not k.endswith(b":meta"))
+    assert 0 < redis_server.client().ttl(old_namespace) <= 60  # the replaced day expires soon
     # An older day published later never moves the current pointer back.
     assert project.cli("run", "churn", "--date", DAYS[1].isoformat()).code == 0
     assert current_day(redis_server) == DAYS[2].isoformat()
@@ -142,3 +144,13 @@ def test_lookups_fall_back_to_the_output_when_redis_is_down(project, redis_serve
         assert "Redis reading failed" in server.logs()
     finally:
         stop_server(server)
+
+
+def test_publishing_the_current_day_again_never_touches_what_readers_use(project, redis_server):
+    assert project.cli("run", "churn", "--date", DAYS[2].isoformat()).code == 0
+    client = redis_server.client()
+    before = client.get("batchscore:churn:current").decode().split("|", 1)[1]
+    assert project.cli("publish", "churn", "--date", DAYS[2].isoformat()).code == 0
+    after = client.get("batchscore:churn:current").decode().split("|", 1)[1]
+    assert after != before and client.hlen(after) == N_CUSTOMERS
+    assert client.hlen(before) == N_CUSTOMERS and 0 < client.ttl(before) <= 60  # intact, expiring
