@@ -165,3 +165,25 @@ def test_serve_refuses_a_broken_job_file_before_binding(project_template, tmp_pa
     result = project.cli("serve", "--port", "1")
     assert result.code == 2
     assert "serve.max_records" in result.last_err_line and "Traceback" not in result.err
+
+
+def test_with_two_worker_processes_a_promote_reaches_both(project_template, tmp_path, monkeypatch):
+    import pandas as pd
+
+    project = copy_project(project_template, tmp_path / "project", monkeypatch)
+    project.write_job("churn")
+    server = start_server(project, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 60  # both workers up and loaded
+        while time.monotonic() < deadline and server.request("GET", "/readyz")[0] != 200:
+            time.sleep(0.2)
+        assert {served_version(server) for _ in range(10)} == {1}
+        registry = project.registry
+        model = registry.load(registry.resolve("churn", 1)).pipeline
+        training = pd.read_parquet(registry.root.parent / "training.parquet")
+        v2 = registry.register("churn", model, training_frame=training[list(model.feature_names_in_)], alias="production")
+        time.sleep(PROMOTE_WITHIN_S)
+        assert {served_version(server) for _ in range(20)} == {v2}
+        assert server.logs().count(f"now serves churn v{v2} (was v1)") == 2  # once per process
+    finally:
+        stop_server(server)
