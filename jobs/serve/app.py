@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,161 +65,185 @@ class JobEntry:
     redis: RedisScores | None
 
 
+@dataclass
+class ServeContext:
+    """What the routes share in one server process."""
+
+    settings: Settings
+    jobs: dict[str, JobEntry]
+    store: ModelStore
+    batcher: Batcher
+    metrics: Metrics
+
+    def job(self, name: str) -> JobEntry:
+        if name not in self.jobs:
+            raise _Http(404, f"no job {name!r}", f"known jobs: {', '.join(sorted(self.jobs)) or 'none'}")
+        return self.jobs[name]
+
+    def observe(self, job: str, endpoint: str, status: int, started: float, records: int = 0) -> None:
+        self.metrics.observe(job if job in self.jobs else "(unknown)", endpoint, status, time.perf_counter() - started, records)
+
+
+router = APIRouter()
+
+
 def create_app(settings: Settings, *, token: str | None = None, watch: bool = True) -> FastAPI:
     """The app serving every job of ``settings.config_dir``; models load at start-up."""
-    jobs = {name: config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)}
-    store = ModelStore(jobs, Registry(settings.models_root))
-    batcher = Batcher()
-    metrics = Metrics()
-    served = {
-        name: JobEntry(job, OutputReader(job.output, job.id_columns), RedisScores(name, job.publish) if job.publish else None)
-        for name, job in jobs.items()
-    }
+    configs = {name: config_mod.load_named(settings.config_dir, name) for name in config_mod.job_names(settings.config_dir)}
+    ctx = ServeContext(
+        settings=settings,
+        jobs={
+            name: JobEntry(job, OutputReader(job.output, job.id_columns), RedisScores(name, job.publish) if job.publish else None)
+            for name, job in configs.items()
+        },
+        store=ModelStore(configs, Registry(settings.models_root)),
+        batcher=Batcher(),
+        metrics=Metrics(),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        await run_in_threadpool(store.start if watch else store.refresh)
-        batcher.start()
-        log.info("serve: %d job(s): %s", len(jobs), ", ".join(sorted(jobs)) or "none")
+        await run_in_threadpool(ctx.store.start if watch else ctx.store.refresh)
+        ctx.batcher.start()
+        log.info("serve: %d job(s): %s", len(configs), ", ".join(sorted(configs)) or "none")
         yield
-        batcher.stop()
-        store.stop()
+        ctx.batcher.stop()
+        ctx.store.stop()
 
     app = FastAPI(
-        title="batchscore",
-        description="Online scoring with the batch jobs' own pipelines and code.",
-        lifespan=lifespan,
+        title="batchscore", description="Online scoring with the batch jobs' own pipelines and code.", lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.metrics = metrics
-    app.state.jobs = served
-
+    app.state.ctx = ctx
+    app.include_router(router)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     if token is not None:
         app.add_middleware(TokenGuard, token=token)
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception):
-        # A bug of ours: logged with its traceback, never shown to the client.
-        log.error("serve: %s %s failed", request.method, request.url.path, exc_info=exc)
-        return _error(500, "internal error", "the server's log has the details")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, str(exc.detail), None)
-
-    def job_of(name: str) -> JobEntry:
-        if name not in served:
-            raise _Http(404, f"no job {name!r}", f"known jobs: {', '.join(sorted(served)) or 'none'}")
-        return served[name]
-
-    @app.post("/v1/jobs/{job}/score", openapi_extra=_SCORE_BODY, summary="Score records with the job's pipeline")
-    async def score(job: str, request: Request) -> Response:
-        started = time.perf_counter()
-        status, count = 200, 0
-        try:
-            entry = job_of(job)
-            limit = entry.config.serve.max_records
-            body = await _read_body(request, limit * MAX_BYTES_PER_RECORD)
-            records = _parse_records(body)
-            count = len(records)
-            if count > limit:
-                raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
-            current = store.served(job)  # kept for the whole request: it finishes on this version
-            body = await asyncio.wrap_future(batcher.submit(current, records))
-            return Response(body, media_type="application/json")
-        except _Http as exc:
-            status = exc.status
-            return exc.response()
-        except InvalidRecord as exc:
-            status = 422
-            return _error(422, exc.what, exc.hint, record=exc.record, field=exc.field, found=exc.found, expected=exc.expected)
-        except (SchemaMismatch, ScoringError) as exc:
-            status = 422
-            return _error(422, exc.what, exc.hint)
-        except NotServing as exc:
-            status = 503
-            return _error(503, exc.what, exc.hint)
-        except Exception:
-            status = 500
-            raise
-        finally:
-            metrics.observe(job if job in served else "(unknown)", "score", status, time.perf_counter() - started, count if status == 200 else 0)
-
-    @app.get("/v1/jobs/{job}/scores/{id}", summary="The committed score of one id (latest day, or ?date=)")
-    async def lookup(job: str, id: str, date: str | None = None) -> Response:  # noqa: A002 - the path's name
-        started = time.perf_counter()
-        status = 200
-        try:
-            entry = job_of(job)
-            day = _day(date)
-            ids = id.split(",")
-            row = None
-            if entry.redis is not None:
-                row = await _redis_get(entry.redis, ids, day)
-            id_values: dict = dict(zip(entry.config.id_columns, ids, strict=False))
-            if row is None:
-                found = await run_in_threadpool(entry.output.find, ids, day)
-                if found is not None:
-                    id_values = {c: found[c] for c in entry.config.id_columns}
-                    row = _from_output(found, entry.config)
-            if row is None:
-                raise _Http(404, f"no committed score of id {id} in job {job}" + (f" on {day}" if day else ""), "check the id, or the day with ?date=YYYY-MM-DD")
-            return _json({"job": job, "id": id_values, **row})
-        except _Http as exc:
-            status = exc.status
-            return exc.response()
-        except UsageError as exc:
-            status = 400
-            return _error(400, exc.what, exc.hint)
-        except BatchScoreError as exc:
-            status = 503
-            return _error(503, exc.what, exc.hint)
-        except Exception:
-            status = 500
-            raise
-        finally:
-            metrics.observe(job if job in served else "(unknown)", "lookup", status, time.perf_counter() - started)
-
-    @app.get("/healthz", summary="The process is up")
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
-
-    @app.get("/readyz", summary="Every job has a model loaded")
-    async def readyz() -> Response:
-        body = {"ready": store.ready, "jobs": {}}
-        for name, state in sorted(store.states().items()):
-            body["jobs"][name] = {
-                "model": state.served.model if state.served else None,
-                "error": state.error,
-            }
-        return _json(body, 200 if store.ready else 503)
-
-    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def prometheus() -> Response:
-        versions = {
-            name: (s.served.version.name, s.served.version.version) if s.served else None
-            for name, s in store.states().items()
-        }
-        return PlainTextResponse(metrics.render(versions), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    @app.get("/", summary="Status page", response_class=HTMLResponse)
-    async def status_page() -> Response:
-        html = await run_in_threadpool(render_status, settings, served, store)
-        return HTMLResponse(html)
-
-    @app.get("/jobs/{job}/report", summary="The job's report (batchscore report)", response_class=HTMLResponse)
-    async def report(job: str) -> Response:
-        try:
-            entry = job_of(job)
-        except _Http as exc:
-            return exc.response()
-        try:
-            return HTMLResponse(await run_in_threadpool(render_report, settings, entry.config))
-        except BatchScoreError as exc:
-            return _error(503, exc.what, exc.hint)
-
     return app
+
+
+def _context(request: Request) -> ServeContext:
+    return request.app.state.ctx
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # A bug of ours: logged with its traceback, never shown to the client.
+    log.error("serve: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal error", "the server's log has the details")
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    return _error(exc.status_code, str(exc.detail), None)
+
+
+@router.post("/v1/jobs/{job}/score", openapi_extra=_SCORE_BODY, summary="Score records with the job's pipeline")
+async def score(job: str, request: Request) -> Response:
+    ctx = _context(request)
+    started = time.perf_counter()
+    status, count = 200, 0
+    try:
+        limit = ctx.job(job).config.serve.max_records
+        records = _parse_records(await _read_body(request, limit * MAX_BYTES_PER_RECORD))
+        count = len(records)
+        if count > limit:
+            raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
+        current = ctx.store.served(job)  # kept for the whole request: it finishes on this version
+        return Response(await asyncio.wrap_future(ctx.batcher.submit(current, records)), media_type="application/json")
+    except _Http as exc:
+        status = exc.status
+        return exc.response()
+    except InvalidRecord as exc:
+        status = 422
+        return _error(422, exc.what, exc.hint, record=exc.record, field=exc.field, found=exc.found, expected=exc.expected)
+    except (SchemaMismatch, ScoringError) as exc:
+        status = 422
+        return _error(422, exc.what, exc.hint)
+    except NotServing as exc:
+        status = 503
+        return _error(503, exc.what, exc.hint)
+    except Exception:
+        status = 500
+        raise
+    finally:
+        ctx.observe(job, "score", status, started, count if status == 200 else 0)
+
+
+@router.get("/v1/jobs/{job}/scores/{id}", summary="The committed score of one id (latest day, or ?date=)")
+async def lookup(job: str, id: str, request: Request, date: str | None = None) -> Response:  # noqa: A002 - the path's name
+    ctx = _context(request)
+    started = time.perf_counter()
+    status = 200
+    try:
+        entry = ctx.job(job)
+        day = _day(date)
+        ids = id.split(",")
+        row = await _redis_get(entry.redis, ids, day) if entry.redis is not None else None
+        id_values: dict = dict(zip(entry.config.id_columns, ids, strict=False))
+        if row is None:
+            found = await run_in_threadpool(entry.output.find, ids, day)
+            if found is not None:
+                id_values = {c: found[c] for c in entry.config.id_columns}
+                row = _from_output(found, entry.config)
+        if row is None:
+            raise _Http(404, f"no committed score of id {id} in job {job}" + (f" on {day}" if day else ""), "check the id, or the day with ?date=YYYY-MM-DD")
+        return _json({"job": job, "id": id_values, **row})
+    except _Http as exc:
+        status = exc.status
+        return exc.response()
+    except UsageError as exc:
+        status = 400
+        return _error(400, exc.what, exc.hint)
+    except BatchScoreError as exc:
+        status = 503
+        return _error(503, exc.what, exc.hint)
+    except Exception:
+        status = 500
+        raise
+    finally:
+        ctx.observe(job, "lookup", status, started)
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> Response:
+    return _json({"status": "ok"})
+
+
+@router.get("/readyz", summary="Every job has a model loaded")
+async def readyz(request: Request) -> Response:
+    store = _context(request).store
+    jobs = {
+        name: {"model": state.served.model if state.served else None, "error": state.error}
+        for name, state in sorted(store.states().items())
+    }
+    return _json({"ready": store.ready, "jobs": jobs}, 200 if store.ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+async def prometheus(request: Request) -> Response:
+    ctx = _context(request)
+    versions = {
+        name: (s.served.version.name, s.served.version.version) if s.served else None
+        for name, s in ctx.store.states().items()
+    }
+    return PlainTextResponse(ctx.metrics.render(versions), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/", summary="Status page", response_class=HTMLResponse)
+async def status_page(request: Request) -> Response:
+    ctx = _context(request)
+    return HTMLResponse(await run_in_threadpool(render_status, ctx.settings, ctx.jobs, ctx.store))
+
+
+@router.get("/jobs/{job}/report", summary="The job's report (batchscore report)", response_class=HTMLResponse)
+async def report(job: str, request: Request) -> Response:
+    ctx = _context(request)
+    try:
+        entry = ctx.job(job)
+        return HTMLResponse(await run_in_threadpool(render_report, ctx.settings, entry.config))
+    except _Http as exc:
+        return exc.response()
+    except BatchScoreError as exc:
+        return _error(503, exc.what, exc.hint)
 
 
 def app_from_env() -> FastAPI:
