@@ -162,7 +162,7 @@ class RedisScores:
                 part = dict(zip(keys[start:start + FIELDS_PER_COMMAND], values[start:start + FIELDS_PER_COMMAND], strict=True))
                 # With its TTL from the first write: a publish that dies half-way leaves no
                 # namespace that lives for ever.
-                self._call(lambda part=part: client.pipeline(transaction=False).hset(namespace, mapping=part).expire(namespace, ttl).execute(), "writing")
+                self._call(lambda part=part, ns=namespace: client.pipeline(transaction=False).hset(ns, mapping=part).expire(ns, ttl).execute(), "writing")
             rows += len(keys)
         if namespace is None:
             raise PublishError(
