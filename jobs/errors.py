@@ -79,3 +79,27 @@ class ModelLeakage(ModelError):
 
 class GateRefused(BatchScoreError):
     """The promotion gate found the candidate short of a rule; nothing was moved (exit 1)."""
+
+
+class InvalidRecord(SchemaMismatch):
+    """One record of an online scoring request does not fit the model's schema (HTTP 422).
+
+    ``record`` is its index in the request, ``field`` the offending field, ``found`` and
+    ``expected`` the JSON type given and the type the model needs.
+    """
+
+    def __init__(self, what: str, *, record: int, field: str | None, found: str, expected: str, hint: str | None = None) -> None:
+        super().__init__(what, hint=hint)
+        self.record, self.field, self.found, self.expected = record, field, found, expected
+
+
+class NotServing(BatchScoreError):
+    """The server has no model loaded for a job (its load failed): HTTP 503."""
+
+
+class ParityMismatch(BatchScoreError):
+    """Online scores differ from the committed batch scores of the day (exit 1)."""
+
+
+class PublishError(TransientError):
+    """Publishing a committed day's scores (Redis) failed; the previous day stays current."""

@@ -9,6 +9,7 @@ is never overridden, not even by ``--force``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -249,6 +250,14 @@ class Ledger:
                 runs.update().where(runs.c.run_id == claim.run_id).values(status=status.value, finished_at=self.clock(), **values)
             )
             conn.execute(locks.delete().where(locks.c.run_id == claim.run_id))
+
+    def add_warning(self, run_id: str, warning: str) -> None:
+        """Append a warning to a finished run's stats (a post-commit step that failed)."""
+        with self._begin() as conn:
+            stats = conn.execute(sa.select(runs.c.stats).where(runs.c.run_id == run_id)).scalar_one_or_none()
+            stats = RunStats.from_json(json.loads(stats) if isinstance(stats, str) else stats)
+            stats = dataclasses.replace(stats, warnings=(*(stats.warnings or ()), warning))
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(stats=stats.to_json()))
 
     # --- reading -------------------------------------------------------------------------
 

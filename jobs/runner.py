@@ -18,6 +18,7 @@ from jobs.ledger import Claim, Ledger
 from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
+from jobs.serve.publish import publish_after_commit
 from jobs.shadow import check_engine, resolve_shadows
 from jobs.sinks import open_sink, output_target
 from jobs.vocabulary import RunStatus
@@ -177,6 +178,8 @@ class _Run:
             self.job.name, self.day, result.rows_written, seconds, result.rows_written / seconds if seconds else 0.0,
             version.name, version.version,
         )
+        if self.job.publish is not None:  # scores by id: a failed publish is a warning, the day stays committed
+            self.warnings += tuple(publish_after_commit(self.job, self.day, self.claim.run_id, self.ledger))
         return RunOutcome(
             job=self.job.name, day=self.day, status=RunStatus.SUCCEEDED, run_id=self.claim.run_id,
             rows_read=result.rows_read, rows_written=result.rows_written, model_name=version.name,

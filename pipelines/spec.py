@@ -16,6 +16,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from pipelines.errors import ScoringError, SchemaMismatch
+from pipelines.row_blocks import predict_blocked
 
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 
@@ -188,31 +189,18 @@ def _cast(series: pd.Series, expected: str) -> pd.Series | None:
 
 # --- predicting --------------------------------------------------------------------------
 
-ROW_BLOCK = 8  # rows of the BLAS kernels' blocks (4 on AVX2, 8 on AVX-512): see raw_predict
 
 def raw_predict(
     pipeline, features: pd.DataFrame, spec: ModelSpec, positive: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Scores (float64, possibly NaN/inf) and, for a multiclass model, labels of a conformed frame.
 
-    Every row is predicted inside a whole block of ``ROW_BLOCK`` rows: a frame whose length is
-    not a multiple is predicted as its whole blocks, then its last rows padded to one block
-    (copies of its last row, dropped after). A dense BLAS product rounds the rows of an
-    incomplete block of its kernel differently in the last bit, so without this a row's score
-    would depend on how many rows were scored with it (about 1 row in 4 of a 37-row chunk, or
-    of a single online record, differs from the same row in a whole day). This way every row
-    gets the same score whatever the chunk size, the engine or the request.
+    Every predict call is made on whole row blocks (``pipelines.row_blocks``), so a row's
+    score does not depend on how many rows are scored with it.
     """
-    n = len(features)
-    whole = n - n % ROW_BLOCK
     method = pipeline.predict if spec.task == REGRESSION else pipeline.predict_proba
     try:
-        if whole == n:
-            raw = method(features)
-        else:  # the whole blocks as they are (no copy), the last rows padded to one block
-            tail = features.iloc[whole:]
-            last = np.asarray(method(pd.concat([tail, tail.iloc[[-1] * (whole + ROW_BLOCK - n)]])))[: n - whole]
-            raw = np.concatenate([np.asarray(method(features.iloc[:whole])), last]) if whole else last
+        raw = predict_blocked(method, features)  # a row's score is the same in any chunk size
     except Exception as exc:  # any estimator's failure on this data, wrapped once, here
         raise ScoringError(
             f"the pipeline {spec.name} v{spec.version} failed on a chunk of {len(features)} rows: "

@@ -10,6 +10,7 @@ from jobs.cli.lifecycle import cmd_evaluate, cmd_pipeline_history, cmd_pipeline_
 from jobs.cli.pipelines import cmd_pipeline_list, cmd_pipeline_register, cmd_pipeline_show
 from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.cli.schedule import cmd_crontab, cmd_scheduler
+from jobs.cli.serve import cmd_parity, cmd_publish, cmd_serve
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
 from jobs.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE
 from jobs.vocabulary import ENGINES
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_exit_code_table(),
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (_run_commands, _view_commands, _schedule_commands, _lifecycle_commands, _pipeline_commands):
+    for group in (_run_commands, _view_commands, _schedule_commands, _lifecycle_commands, _serve_commands, _pipeline_commands):
         group(sub, common)
     return parser
 
@@ -123,6 +124,28 @@ def _lifecycle_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="first day (default: 29 days before --end)")
     p.add_argument("--end", help="last day (default: the last day whose labels matured)")
     p.set_defaults(handler=cmd_evaluate)
+
+
+def _serve_commands(sub, common: argparse.ArgumentParser) -> None:
+    """Online scoring: serve, parity, publish."""
+    p = sub.add_parser("serve", parents=[common], help="score online over HTTP with every job's pipeline")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs BATCHSCORE_SERVE_TOKEN)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="server processes (default 1)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("parity", parents=[common], help="replay a day's rows online and compare with its committed scores")
+    p.add_argument("job", help=_JOB_HELP)
+    p.add_argument("--date", required=True, help="the scored day: YYYY-MM-DD, today or yesterday")
+    p.add_argument("--sample", type=_positive_int, default=1000, help="source rows replayed (default 1000)")
+    p.add_argument("--url", help="a running server (default: the online path in this process)")
+    p.add_argument("--tolerance", type=float, default=1e-12, help="largest absolute difference allowed (default 1e-12; 0: bit-identical)")
+    p.set_defaults(handler=cmd_parity)
+
+    p = sub.add_parser("publish", parents=[common], help="publish a committed day's scores by id (publish: in the job)")
+    p.add_argument("job", help=_JOB_HELP)
+    p.add_argument("--date", required=True, help="the committed day: YYYY-MM-DD, today or yesterday")
+    p.set_defaults(handler=cmd_publish)
 
 
 def _pipeline_commands(sub, common: argparse.ArgumentParser) -> None:

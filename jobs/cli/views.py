@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from jobs import config as config_mod
 from jobs.cli.common import print_table, resolve_settings, utc_now
-from jobs.run_stats import RunStats
+from jobs.report import next_fire_text, quality_cells
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
 
 
@@ -29,7 +29,7 @@ def cmd_status(args) -> int:
             str(row["score_date"]), row["status"], str(row["attempt"]),
             f"{row['started_at']:%Y-%m-%dT%H:%M:%S}Z", "" if secs is None else f"{secs:.1f}",
             _blank(row["rows_read"]), _blank(row["rows_written"]), _blank(row["rows_rejected"]),
-            *_quality_columns(row["stats"]),
+            *quality_cells(row["stats"]),
             f"{row['model_name']} v{row['model_version']}" if row["model_name"] else "",
             row["engine"] or "", row["output_target"] or "", row["run_id"][:8], (row["error"] or "")[:80],
         ])
@@ -98,28 +98,11 @@ def cmd_list(args) -> int:
             job.name,
             f"{job.schedule} {job.timezone}" if job.schedule else "manual",
             f"{last['score_date']} {last['status']}" if last else "never",
-            _next_fire(job, now),
+            next_fire_text(job, now),
             f"{job.pipeline.name}@{job.pipeline.version} {job.engine}",
         ])
     print_table(["job", "schedule", "last run", "next fire", "pipeline"], table)
     return EXIT_OK
-
-
-def _next_fire(job, now: datetime) -> str:
-    if not job.schedule:
-        return ""
-    from jobs.schedule.cron import next_fire
-
-    fire = next_fire(job.schedule, job.tz, now)
-    return f"{fire:%Y-%m-%d %H:%M %Z}" if fire else ""
-
-
-def _quality_columns(stats: dict | None) -> list[str]:
-    """The run's quality verdict and its score PSI against the training reference and the
-    previous succeeded day (blank where not measured)."""
-    run = RunStats.from_json(stats)
-    psi = [run.drift.psi_reference, run.drift.psi_previous]
-    return [run.quality.verdict or "", *("" if v is None else f"{v:.3f}" for v in psi)]
 
 
 def _blank(value) -> str:

@@ -25,6 +25,8 @@ from jobs.config.sections import (  # noqa: F401  (re-exported: jobs.config is w
     ParquetSource,
     PipelineRef,
     QualityConfig,
+    RedisPublish,
+    ServeConfig,
     SourceConfig,
     SparkSettings,
     SqlOutput,
@@ -114,7 +116,7 @@ def load_named(config_dir: Path, name: str) -> JobConfig:
 
 _SECTIONS = {
     "pipeline": PipelineRef, "quality": QualityConfig, "drift": DriftConfig, "spark": SparkSettings,
-    "training": TrainingConfig, "outcomes": OutcomesConfig, "gate": GateConfig,
+    "training": TrainingConfig, "outcomes": OutcomesConfig, "gate": GateConfig, "serve": ServeConfig, "publish": RedisPublish,
 }
 _KINDS = {"source": {SQL: SqlSource, PARQUET: ParquetSource}, "output": {SQL: SqlOutput, PARQUET: ParquetOutput}}
 

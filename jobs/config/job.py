@@ -21,6 +21,8 @@ from jobs.config.sections import (
     OutputConfig,
     PipelineRef,
     QualityConfig,
+    RedisPublish,
+    ServeConfig,
     SourceConfig,
     SparkSettings,
     TrainingConfig,
@@ -54,6 +56,8 @@ class JobConfig(_Frozen):
     wait_for_data_s: float = Field(DEFAULT_WAIT_FOR_DATA_S, ge=0)
     misfire_grace_s: int = Field(DEFAULT_MISFIRE_GRACE_S, ge=1)
     spark: SparkSettings = SparkSettings()  # used by engine: spark only
+    serve: ServeConfig = ServeConfig()  # batchscore serve
+    publish: RedisPublish | None = None  # scores by id after each committed day
     training: TrainingConfig | None = None
     outcomes: OutcomesConfig | None = None
     gate: GateConfig = GateConfig()

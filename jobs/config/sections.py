@@ -27,6 +27,8 @@ DEFAULT_MAX_CATCHUP_DAYS = 7  # how far back the scheduler looks for missed fire
 DEFAULT_WAIT_FOR_DATA_S = 0.0  # how long a day with no input rows yet is polled for (0: fail at once)
 DEFAULT_MISFIRE_GRACE_S = 600  # a fire later than this (daemon busy or asleep) is dropped
 RESOLVE_RUN_START, RESOLVE_AS_OF_DAY = "run_start", "as_of_day"  # pipeline.resolve
+DEFAULT_SERVE_MAX_RECORDS = 1000  # records in one online scoring request
+DEFAULT_PUBLISH_TTL_DAYS = 3  # a day published to Redis expires this long after its publish
 DEFAULT_TRAINING_ALIAS = "staging"  # where `batchscore train` puts a new version
 
 
@@ -191,6 +193,27 @@ class SparkSettings(_Frozen):
     partition_column: str | None = None  # JDBC reads split on it; default: the first id column
 
     _check_column = field_validator("partition_column")(lambda v: v if v is None else _column_name(v))
+
+
+class ServeConfig(_Frozen):
+    """The ``serve:`` section: how ``batchscore serve`` scores this job online."""
+
+    max_records: int = Field(DEFAULT_SERVE_MAX_RECORDS, ge=1, le=100_000)  # records per request
+
+
+class RedisPublish(_Frozen):
+    """``publish: {kind: redis, ...}``: after a day commits, its scores by id in Redis."""
+
+    kind: Literal["redis"]
+    url: str  # redis://[:password@]host:port/db
+    ttl_days: int = Field(DEFAULT_PUBLISH_TTL_DAYS, ge=1)  # how long a published day is kept
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a Redis URL: use redis://host:port/db")
+        return value
 
 
 SourceConfig = Annotated[SqlSource | ParquetSource, Field(discriminator="kind")]

@@ -12,11 +12,12 @@ import base64
 import html
 import io
 import json
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from string import Template
 
 from jobs.config import JobConfig
+from jobs.schedule.cron import next_fire
 from jobs.schedule.days import day_range
 from jobs.errors import UsageError
 from jobs.run_stats import RunStats
@@ -276,3 +277,19 @@ def _day_table(data: dict) -> str:
         "<th>mean score</th><th>median</th><th>PSI vs training</th><th>PSI vs previous day</th><th>model version</th>"
         "<th>what went wrong</th></tr>" + "".join(rows) + "</table>"
     )
+
+
+def next_fire_text(job, now: datetime) -> str:
+    """The job's next fire after ``now`` in its zone, as text (blank: manual-only)."""
+    if not job.schedule:
+        return ""
+    fire = next_fire(job.schedule, job.tz, now)
+    return f"{fire:%Y-%m-%d %H:%M %Z}" if fire else ""
+
+
+def quality_cells(stats: dict | None) -> list[str]:
+    """The run's quality verdict and its score PSI against the training reference and the
+    previous succeeded day (blank where not measured)."""
+    run = RunStats.from_json(stats)
+    psi = [run.drift.psi_reference, run.drift.psi_previous]
+    return [run.quality.verdict or "", *("" if v is None else f"{v:.3f}" for v in psi)]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pipelines import churn
+
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
@@ -24,3 +26,12 @@ def spec_of(pipe, frame) -> ModelSpec:
     """The spec of model ``m`` v1: ``pipe``'s task and classes, ``frame``'s columns and dtypes."""
     task, classes = task_of(pipe)
     return ModelSpec("m", 1, task, tuple(Feature(c, str(frame[c].dtype)) for c in frame.columns), classes)
+
+
+def churn_without(drop: str, model):
+    """The demo preprocessing (impute, scale, one-hot with unknowns ignored) without ``drop``."""
+    pipe = churn.build_pipeline()
+    columns = pipe.steps[0][1]
+    columns.transformers = [(n, t, [c for c in cols if c != drop]) for n, t, cols in columns.transformers]
+    pipe.steps[-1] = ("model", model)
+    return pipe
