@@ -12,21 +12,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from jobs import db
 from jobs.errors import JobLocked, StateError
+from jobs.liveness import holder_alive, process_identity
 from jobs.run_stats import PreviousDay, RunStats, ScoreSummary
 from jobs.vocabulary import Engine, RunStatus
 from pipelines.basics import utcnow
@@ -158,7 +156,7 @@ class Ledger:
         return claim
 
     def _lock(self, job: str, day: date, run_id: str) -> None:
-        me = _process_identity()
+        me = process_identity()
         for _ in range(5):
             now = self.clock()
             try:
@@ -179,7 +177,7 @@ class Ledger:
                 ).mappings().first()
                 if holder is None:
                     continue  # released meanwhile: try again
-                if _alive(holder, now):
+                if holder_alive(holder, now, LEASE_S):
                     raise JobLocked(
                         f"already being scored by run {holder['run_id']} (pid {holder['pid']} on "
                         f"{holder['host']}, since {_aware(holder['acquired_at']):%Y-%m-%d %H:%M:%S} UTC)",
@@ -374,35 +372,3 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
-
-
-# --- liveness ------------------------------------------------------------------------------
-
-def _process_identity() -> dict:
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "pid_started": _pid_started(pid)}
-
-
-def _pid_started(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (tells a reused pid apart)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return None if fields[0] == "Z" else fields[19]  # a zombie has finished: dead
-
-
-def _alive(holder, now: datetime) -> bool:
-    if holder["host"] == socket.gethostname():
-        try:
-            os.kill(holder["pid"], 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass  # exists, owned by another user
-        started = _pid_started(holder["pid"])
-        if Path("/proc").is_dir() and started is None:
-            return False
-        return holder["pid_started"] is None or started == holder["pid_started"]
-    return now - _aware(holder["heartbeat_at"]) < timedelta(seconds=LEASE_S)
