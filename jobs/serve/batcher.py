@@ -5,7 +5,7 @@ checks each one's records on its own (so a 422 names its own record), scores the
 ``score_chunk`` call and hands each request its slice. A pipeline's fixed cost per call
 (column checks, encoders, a dozen pandas frames) is paid once for all of them: under load,
 single-record requests cost a fraction of a call each. The scores are those of each request
-alone, to the bit: the batch path predicts in whole row blocks (``jobs.row_blocks``), so a
+alone, to the bit: the batch path predicts in whole row blocks (``pipelines.row_blocks``), so a
 row's score does not depend on the rows beside it.
 """
 
