@@ -11,6 +11,7 @@ Others: plain inserts inside the transaction.
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from datetime import date
 from typing import NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -260,11 +262,22 @@ def _insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch)
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=batch.schema.names)
     columns = []
     for name in compiled.positiontup:
-        values = batch.column(name).to_pylist()
         process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if _constant(batch.column(name)):
+            # The lineage columns (day, model, run id, time) hold one value per run: made
+            # and processed once, not once per row (they were most of the write's time).
+            value = batch.column(name)[0].as_py()
+            columns.append(itertools.repeat(process(value) if process else value, batch.num_rows))
+            continue
+        values = batch.column(name).to_pylist()
         columns.append([process(v) for v in values] if process else values)
     conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
     return batch.num_rows
+
+
+def _constant(column: pa.Array) -> bool:
+    """Every value the same (floats excluded: -0.0 and 0.0 would pass for one value)."""
+    return not pa.types.is_floating(column.type) and pc.count_distinct(column, mode="all").as_py() == 1
 
 
 def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
