@@ -7,8 +7,9 @@ form (integer, float, text, date); anything else (queries, NUMERIC, DATETIME, BO
 keeps the generic path. The batches carry the types the generic path gives for the same rows.
 
 The driver infers a column's type from its first batch of rows; a column that is NULL in all
-of them would come out as int64 and the first real value later would fail the read. So the
-query reads one row of typed placeholder values first, and that row is dropped. A value the
+of them comes out as int64, and the first real value later would fail the read. When the
+first batch has such a column, the query is read again behind one row of typed placeholder
+values, and that row is dropped. A value the
 driver cannot give that type (text in a FLOAT column, a real in an INTEGER one) fails the
 read: before any batch was handed on, the day is read the generic way instead (``Unread``),
 so such data fails or passes as it always did; later, the error names the columns.
@@ -16,6 +17,7 @@ so such data fails or passes as it always did; later, the error names the column
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,18 +84,20 @@ def read(path: Path, stmt: sa.Select, types: dict[str, tuple[pa.DataType, object
     ``chunk_size`` rows, typed as ``types`` says."""
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-    placeholder = sa.select(*[sa.literal(value).label(name) for name, (_, value) in types.items()])
-    sql = str(sa.union_all(placeholder, stmt).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     schema = pa.schema([(name, kind) for name, (kind, _) in types.items()])
-    first, handed = True, False
+    placeholder = sa.select(*[sa.literal(value).label(name) for name, (_, value) in types.items()])
+    handed = False
     try:
-        with adbc_sqlite.connect(str(path)) as conn, conn.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_size)})
-            cursor.execute(sql)
-            for batch in cursor.fetch_record_batch():
-                if first:
-                    batch, first = batch.slice(1), False
+        with adbc_sqlite.connect(str(path)) as conn:
+            batches = _batches(conn, stmt, chunk_size)
+            first = next(batches, None)
+            if first is not None and _untyped(first, schema):
+                # A column all NULL in the first batch: read again behind the placeholder row
+                # (this first batch is then one row short of chunk_size).
+                batches.close()
+                batches = _batches(conn, sa.union_all(placeholder, stmt), chunk_size)
+                first = next(batches).slice(1)
+            for batch in itertools.chain([first] if first is not None else [], batches):
                 if batch.num_rows:
                     batch = _typed(batch, schema)
                     handed = True
@@ -107,6 +111,21 @@ def read(path: Path, stmt: sa.Select, types: dict[str, tuple[pa.DataType, object
             f"{'holds' if len(odd) < 2 else 'hold'} values of another type than declared ({str(exc).strip()[:200]})",
             hint="fix the values, or cast the column in the query",
         ) from exc
+
+
+def _batches(conn, stmt: sa.Select, chunk_size: int) -> Iterator[pa.RecordBatch]:
+    sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with conn.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_size)})
+        cursor.execute(sql)
+        yield from cursor.fetch_record_batch()
+
+
+def _untyped(batch: pa.RecordBatch, schema: pa.Schema) -> bool:
+    """A column the driver could not type from this batch: all NULL, and not int64 (what it guesses)."""
+    return any(field.type != pa.int64() and column.null_count == len(column)
+               for column, field in zip(batch.columns, schema, strict=True))
 
 
 def _odd_columns(path: Path, stmt: sa.Select, schema: pa.Schema) -> list[str]:
