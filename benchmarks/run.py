@@ -246,6 +246,8 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
             log.info("rep %d %s: %.2fs, %.0f MiB (tree), exit %d, check %s", rep + 1, contender.name, measured["wall_s"],
                      measured["peak_rss_mib"], measured["returncode"], "ok" if measured["check"]["ok"] else "FAILED")
             runs[contender.name].append(measured)
+        # What was measured so far survives a run stopped before its end.
+        args.json.with_suffix(".partial.json").write_text(json.dumps({"repetitions_done": rep + 1, "runs": runs}) + "\n")
 
     profiles = {}
     if not args.no_profile:
