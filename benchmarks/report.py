@@ -21,7 +21,7 @@ STAGES = "alone: read, predict LR, predict HGB, write"
 BS_SQLITE = "batchscore SQLite"
 BS_SQLITE_BEFORE = "batchscore SQLite as before issue 16 (SQLAlchemy rows)"
 BS_PARQUET = "batchscore Parquet"
-BARE_PARQUET = "bare chunked pyarrow read of the Parquet day"
+BARE_PARQUET = "bare chunked pyarrow read of the Parquet day (readahead 1)"
 SPARK = "batchscore Spark (Parquet), backfill of 2 days"
 TARGET_ROWS = 1_000_000  # the targets are set for a 1M-row day
 
