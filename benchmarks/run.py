@@ -247,7 +247,9 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
                      measured["peak_rss_mib"], measured["returncode"], "ok" if measured["check"]["ok"] else "FAILED")
             runs[contender.name].append(measured)
         # What was measured so far survives a run stopped before its end.
-        args.json.with_suffix(".partial.json").write_text(json.dumps({"repetitions_done": rep + 1, "runs": runs}) + "\n")
+        partial = {"repetitions_done": rep + 1, "chunk_size": args.chunk_size, "workers": args.workers,
+                   "postgres_settings": _pg_settings(url), "uptime_before": uptime_before, "runs": runs}
+        args.json.with_suffix(".partial.json").write_text(json.dumps(partial) + "\n")
 
     profiles = {}
     if not args.no_profile:
