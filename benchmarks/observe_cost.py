@@ -34,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data.train_and_register(Path(tmp) / "models", Path(tmp) / "bench.joblib")
         registry = Registry(Path(tmp) / "models")
-        version = registry.resolve("bench", "production")
+        version = registry.resolve("bench_lr", "production")
         pipeline = registry.load(version).pipeline
     names = version.spec.feature_names
     chunk = conform(next(data.batches(args.rows, chunk=args.rows)).select(names).to_pandas(), version.spec)

@@ -11,6 +11,7 @@ Others: plain inserts inside the transaction.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,7 @@ from datetime import date
 from typing import NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -291,11 +293,22 @@ def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=batch.schema.names)
     columns = []
     for name in compiled.positiontup:
-        values = batch.column(name).to_pylist()
         process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if _one_value(batch.column(name)):
+            # The lineage columns (day, model, run id, time) hold one value per run: made
+            # and processed once, not once per row (they were most of the write's time).
+            value = batch.column(name)[0].as_py()
+            columns.append(itertools.repeat(process(value) if process else value, batch.num_rows))
+            continue
+        values = batch.column(name).to_pylist()
         columns.append([process(v) for v in values] if process else values)
     conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
     return batch.num_rows
+
+
+def _one_value(column: pa.Array) -> bool:
+    """Every value the same (floats excluded: -0.0 and 0.0 would pass for one value)."""
+    return not pa.types.is_floating(column.type) and pc.count_distinct(column, mode="all").as_py() == 1
 
 
 def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:

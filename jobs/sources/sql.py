@@ -19,6 +19,7 @@ from jobs.db import adbc
 from jobs import db
 from jobs.config import SqlSource
 from jobs.errors import SourceError
+from jobs.db import sqlite_adbc
 from jobs.sources.batches import split
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ class SqlDaySource:
         engine = db.make_engine(self.config.url, must_exist=True)
         with db.connect(engine, "source") as conn, _translated(self.describe()):
             stmt, params = self.statement(conn, day)
+            types = sqlite_adbc.plan(stmt) if self.config.table and db.is_sqlite(url) and sqlite_adbc.available(url) else None
+            if types is not None:
+                try:
+                    yield from sqlite_adbc.read(db.sqlite_path(url), stmt.params(params), types, self.chunk_size, self.describe())
+                    return
+                except sqlite_adbc.Unread as exc:  # values the driver cannot type: the generic path judges them
+                    log.info("reading %s as SQLAlchemy rows: %s", self.describe(), exc)
             result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
                 stmt, params
             )

@@ -2,7 +2,8 @@
 
 PostgreSQL: ADBC reads and binary-COPY writes against the SQLAlchemy/psycopg paths on the same
 rows (NUMERIC, dates, timestamps with time zone, text with NULLs and empty strings, floats to
-the bit). SQLite: the column-wise staging insert against SQLAlchemy's own insert.
+the bit). SQLite: ADBC reads against SQLAlchemy's rows; the column-wise staging insert against
+SQLAlchemy's own insert.
 """
 
 from __future__ import annotations
@@ -152,4 +153,80 @@ def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
     assert len(stored["fast"]) == batch.num_rows
     assert [row[3] for row in stored["fast"][: len(TEXTS)]] == [t if t is not None else None for t in TEXTS]
     assert not any(isinstance(v, float) and math.isnan(v) for row in stored["fast"] for v in row)
+
+
+def _sqlite_source_rows(tmp_path, nulls_first: int):
+    """A SQLite table of every type the ADBC path takes, ``nulls_first`` all-NULL rows first
+    (the driver infers types from its first batch), then the test values, and another day."""
+    import sqlite3
+
+    path = tmp_path / "src.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE src (id INTEGER, snapshot_date DATE, seen DATE, note TEXT, code VARCHAR(10), x FLOAT, r REAL)")
+    rows = [(i, DAY.isoformat(), None, None, None, None, None) for i in range(nulls_first)]
+    rows += [(nulls_first + i, DAY.isoformat(), (DAY - timedelta(days=i)).isoformat() if i % 3 else None, t, t and t[:10], f,
+              None if f is None else f / 3) for i, (f, t) in enumerate(zip(FLOATS, TEXTS, strict=True))]
+    rows.append((-1, (DAY - timedelta(days=1)).isoformat(), None, "other day", None, 1.0, 1.0))
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("nulls_first", [0, 5])
+def test_sqlite_adbc_read_gives_the_generic_paths_values_and_types(tmp_path, monkeypatch, nulls_first):
+    from jobs.db import sqlite_adbc
+
+    url = _sqlite_source_rows(tmp_path, nulls_first)
+    config = SqlSource(kind="sql", url=url, table="src", date_column="snapshot_date")
+    wanted = ["id", "seen", "note", "code", "x", "r"]
+    read = {}
+    for name, fast in (("fast", True), ("slow", False)):
+        monkeypatch.setattr(sqlite_adbc, "available", lambda u, fast=fast: fast)
+        batches = list(SqlDaySource(config, chunk_size=3, wanted=wanted).iter_batches(DAY))
+        assert all(b.num_rows <= 3 for b in batches), name
+        # (the generic path types a column from each chunk's values: NULLs alone give it none)
+        read[name] = pa.concat_tables([pa.Table.from_batches([b]) for b in batches], promote_options="permissive").sort_by("id")
+    fast, slow = read["fast"], read["slow"]
+    assert fast.num_rows == slow.num_rows == len(FLOATS) + nulls_first
+    assert _comparable(fast) == _comparable(slow)
+    assert fast.column("note").to_pylist()[nulls_first:] == TEXTS  # NULL and '' kept apart
+    assert fast.schema.field("seen").type == pa.date32()
+    for name in ("id", "seen", "note", "code", "x", "r"):
+        assert fast.schema.field(name).type == slow.schema.field(name).type, name
+
+
+def test_sqlite_adbc_read_leaves_unplain_types_to_the_generic_path(tmp_path, monkeypatch):
+    from jobs.db import sqlite_adbc
+
+    url = _sqlite_source_rows(tmp_path, 0)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE other (id INTEGER, snapshot_date DATE, price NUMERIC(10, 2))"))
+        conn.execute(sa.text("INSERT INTO other VALUES (1, :d, 1.25)"), {"d": DAY.isoformat()})
+    engine.dispose()
+    monkeypatch.setattr(sqlite_adbc, "read", lambda *a, **k: pytest.fail("NUMERIC must take the generic path"))
+    config = SqlSource(kind="sql", url=url, table="other", date_column="snapshot_date")
+    batches = list(SqlDaySource(config, chunk_size=3, wanted=["id", "price"]).iter_batches(DAY))
+    assert pa.Table.from_batches(batches).column("price").to_pylist() == [Decimal("1.25")]
+
+
+@pytest.mark.parametrize("bad_row", [0, 7])
+def test_sqlite_adbc_read_of_text_in_a_float_column_reads_generically_or_names_the_column(tmp_path, bad_row):
+    import sqlite3
+
+    from jobs.errors import SourceError
+
+    path = tmp_path / "src.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE src (id INTEGER, snapshot_date DATE, x FLOAT)")
+    con.executemany("INSERT INTO src VALUES (?, ?, ?)", [(i, DAY.isoformat(), "n/a" if i == bad_row else i / 2) for i in range(9)])
+    con.commit()
+    con.close()
+    config = SqlSource(kind="sql", url=f"sqlite:///{path}", table="src", date_column="snapshot_date")
+    batches = SqlDaySource(config, chunk_size=3, wanted=["id", "x"]).iter_batches(DAY)
+    # Nothing handed on yet: the generic path reads the day and judges it, as it always did.
+    message = "column x mixes types" if bad_row == 0 else "x holds values of another type"
+    with pytest.raises(SourceError, match=message):
+        list(batches)
 
