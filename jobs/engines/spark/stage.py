@@ -24,7 +24,7 @@ from jobs.engines.spark.staging import StageLock, clear_stale_stages, stage_name
 from jobs.errors import SinkError, TransientError
 from jobs.output import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
 from jobs.faults import BEFORE_COMMIT, pause_point
-from jobs.sinks.parquet import clear_leftovers, day_dir, restore_day, staging_dir, swap_in
+from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in
 from jobs.sinks.sql import swap_day, table_for
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class HadoopDirs:
 
 @dataclass
 class _ParquetStage:
-    dirs: HadoopDirs
+    dirs: HadoopDirs | LocalDirs
     staging: str
     final: str
 
@@ -102,9 +102,9 @@ def _stage_parquet(scored, output: ParquetOutput, day: date) -> _ParquetStage:
     """The day's files in a hidden directory beside ``score_date=D``, as the pandas engine's
     Parquet sink stages them (score_date lives in the directory name)."""
     spark = scored.sparkSession
-    final = day_dir(output.path, day)
+    root, dirs = _day_dirs(spark, output.path)
+    final = day_dir(root, day)
     with spark_errors(f"writing {output.path}"):
-        dirs = HadoopDirs(spark, output.path)
         restore_day(dirs, final)  # a day a killed swap left absent, first
         clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
     stage = _ParquetStage(dirs, staging_dir(final), final)
@@ -119,6 +119,18 @@ def _stage_parquet(scored, output: ParquetOutput, day: date) -> _ParquetStage:
         stage.discard()
         raise
     return stage
+
+
+def _day_dirs(spark, path: str):
+    """Where the day is swapped, and by whom. A path this process opens as a local file (a
+    ``file://`` URL, or a plain path under a local master) is swapped by the pandas sink's
+    ``LocalDirs``: one ``renameat2`` exchange, no instant without the day. Any other (hdfs://,
+    s3a://, a plain path on a cluster's default file system) by Hadoop's file system: two
+    renames."""
+    local = path.startswith("file://") or ("://" not in path and spark.sparkContext.master.startswith("local"))
+    if local:
+        return path.removeprefix("file://"), LocalDirs()
+    return path, HadoopDirs(spark, path)
 
 
 @dataclass
