@@ -101,13 +101,7 @@ class Ledger:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            engine = db.make_engine(self.url, writer=True)
-            with _translated(), db.connect(engine, "state", begin=True) as conn:
-                if db.is_postgres(engine.url):
-                    # Two processes creating the tables at once (two daemons started together on
-                    # a new database) would collide in PostgreSQL's catalog: one at a time.
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('batchscore:ledger tables'))"))
-                metadata.create_all(conn)
+            engine = db.state_engine(self.url, metadata, "the run ledger")
             _add_missing_columns(engine)
             self._engine = engine
         return self._engine

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from jobs.errors import BatchScoreError, ConfigError, SourceError, TransientError
+from jobs.errors import BatchScoreError, ConfigError, SourceError, StateError, TransientError
 from pipelines.basics import first_line
 
 SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another one to commit
@@ -160,3 +160,17 @@ def table_parts(name: str) -> tuple[str | None, str]:
     """``schema.table`` -> (schema, table); ``table`` -> (None, table)."""
     schema, _, table = name.rpartition(".")
     return (schema or None), table
+
+
+def state_engine(url: str, metadata: sa.MetaData, what: str) -> Engine:
+    """An engine on the state database with ``metadata``'s tables created when missing. Two
+    processes creating them at once (two daemons started together on a new PostgreSQL
+    database) would collide in its catalog: there they are created one process at a time.
+    ``what`` names the tables in errors."""
+    engine = make_engine(url, writer=True)
+    with translated(f"updating {what}", StateError, "check the state database (BATCHSCORE_STATE_URL)"), \
+            connect(engine, "state", begin=True) as conn:
+        if is_postgres(engine.url):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('batchscore:state tables'))"))
+        metadata.create_all(conn)
+    return engine

@@ -73,10 +73,7 @@ class EvaluationStore:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            engine = db.make_engine(self.url, writer=True)
-            with _translated(), db.connect(engine, "state", begin=True) as conn:
-                metadata.create_all(conn)
-            self._engine = engine
+            self._engine = db.state_engine(self.url, metadata, "batchscore_evaluations")
         return self._engine
 
     def create(self) -> None:
