@@ -110,6 +110,13 @@ class PipelineRef(_Frozen):
     # aliases or version numbers also scored every run, into <table>_shadow (jobs.shadow)
     shadow: tuple[str | int, ...] = ()
 
+    @field_validator("shadow", mode="before")
+    @classmethod
+    def _shadow_is_a_list(cls, value):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{value!r} is not a list: give aliases or version numbers, e.g. [staging]")
+        return value
+
 
 class SqlOutput(_Frozen):
     kind: Literal[SQL]

@@ -114,3 +114,17 @@ def test_settings_file_with_an_unknown_key_is_an_error(tmp_path):
     (configs / "settings.yaml").write_text("state: x\n")
     with pytest.raises(ConfigError, match="unknown key state"):
         Settings.resolve({}, {}, cwd=tmp_path)
+
+
+def test_a_shadow_that_is_not_a_list_is_named_in_one_line(tmp_path):
+    from jobs.config import load_job
+    from jobs.errors import ConfigError
+
+    path = tmp_path / "configs" / "j.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "name: j\nsource: {kind: parquet, path: f, date_column: d}\npipeline: {name: m, shadow: staging}\n"
+        "id_columns: [id]\noutput: {kind: parquet, path: o}\n"
+    )
+    with pytest.raises(ConfigError, match=r"key pipeline.shadow: 'staging' is not a list: give aliases or version numbers"):
+        load_job(path)
