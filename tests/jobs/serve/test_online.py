@@ -212,7 +212,6 @@ def test_concurrent_requests_scored_together_get_their_own_scores_and_errors(ser
         assert [(s["score"], s["label"]) for s in body["scores"]] == [expected[r["customer_id"]] for r in payload]
 
 
-@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_a_bug_of_ours_is_a_json_500_without_traceback(served_template, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
