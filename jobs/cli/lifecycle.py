@@ -54,7 +54,7 @@ def cmd_evaluate(args) -> int:
         if result.status != EVALUATED:
             print(f"{result.day} {result.status}")
         for row in result.rows:
-            print(f"{result.day} {row['role']} {row['model_name']} v{row['model_version']} n={row['n']} {_metrics_text(row['metrics'])}")
+            print(f"{result.day} {row.role} {row.model_name} v{row.model_version} n={row.n} {_metrics_text(row.metrics)}")
     done = sum(r.status == EVALUATED for r in results)
     print(f"evaluate {job.name} {days[0]}..{days[-1]}: {done} day(s) evaluated, {len(results) - done} without")
     return EXIT_OK
@@ -111,20 +111,6 @@ def cmd_pipeline_promote(args) -> int:
     registry.promote(mv.name, mv.version, args.alias, reason=args.reason, gate=gate)
     print(f"{args.name}: {args.alias} -> v{mv.version}")
     return EXIT_OK
-
-
-def realized_rows(state_url: str, job: str, days: set) -> list[list[str]]:
-    """Rows of the realized-metrics table of ``status``: one per day, version and role."""
-    from jobs.lifecycle.evaluation import EvaluationStore, primary
-
-    if not days:
-        return []
-    rows = []
-    for row in EvaluationStore(state_url).rows(job, start=min(days), end=max(days)):
-        metric = primary(row["metrics"])
-        value = "" if metric is None or metric[1] is None else f"{metric[0]}={metric[1]:.4f}"
-        rows.append([str(row["score_date"]), f"{row['model_name']} v{row['model_version']}", row["role"], str(row["n"]), value])
-    return rows
 
 
 def _metrics_text(metrics: dict) -> str:

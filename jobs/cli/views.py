@@ -16,10 +16,14 @@ def cmd_status(args) -> int:
     from jobs.ledger import COLUMNS, Ledger
 
     settings = resolve_settings(args)
-    config_mod.load_named(settings.config_dir, args.job)
+    job = config_mod.load_named(settings.config_dir, args.job)
     rows = Ledger(settings.state_url).history(args.job, last=args.last)
+    realized = _evaluations_by_day(settings.state_url, args.job, {row["score_date"] for row in rows})
     if args.format == "json":
-        print(json.dumps([{k: _json_value(row[k]) for k in COLUMNS} for row in rows], indent=2))
+        print(json.dumps([
+            {**{k: _json_value(row[k]) for k in COLUMNS}, "realized": [_realized_json(e) for e in realized.get(row["score_date"], ())]}
+            for row in rows
+        ], indent=2))
         return EXIT_OK
     headers = ["score_date", "status", "attempt", "started_at", "secs", "rows_read", "rows_written", "rejected", "quality", "psi_ref", "psi_prev", "model", "engine", "target", "run_id", "error"]
     table = []
@@ -36,13 +40,51 @@ def cmd_status(args) -> int:
     print_table(headers, table)
     if not rows:
         print(f"no runs of {args.job} yet", file=sys.stderr)
-    from jobs.cli.lifecycle import realized_rows
-
-    realized = realized_rows(settings.state_url, args.job, {row["score_date"] for row in rows})
-    if realized:
-        print("\nrealized metrics (batchscore evaluate):")
-        print_table(["score_date", "model", "role", "n", "metric"], realized)
+    elif realized:
+        print("\nrealized metrics (batchscore evaluate): per day, the main version and each shadow version")
+        print_table(["score_date", "metric", "main", "shadow"], [_realized_cells(day, realized[day]) for day in sorted(realized, reverse=True)])
+    elif job.outcomes is not None:
+        print("\nrealized metrics: none yet (batchscore evaluate measures the scored days once their labels mature)")
     return EXIT_OK
+
+
+def _evaluations_by_day(state_url: str, job: str, days: set[date]) -> dict:
+    """The job's evaluations of ``days`` (the ledger rows shown), by day."""
+    from jobs.lifecycle.evaluation import EvaluationStore
+
+    by_day: dict = {}
+    if days:
+        for evaluation in EvaluationStore(state_url).rows(job, start=min(days), end=max(days)):
+            if evaluation.score_date in days:
+                by_day.setdefault(evaluation.score_date, []).append(evaluation)
+    return by_day
+
+
+def _realized_json(evaluation) -> dict:
+    metric = evaluation.primary
+    return {
+        "model_name": evaluation.model_name, "model_version": evaluation.model_version, "role": evaluation.role,
+        "n": evaluation.n, "metric": metric and metric.name, "value": metric and metric.value,
+        "metrics": dict(evaluation.metrics),
+    }
+
+
+def _realized_cells(day: date, evaluations: list) -> list[str]:
+    """One line of a day: its primary metric, the main version's figure, each shadow's."""
+    from jobs.lifecycle.evaluation import MAIN
+
+    metrics = [e.primary for e in evaluations if e.primary is not None]
+    text = lambda e: f"v{e.model_version} {_metric_value(e)} n={e.n}"  # noqa: E731
+    return [
+        str(day), metrics[0].name if metrics else "",
+        ", ".join(text(e) for e in evaluations if e.role == MAIN),
+        ", ".join(text(e) for e in evaluations if e.role != MAIN),
+    ]
+
+
+def _metric_value(evaluation) -> str:
+    metric = evaluation.primary
+    return "n/a" if metric is None or metric.value is None else f"{metric.value:.4f}"
 
 
 def cmd_report(args) -> int:
@@ -50,6 +92,7 @@ def cmd_report(args) -> int:
 
     from jobs.schedule.days import local_today, parse_day
     from jobs.ledger import Ledger
+    from jobs.lifecycle.evaluation import EvaluationStore
     from jobs.report import render_html, render_json, report_data
 
     settings = resolve_settings(args)
@@ -67,7 +110,8 @@ def cmd_report(args) -> int:
         raise exc.in_context(job.name, None)
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}", hint="give the earlier day first")
-    data = report_data(job, ledger.latest_per_day(job.name, start, end), start, end)
+    evaluations = EvaluationStore(settings.state_url).rows(job.name, start=start, end=end)
+    data = report_data(job, ledger.latest_per_day(job.name, start, end), start, end, evaluations)
     text = render_json(data) if args.format == "json" else render_html(data)
     if args.out is None:
         sys.stdout.write(text)

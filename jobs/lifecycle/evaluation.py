@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -56,11 +58,38 @@ evaluations = sa.Table(
 )
 
 
+class PrimaryMetric(NamedTuple):
+    """The metric a version is judged on (``PRIMARY_METRIC``), its value (None: not measurable,
+    e.g. roc_auc of a day with one class only) and whether higher is better."""
+
+    name: str
+    value: float | None
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One row of ``batchscore_evaluations``: a version's realized metrics on one day."""
+
+    job: str
+    score_date: date
+    model_name: str
+    model_version: int
+    role: str  # MAIN | SHADOW
+    n: int  # scored rows with a matured label
+    metrics: Mapping[str, float | None]
+    evaluated_at: datetime | None = None
+
+    @property
+    def primary(self) -> PrimaryMetric | None:
+        return primary(self.metrics)
+
+
 @dataclass(frozen=True)
 class DayResult:
     day: date
     status: str  # evaluated | no scores | no labels | not matured
-    rows: tuple[dict, ...] = ()
+    rows: tuple[Evaluation, ...] = ()
 
 
 class EvaluationStore:
@@ -80,18 +109,19 @@ class EvaluationStore:
         """Create the table if it is missing."""
         self.engine  # noqa: B018 -- creating the engine creates the table
 
-    def replace_day(self, job: str, day: date, rows: list[dict]) -> None:
+    def replace_day(self, job: str, day: date, rows: list[Evaluation]) -> None:
         """The (job, day)'s rows, all replaced in one transaction."""
         with _translated(), db.connect(self.engine, "state", begin=True) as conn:
             conn.execute(evaluations.delete().where(evaluations.c.job == job, evaluations.c.score_date == day))
             if rows:
-                conn.execute(evaluations.insert(), rows)
+                conn.execute(evaluations.insert(), [asdict(r) for r in rows])
 
     def rows(
         self, job: str, *, start: date | None = None, end: date | None = None,
         model_name: str | None = None, model_version: int | None = None, role: str | None = None,
-    ) -> list[dict]:
-        """Evaluation rows of a job, oldest day first, ``metrics`` as a dict."""
+    ) -> list[Evaluation]:
+        """Evaluation rows of a job, oldest day first (then role, model, version): the one
+        reader of ``batchscore_evaluations`` (status, report, the gate)."""
         t = evaluations
         stmt = sa.select(t).where(t.c.job == job)
         for column, value in ((t.c.model_name, model_name), (t.c.model_version, model_version), (t.c.role, role)):
@@ -103,13 +133,19 @@ class EvaluationStore:
             stmt = stmt.where(t.c.score_date <= end)
         stmt = stmt.order_by(t.c.score_date, t.c.role, t.c.model_name, t.c.model_version)
         with _translated(), db.connect(self.engine, "state") as conn:
-            out = []
-            for row in conn.execute(stmt).mappings():
-                row = dict(row)
-                if isinstance(row["metrics"], str):  # some drivers hand JSON back as text
-                    row["metrics"] = json.loads(row["metrics"])
-                out.append(row)
-            return out
+            return [_evaluation(row) for row in conn.execute(stmt).mappings()]
+
+
+def _evaluation(row: Mapping) -> Evaluation:
+    metrics = row["metrics"]
+    if isinstance(metrics, str):  # some drivers hand JSON back as text
+        metrics = json.loads(metrics)
+    day = row["score_date"]
+    return Evaluation(
+        job=row["job"], score_date=day if isinstance(day, date) else date.fromisoformat(str(day)[:10]),
+        model_name=row["model_name"], model_version=int(row["model_version"]), role=row["role"], n=int(row["n"]),
+        metrics=dict(metrics), evaluated_at=row["evaluated_at"],
+    )
 
 
 def matured_end(outcomes: OutcomesConfig, today: date) -> date:
@@ -166,11 +202,10 @@ def evaluate_day(job: JobConfig, outcomes: OutcomesConfig, day: date, registry: 
         joined = _join(frame, labels, ids)
         for (name, version), group in joined.groupby(["model_name", "model_version"], sort=True):
             task, positive = _task(registry, str(name), int(version), job.output.positive_class)
-            rows.append({
-                "job": job.name, "score_date": day, "model_name": str(name), "model_version": int(version),
-                "role": role, "n": len(group), "metrics": realized_metrics(task, group, positive),
-                "evaluated_at": now,
-            })
+            rows.append(Evaluation(
+                job=job.name, score_date=day, model_name=str(name), model_version=int(version),
+                role=role, n=len(group), metrics=realized_metrics(task, group, positive), evaluated_at=now,
+            ))
     return DayResult(day, EVALUATED, tuple(rows))
 
 
@@ -275,11 +310,11 @@ def realized_metrics(task: str, joined: pd.DataFrame, positive) -> dict:
     }
 
 
-def primary(task_metrics: dict) -> tuple[str, float | None, bool] | None:
-    """(metric name, value, higher is better) of an evaluation's metrics, by what they hold."""
+def primary(task_metrics: Mapping) -> PrimaryMetric | None:
+    """The primary metric of an evaluation's metrics, by what they hold (one per task)."""
     for name, higher in PRIMARY_METRIC.values():
         if name in task_metrics:
-            return name, task_metrics[name], higher
+            return PrimaryMetric(name, task_metrics[name], higher)
     return None
 
 

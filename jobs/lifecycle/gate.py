@@ -18,7 +18,7 @@ from datetime import date
 
 from jobs.config import JobConfig
 from jobs.errors import UsageError
-from jobs.lifecycle.evaluation import MAIN, SHADOW, EvaluationStore, primary
+from jobs.lifecycle.evaluation import MAIN, SHADOW, Evaluation, EvaluationStore, PrimaryMetric
 from jobs.ledger import Ledger
 from jobs.vocabulary import RunStatus
 from pipelines.settings import Settings
@@ -58,13 +58,13 @@ def check_gate(job: JobConfig, name: str, version: int, settings: Settings) -> G
     gate = job.gate
     store = EvaluationStore(settings.state_url)
     shadow = store.rows(job.name, model_name=name, model_version=version, role=SHADOW)
-    days = sorted({r["score_date"] for r in shadow})
+    days = sorted({r.score_date for r in shadow})
     main = store.rows(job.name, role=MAIN, start=days[0], end=days[-1]) if days else []
     runs = Ledger(settings.state_url).latest_per_day(job.name, days[0], days[-1]) if days else {}
     runs = {d: r for d, r in runs.items() if d in set(days)}
     rules = (
         Rule("days", f"{len(days)} evaluated shadow day(s)", f">= {gate.min_days} (gate.min_days)", len(days) >= gate.min_days),
-        _metric_rule(shadow, [r for r in main if r["score_date"] in set(days)], gate.max_metric_drop),
+        _metric_rule(shadow, [r for r in main if r.score_date in set(days)], gate.max_metric_drop),
         _psi_rule(days, runs, version, gate.max_psi),
         _failure_rule(days, runs, version),
     )
@@ -74,30 +74,30 @@ def check_gate(job: JobConfig, name: str, version: int, settings: Settings) -> G
     )
 
 
-def _weighted(rows: list[dict]) -> tuple[str, float, bool] | None:
+def _weighted(rows: list[Evaluation]) -> PrimaryMetric | None:
     """The rows' primary metric, averaged with their row counts as weights."""
     total = weight = 0.0
     found = None
     for row in rows:
-        metric = primary(row["metrics"])
-        if metric is None or metric[1] is None:
+        metric = row.primary
+        if metric is None or metric.value is None:
             continue
         found = metric
-        total += metric[1] * row["n"]
-        weight += row["n"]
-    return None if found is None or not weight else (found[0], total / weight, found[2])
+        total += metric.value * row.n
+        weight += row.n
+    return None if found is None or not weight else found._replace(value=total / weight)
 
 
-def _metric_rule(shadow: list[dict], main: list[dict], max_drop: float) -> Rule:
+def _metric_rule(shadow: list[Evaluation], main: list[Evaluation], max_drop: float) -> Rule:
     limit = f"drop <= {max_drop:g} (gate.max_metric_drop)"
-    both = {r["score_date"] for r in main} & {r["score_date"] for r in shadow}
-    candidate = _weighted([r for r in shadow if r["score_date"] in both])
-    incumbent = _weighted([r for r in main if r["score_date"] in both])
+    both = {r.score_date for r in main} & {r.score_date for r in shadow}
+    candidate = _weighted([r for r in shadow if r.score_date in both])
+    incumbent = _weighted([r for r in main if r.score_date in both])
     if candidate is None or incumbent is None:
         return Rule("metric", "no day with realized metrics of both the candidate and the main model", limit, False)
-    metric, higher = candidate[0], candidate[2]
-    drop = incumbent[1] - candidate[1] if higher else candidate[1] - incumbent[1]
-    figure = f"{metric} {candidate[1]:.4f} vs main {incumbent[1]:.4f} on {len(both)} day(s): drop {drop:+.4f}"
+    metric = candidate.name
+    drop = incumbent.value - candidate.value if candidate.higher_is_better else candidate.value - incumbent.value
+    figure = f"{metric} {candidate.value:.4f} vs main {incumbent.value:.4f} on {len(both)} day(s): drop {drop:+.4f}"
     return Rule("metric", figure, limit, drop <= max_drop)
 
 

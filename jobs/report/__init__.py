@@ -1,7 +1,8 @@
 """``batchscore report``: a job's days as one self-contained HTML page (or JSON).
 
 ``report_data`` turns the ledger's rows into plain data (one entry per day, the thresholds in
-force, where the model changed, the latest run's per-feature figures); ``render_html`` draws
+force, where the model changed, the latest run's per-feature figures, the realized metrics and
+the shadow versions' figures: ``jobs.report.realized``); ``render_html`` draws
 its plots with matplotlib (Agg, PNG embedded as base64: no network needed to view it) into
 ``template.html``. Nothing here reads the clock or the database.
 """
@@ -9,9 +10,9 @@ its plots with matplotlib (Agg, PNG embedded as base64: no network needed to vie
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from importlib import resources
 from string import Template
@@ -20,6 +21,9 @@ from jobs.config import JobConfig
 from jobs.schedule.cron import next_fire
 from jobs.schedule.days import day_range
 from jobs.errors import UsageError
+from jobs.lifecycle.evaluation import Evaluation
+from jobs.report.cells import escaped as _e, number as _num
+from jobs.report.realized import realized_data, realized_html, shadow_data, shadow_html
 from jobs.run_stats import RunStats
 from jobs.vocabulary import DEFAULT_MAX_NULL_FRACTION, RunStatus
 
@@ -27,8 +31,11 @@ NOT_RUN = "not run"
 MODERATE_PSI = 0.1  # the usual "moderate shift" line drawn under the job's own max_psi
 
 
-def report_data(job: JobConfig, latest: dict[date, dict], start: date, end: date) -> dict:
-    """Plain, JSON-ready data of the report: ``latest`` is the decisive ledger row per day."""
+def report_data(
+    job: JobConfig, latest: dict[date, dict], start: date, end: date, evaluations: Sequence[Evaluation] = (),
+) -> dict:
+    """Plain, JSON-ready data of the report: ``latest`` is the decisive ledger row per day,
+    ``evaluations`` the job's realized metrics of the period (``EvaluationStore.rows``)."""
     days = []
     for day in day_range(start, end):
         row = latest.get(day)
@@ -51,10 +58,12 @@ def report_data(job: JobConfig, latest: dict[date, dict], start: date, end: date
         "source": f"{job.source.kind} {job.source.describe()}",
         "output": f"{job.output.kind} {job.output.describe()}",
         "model": f"{job.pipeline.name} @ {job.pipeline.version}",
-        "thresholds": {"quality": job.quality.model_dump(), "drift": job.drift.model_dump()},
+        "thresholds": {"quality": job.quality.model_dump(), "drift": job.drift.model_dump(), "gate": job.gate.model_dump()},
         "days": days,
         "model_changes": changes,
         "latest": _latest(latest_run),
+        "realized": realized_data([e for e in evaluations if start <= e.score_date <= end]),
+        "shadow": shadow_data({d: r for d, r in latest.items() if start <= d <= end}),
     }
 
 
@@ -111,7 +120,7 @@ def render_json(data: dict) -> str:
 
 # --- HTML ----------------------------------------------------------------------------------
 
-PLOTS = ("rows", "rejects", "scores", "psi", "model")
+PLOTS = ("rows", "rejects", "scores", "psi", "model", "realized")  # realized: only with evaluations
 
 
 def render_html(data: dict) -> str:
@@ -124,15 +133,17 @@ def render_html(data: dict) -> str:
         end=data["end"],
         summary=_summary(data),
         checks=_checks(data),
-        **{f"plot_{name}": _img(name, png) for name, png in plots.items()},
+        **{f"plot_{name}": _img(name, png) for name, png in plots.items() if name != "realized"},
         model_changes=_model_changes(data),
+        realized=realized_html(data, _img("realized", plots["realized"]) if "realized" in plots else None),
+        shadow=shadow_html(data),
         drift_table=_drift_table(data),
         day_table=_day_table(data),
     )
 
 
 def draw_plots(data: dict) -> dict[str, bytes]:
-    """PNG bytes of each plot in ``PLOTS``."""
+    """PNG bytes of each plot in ``PLOTS`` that has something to draw."""
     try:
         import matplotlib
 
@@ -145,6 +156,8 @@ def draw_plots(data: dict) -> dict[str, bytes]:
     out = {}
     for name in PLOTS:
         fig = getattr(report_plots, name)(plt, data)
+        if fig is None:
+            continue
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         plt.close(fig)
@@ -155,18 +168,6 @@ def draw_plots(data: dict) -> dict[str, bytes]:
 def _img(name: str, png: bytes) -> str:
     encoded = base64.b64encode(png).decode("ascii")
     return f'<img id="plot-{name}" class="plot" alt="{name} per day" src="data:image/png;base64,{encoded}">'
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _num(value, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
 
 
 def _summary(data: dict) -> str:

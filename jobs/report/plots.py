@@ -125,3 +125,26 @@ def model(plt, data: dict):
         ax.annotate(f"v{change['from']}→v{change['to']}", (day - 0.5, change["to"]), textcoords="offset points",
                     xytext=(4, 8), fontsize=8)
     return fig
+
+
+def realized(plt, data: dict):
+    """One line per (version, role): solid for the main model, dashed for a shadow; None
+    without evaluations (the section says so instead)."""
+    realized_ = data["realized"]
+    if not realized_["rows"]:
+        return None
+    better = "higher" if realized_["higher_is_better"] else "lower"
+    fig, ax = _axes(plt, data, f"Realized {realized_['metric']} per day ({better} is better): solid main, dashed shadow",
+                    realized_["metric"])
+    lines: dict[tuple[int, str], dict[int, float]] = {}
+    for r in realized_["rows"]:
+        if r["value"] is not None:
+            lines.setdefault((r["model_version"], r["role"]), {})[date.fromisoformat(r["day"]).toordinal()] = r["value"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (version, role), points in sorted(lines.items(), key=lambda item: (item[0][1] != "main", item[0][0])):
+        x = sorted(points)
+        main = role == "main"
+        ax.plot(x, [points[v] for v in x], "o-" if main else "s--", ms=4, lw=1.5 if main else 1,
+                color=colors[version % len(colors)], label=f"v{version} {role}")
+    ax.legend(loc="best", fontsize=8)
+    return fig

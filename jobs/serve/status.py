@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from jobs.config import JobConfig
 from jobs.ledger import Ledger
+from jobs.lifecycle.evaluation import EvaluationStore
 from jobs.report import next_fire_text, quality_cells, render_html, report_data
 from pipelines.settings import Settings
 
@@ -79,7 +80,8 @@ def render_report(settings: Settings, job: JobConfig) -> str:
     days = [r["score_date"] for r in ledger.history(job.name)]
     end = max(days) if days else datetime.now(timezone.utc).date()
     start = end - timedelta(days=REPORT_DAYS - 1)
-    return render_html(report_data(job, ledger.latest_per_day(job.name, start, end), start, end))
+    evaluations = EvaluationStore(settings.state_url).rows(job.name, start=start, end=end)
+    return render_html(report_data(job, ledger.latest_per_day(job.name, start, end), start, end, evaluations))
 
 
 def _e(value) -> str:
