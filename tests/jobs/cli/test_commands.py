@@ -106,7 +106,9 @@ def test_status_json_has_the_ledgers_columns_newest_first(project):
     assert set(rows[0]) == {
         "run_id", "job", "score_date", "status", "attempt", "started_at", "finished_at", "rows_read",
         "rows_written", "rows_rejected", "model_name", "model_version", "engine", "error", "stats", "output_target",
+        "realized",  # the day's evaluations (batchscore evaluate); none here
     }
+    assert rows[0]["realized"] == []
     assert rows[1]["status"] == "succeeded" and isinstance(rows[1]["stats"], dict)
     assert rows[1]["started_at"].endswith("+00:00")
 

@@ -20,12 +20,17 @@ def test_the_demo_walks_train_shadow_evaluate_gate_refused_then_passed_promote_r
     out = done.stdout
     trained = out.split("$ batchscore train churn_daily")[1]
     assert "staging -> v" in trained
+    version = trained.split("staging -> v")[1].split()[0]
     refused, passed = out.split("gate churn_daily for churn v")[1:3]
     assert refused.split("\n")[0].endswith(": FAIL") and "did not pass the gate" in refused and "(exit 1: refused" in refused
     assert passed.split("\n")[0].endswith(": pass") and "production -> v" in passed
     assert " shadow churn v" in out and "7 day(s) evaluated" in out
     history = out.split("$ batchscore pipeline history churn")[1]
     assert "a week of shadow days" in history and "pass (churn_daily)" in history
-    assert (work / "report.html").stat().st_size > 10_000
+    status = out.split("$ batchscore status churn_daily")[1]
+    realized = status.split("realized metrics (batchscore evaluate)")[1].split("\n\n")[0].splitlines()[2:]
+    assert len(realized) == 7 and all(" roc_auc  v1 0." in line and f" v{version} 0." in line for line in realized)
+    report = (work / "report.html").read_text()
+    assert len(report) > 10_000 and 'id="plot-realized"' in report and "No shadow scores yet" not in report
     # The demo project itself is left as it was: its job file names no shadow.
     assert "shadow" not in (REPO / "configs" / "churn_daily.yaml").read_text()

@@ -27,7 +27,7 @@ REJECTS = date(2026, 11, 20)  # 3 rows with a plan the v2 model refuses
 SWITCH = date(2026, 11, 13)  # the first day scored with v2
 N = 1000  # customers a day: enough that a normal day's PSI noise stays well under 0.2
 pytestmark = pytest.mark.slow  # a 30-day backfill: about 25 s
-SECTIONS = ["summary", "checks", "rows", "rejects", "scores", "psi", "model", "feature-drift", "days"]
+SECTIONS = ["summary", "checks", "rows", "rejects", "scores", "psi", "model", "realized", "shadow", "feature-drift", "days"]
 
 
 def _alter(warehouse, day: date, assignment: str, where: str = "1 = 1") -> None:
@@ -123,6 +123,11 @@ def test_report_has_every_section_and_every_plot_inline(page):
         png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert parser.links == [] and "http" not in text.replace("http-equiv", "")  # nothing to fetch
+
+
+def test_report_of_a_job_without_evaluations_or_shadows_says_none_yet(page):
+    _, text = page
+    assert "No realized metrics yet" in text and "No shadow scores yet" in text
 
 
 def test_report_day_table_shows_the_drifted_and_the_stopped_day(page):
