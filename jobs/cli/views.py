@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from jobs import config as config_mod
 from jobs.cli.common import print_table, resolve_settings, utc_now
 from jobs.report import next_fire_text, quality_cells
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
+
+if TYPE_CHECKING:
+    from jobs.lifecycle.evaluation import Evaluation
 
 
 def cmd_status(args) -> int:
@@ -48,11 +52,11 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-def _evaluations_by_day(state_url: str, job: str, days: set[date]) -> dict:
+def _evaluations_by_day(state_url: str, job: str, days: set[date]) -> dict[date, list[Evaluation]]:
     """The job's evaluations of ``days`` (the ledger rows shown), by day."""
     from jobs.lifecycle.evaluation import EvaluationStore
 
-    by_day: dict = {}
+    by_day: dict[date, list[Evaluation]] = {}
     if days:
         for evaluation in EvaluationStore(state_url).rows(job, start=min(days), end=max(days)):
             if evaluation.score_date in days:
@@ -60,7 +64,7 @@ def _evaluations_by_day(state_url: str, job: str, days: set[date]) -> dict:
     return by_day
 
 
-def _realized_json(evaluation) -> dict:
+def _realized_json(evaluation: Evaluation) -> dict:
     metric = evaluation.primary
     return {
         "model_name": evaluation.model_name, "model_version": evaluation.model_version, "role": evaluation.role,
@@ -69,22 +73,22 @@ def _realized_json(evaluation) -> dict:
     }
 
 
-def _realized_cells(day: date, evaluations: list) -> list[str]:
+def _realized_cells(day: date, evaluations: list[Evaluation]) -> list[str]:
     """One line of a day: its primary metric, the main version's figure, each shadow's."""
     from jobs.lifecycle.evaluation import MAIN
 
     metrics = [e.primary for e in evaluations if e.primary is not None]
-    text = lambda e: f"v{e.model_version} {_metric_value(e)} n={e.n}"  # noqa: E731
     return [
         str(day), metrics[0].name if metrics else "",
-        ", ".join(text(e) for e in evaluations if e.role == MAIN),
-        ", ".join(text(e) for e in evaluations if e.role != MAIN),
+        ", ".join(_version_figure(e) for e in evaluations if e.role == MAIN),
+        ", ".join(_version_figure(e) for e in evaluations if e.role != MAIN),
     ]
 
 
-def _metric_value(evaluation) -> str:
+def _version_figure(evaluation: Evaluation) -> str:
     metric = evaluation.primary
-    return "n/a" if metric is None or metric.value is None else f"{metric.value:.4f}"
+    value = "n/a" if metric is None or metric.value is None else f"{metric.value:.4f}"
+    return f"v{evaluation.model_version} {value} n={evaluation.n}"
 
 
 def cmd_report(args) -> int:
