@@ -45,11 +45,11 @@ def _expected_auc(lc: Lifecycle) -> dict[tuple[str, int, str], float]:
 
 
 def _section(text: str, name: str) -> str:
-    return re.search(f'<section id="{name}">(.*?)</section>', text, re.S).group(1)
+    return re.search(f'<section id="{name}">(.*?)</section>', text, re.DOTALL).group(1)
 
 
 def _cells(section: str) -> list[list[str]]:
-    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S) if "<td>" in row]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.DOTALL) if "<td>" in row]
 
 
 def test_report_plots_and_tables_the_realized_metric_per_day_version_and_role_and_the_shadow_figures(lc, tmp_path):
