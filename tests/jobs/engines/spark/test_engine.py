@@ -405,13 +405,13 @@ def test_sql_reads_split_on_the_id_column_into_parallel_queries(spark, warehouse
 # --- the executor's side -------------------------------------------------------------------
 
 class Shipped:
-    """Stands for a Spark broadcast: what an executor reads as ``.value``."""
+    """Stands for a Spark broadcast: what an executor reads as ``.value`` (a model handle)."""
 
-    def __init__(self, value: bytes) -> None:
+    def __init__(self, value) -> None:
         self._value, self.reads = value, 0
 
     @property
-    def value(self) -> bytes:
+    def value(self):
         self.reads += 1
         return self._value
 
@@ -426,6 +426,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     from jobs.engines import ScoringTask
     from jobs.quality.monitor import RunMonitor
     from jobs.output import Lineage, output_schema
+    from pipelines.model import ModelHandle
     from pipelines.registry import Registry
 
     registry = Registry(project.models_root)
@@ -449,14 +450,14 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     stats, checks = Accumulator(), Accumulator()
     monitor = RunMonitor.for_task(task, registry.load(version).pipeline)
     forget_pipelines()  # this test's process plays one executor's Python worker
-    shipped = Shipped(good)
+    shipped = Shipped(ModelHandle(version, good))
     for _ in range(2):  # two partitions (or two days of a backfill) on the same worker
         scored = list(partition_scorer(shipped, task, source, schema, stats, checks, monitor)([batch]))
         assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
     assert shipped.reads == 1  # unpickled once, then kept by its checked sha256
     forget_pipelines()  # a worker that has not unpickled it yet
     with pytest.raises(ScoringError) as failed:
-        list(partition_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
+        list(partition_scorer(Shipped(ModelHandle(version, good + b"\0")), task, source, schema, stats, checks, monitor)([batch]))
     # On the driver, the marked error becomes the registry's own again.
     error = translate(Exception(f"Traceback (most recent call last):\njobs.errors.ScoringError: {failed.value.what}"), "x")
     assert type(error) is ModelIntegrityError and "changed since it was registered" in error.what
