@@ -12,12 +12,15 @@ is missing, changed or cannot be loaded here means scikit-learn, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.metadata
+import io
 import logging
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,15 +76,22 @@ def compile_verified(pipeline, frame: pd.DataFrame | None, spec: ModelSpec, dire
     if toolchain is None:
         raise RuntimeRefused(f"{label}: no C compiler (gcc or cc) to compile the treelite runtime",
                              hint="install gcc and libc6-dev, or register it without --runtime treelite")
+    chatter = io.StringIO()  # treelite and tl2cgen print their progress: a debug log, not stdout
     try:
-        model = treelite.sklearn.import_model(estimator)
-        tl2cgen.export_lib(model, toolchain=Path(toolchain).name, libpath=directory / LIBRARY_FILE,
-                           params={"parallel_comp": 8})
+        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+            # NaN among a HistGradientBoosting's categories is cast to an integer: the probes judge it.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            model = treelite.sklearn.import_model(estimator)
+            tl2cgen.export_lib(model, toolchain=Path(toolchain).name, libpath=directory / LIBRARY_FILE,
+                               params={"parallel_comp": 8})
     except Exception as exc:  # an unsupported estimator or a failed compile: both refuse the runtime
         raise RuntimeRefused(
             f"{label}: treelite cannot compile its {type(estimator).__name__}: {type(exc).__name__}: {first_line(exc)}",
             hint="register it without --runtime treelite (scikit-learn scores it)",
         ) from exc
+    finally:
+        for line in chatter.getvalue().splitlines():
+            log.debug("%s: %s", label, line)
     data = (directory / LIBRARY_FILE).read_bytes()
     compiled = with_compiled(pipeline, data)
     diff, rows = _largest_difference(pipeline, compiled, conform(frame[spec.feature_names], spec), spec)
