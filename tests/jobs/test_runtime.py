@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 
 import joblib
 import numpy as np
@@ -17,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
 from pipelines.errors import RuntimeRefused
-from pipelines.runtime import LIBRARY_FILE, MAX_DIFF
+from pipelines.runtime import LIBRARY_FILE, MAX_DIFF, runtime_of
 from tests.jobs.helpers import DAY, N_CUSTOMERS, assert_one_line_error
 
 pytest.importorskip("tl2cgen")
@@ -78,6 +79,11 @@ def test_an_hgb_pipeline_compiled_with_treelite_scores_the_day_as_scikit_learn_a
     difference = np.abs(fast["score"].to_numpy() - slow["score"].to_numpy()).max()
     assert difference <= MAX_DIFF
     assert fast["score"].std() > 0.01  # the scores vary: the trees split, this is no constant
+    loaded = project.registry.load(project.registry.resolve("churn", compiled))
+    day = make_customer_frame(DAY, N_CUSTOMERS)[list(churn.FEATURES)]
+    shipped = pickle.loads(pickle.dumps(loaded.pipeline))  # as the pandas engine's workers get it
+    assert loaded.runtime == "treelite" and runtime_of(shipped) == "treelite"
+    assert np.array_equal(shipped.predict_proba(day), loaded.pipeline.predict_proba(day))
 
 
 def test_a_logistic_regression_cannot_be_compiled_and_is_refused_with_one_line(project):

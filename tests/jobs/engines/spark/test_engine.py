@@ -191,6 +191,29 @@ def test_spark_reads_parquet_itself_to_write_sql_and_scores_like_pandas(project,
 
 # --- atomic, idempotent days -------------------------------------------------------------
 
+@pytest.mark.slow
+def test_a_treelite_version_scores_the_same_bits_on_spark_as_on_pandas_and_its_workers(project, warehouse):
+    pytest.importorskip("tl2cgen")
+    import pandas as pd
+
+    from pipelines.registry import Registry
+
+    frame = pd.read_parquet(warehouse.training_path)
+    pipeline = churn.build_hgb_pipeline(20).fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
+    Registry(project.models_root).register(
+        "churn_tl", pipeline, training_frame=frame[list(churn.FEATURES)], alias="production", runtime="treelite"
+    )
+    url = warehouse.sqlite_url
+    for engine, workers in (("pandas", 1), ("pandas", 2), ("spark", 1)):
+        name = f"treelite_{engine}_{workers}"
+        job = write_job(project, name, sql_source(url), {"kind": "sql", "url": url, "table": name},
+                        pipeline={"name": "churn_tl", "version": "production"}, workers=workers)
+        assert run_day(job, END, project, engine=engine, force=True).rows_written == N
+        assert Ledger(project.state_url).history(name)[0]["stats"]["runtime"] == "treelite"
+    alone, workers, spark = (sql_rows(url, f"treelite_{e}_{w}") for e, w in (("pandas", 1), ("pandas", 2), ("spark", 1)))
+    assert len(alone) == N and alone == workers == spark
+
+
 def test_spark_rerun_replaces_the_sql_day_without_duplicates_and_keeps_other_days(project, warehouse):
     url = warehouse.sqlite_url
     job = write_job(project, "rerun_sql", sql_source(url), {"kind": "sql", "url": url, "table": "rerun_scores"})
