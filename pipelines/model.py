@@ -118,10 +118,11 @@ def verified_library(mv: ModelVersion) -> tuple[bytes | None, tuple[str, ...]]:
         return None, (f"{mv.label}: its treelite library cannot be read ({type(exc).__name__}); scored with scikit-learn",)
     actual = hashlib.sha256(data).hexdigest()
     if actual != mv.runtime.sha256:
-        return None, (
+        changed = (
             f"{mv.label}: its treelite library changed since it was registered (sha256 {actual[:12]}… != "
-            f"{mv.runtime.sha256[:12]}… recorded); scored with scikit-learn",
+            f"{mv.runtime.sha256[:12]}… recorded); scored with scikit-learn"
         )
+        return None, (changed,)
     try:
         load_predictor(data)
     except Exception as exc:  # a foreign architecture, a missing tl2cgen: scikit-learn scores it

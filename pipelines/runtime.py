@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.basics import first_line
-from pipelines.errors import RuntimeRefused, UsageError
+from pipelines.errors import BatchScoreError, RuntimeRefused, UsageError
 from pipelines.spec import REGRESSION, ModelSpec, conform
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,18 @@ def compile_verified(pipeline, frame: pd.DataFrame | None, spec: ModelSpec, dire
         for line in chatter.getvalue().splitlines():
             log.debug("%s: %s", label, line)
     data = (directory / LIBRARY_FILE).read_bytes()
-    compiled = with_compiled(pipeline, data)
-    diff, rows = _largest_difference(pipeline, compiled, conform(frame[spec.feature_names], spec), spec)
-    if not diff <= MAX_DIFF:  # NaN refuses too
-        (directory / LIBRARY_FILE).unlink()
+    try:
+        compiled = with_compiled(pipeline, data)
+        diff, rows = _largest_difference(pipeline, compiled, conform(frame[spec.feature_names], spec), spec)
+    except BatchScoreError:
+        raise
+    except Exception as exc:  # a library that does not load or score here cannot be checked: refused
+        raise RuntimeRefused(
+            f"{label}: the compiled treelite runtime cannot be checked against scikit-learn: "
+            f"{type(exc).__name__}: {first_line(exc)}",
+            hint="register it without --runtime treelite (scikit-learn scores it)",
+        ) from exc
+    if not diff <= MAX_DIFF:  # NaN refuses too (the registry removes the unfinished version)
         raise RuntimeRefused(
             f"{label}: the treelite runtime differs from scikit-learn by up to {diff:.3g} on {rows} rows of the "
             f"training sample and probes (limit {MAX_DIFF:g})",
