@@ -68,6 +68,7 @@ def test_an_hgb_pipeline_compiled_with_treelite_scores_the_day_as_scikit_learn_a
     assert json.loads(project.cli("pipeline", "show", "churn", str(plain)).out)["runtime"] == "sklearn"
 
     project.write_job()
+    assert "runtime treelite" in project.cli("validate", "churn").out
     assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     fast = project.scores(DAY)
     assert project.cli("run", "churn", "--date", DAY.isoformat(), "--force", "--pipeline-version", str(plain)).code == 0
