@@ -203,7 +203,7 @@ class _Run:
             exc.in_context(self.job.name, self.day)
         message = str(exc) or type(exc).__name__
         checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
-        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings}))
+        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings, "runtime": self.runtime}))
         # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
         level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
         log.log(level, "%s %s: run %s failed: %s", self.job.name, self.day, self.claim.run_id, message)
