@@ -68,8 +68,8 @@ def build_hgb_pipeline(max_iter: int = 100) -> Pipeline:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.preprocessing import OrdinalEncoder
 
-    # A missing category is a category of its own: the compiled trees route a missing value of a
-    # categorical feature the model was fitted with otherwise than scikit-learn, and are refused.
+    # A missing category is a category of its own: left missing (region has some), the compiled
+    # trees route some missing values otherwise than scikit-learn, and the runtime is refused.
     codes = Pipeline([
         ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
         ("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)),
