@@ -19,6 +19,7 @@ from pipelines.errors import (  # noqa: F401  (re-exported: one import place for
     ModelError,
     ModelIntegrityError,
     ModelNotFound,
+    RuntimeRefused,
     SchemaMismatch,
     ScoringError,
     TransientError,

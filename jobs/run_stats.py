@@ -16,7 +16,8 @@ demo). One ``to_json``/``from_json``: the JSON shape users query is written down
      "shadow":   {version: {"model", "ref", "rows", "psi", "spearman", "top_decile_overlap",
                             "mean_abs_diff", "paired_sample", "seconds"}
                   | {version or unresolved ref: {"error", "ref"}}}     (pipeline.shadow; jobs.shadow)
-     "spark":    {"application_id", "master", "version"}}             (spark engine only)
+     "spark":    {"application_id", "master", "version"}              (spark engine only)
+     "runtime":  "sklearn" | "treelite"}      what scored the final estimator (pipelines.runtime)
 
 Every section is optional: a run that failed early has only some of them.
 """
@@ -157,6 +158,7 @@ class RunStats:
     drift: DriftFigures = field(default_factory=DriftFigures)
     engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}
     shadow: Mapping[str, ShadowComparison] = field(default_factory=dict)  # by version (str), as in the JSON
+    runtime: str | None = None  # sklearn | treelite; None: not recorded (a run from before runtimes)
     extra: Mapping = field(default_factory=dict, repr=False)  # keys this version does not know, kept
 
     @classmethod
@@ -170,6 +172,7 @@ class RunStats:
             drift=DriftFigures(data.pop("drift", None) or _EMPTY),
             engine={"spark": data.pop("spark")} if "spark" in data else _EMPTY,
             shadow={str(k): ShadowComparison(v or _EMPTY) for k, v in (data.pop("shadow", None) or {}).items()},
+            runtime=data.pop("runtime", None),
             extra=data,
         )
 
@@ -195,6 +198,8 @@ class RunStats:
             out["drift"] = dict(self.drift.data)
         if self.shadow:
             out["shadow"] = {key: dict(figures.data) for key, figures in self.shadow.items()}
+        if self.runtime is not None:
+            out["runtime"] = self.runtime
         out.update({name: dict(facts) for name, facts in self.engine.items()})
         out.update(self.extra)
         return json.loads(json.dumps(out, default=_default))

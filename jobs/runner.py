@@ -23,7 +23,7 @@ from jobs.shadow import check_engine, resolve_shadows
 from jobs.sinks import open_sink, output_target
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
-from pipelines.model import ModelVersion, version_warnings
+from pipelines.model import ModelHandle, ModelVersion, version_warnings
 from pipelines.registry import Registry
 from pipelines.settings import Settings
 from pipelines.spec import BINARY, positive_index
@@ -87,7 +87,7 @@ def run_day(
         version = run.chose(choice)
         task = run.task(version)
         shadows = resolve_shadows(registry, job.pipeline.shadow, version, task.lineage, job.output.positive_class)
-        result = run_engine(engine_name, replace(task, shadows=shadows), registry.handle(version), progress)
+        result = run_engine(engine_name, replace(task, shadows=shadows), run.handle(registry, version), progress)
         outcome = run.succeeded(version, result)
     except BaseException as exc:
         run.failed(exc)
@@ -120,6 +120,7 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
     warnings: tuple[str, ...] = ()
     choice: ModelChoice | None = None
+    runtime: str | None = None  # what scores the final estimator: sklearn | treelite
 
     def chose(self, choice: ModelChoice) -> ModelVersion:
         """Record the model the day is scored with (and how it was chosen); its library drift
@@ -134,6 +135,16 @@ class _Run:
             self.job.name, self.day, self.claim.run_id, self.claim.attempt, version.name, version.version, self.engine,
         )
         return version
+
+    def handle(self, registry: Registry, version: ModelVersion) -> ModelHandle:
+        """The version's handle; a compiled library that cannot be used is a warning (the day
+        is scored with scikit-learn), and the runtime is recorded."""
+        handle = registry.handle(version)
+        self.runtime = handle.runtime
+        for warning in handle.warnings:
+            log.warning("%s %s: %s", self.job.name, self.day, warning)
+        self.warnings += handle.warnings
+        return handle
 
     def task(self, version: ModelVersion) -> ScoringTask:
         job, day = self.job, self.day
@@ -167,7 +178,7 @@ class _Run:
         stats = RunStats.from_json({
             **result.checks, **result.details, "scores": result.scores, **({"shadow": result.shadow} if result.shadow else {}),
             "timings": {**result.timings, "total": round(seconds, 4)}, "warnings": self.warnings,
-            "model_choice": self.choice.to_json(),
+            "model_choice": self.choice.to_json(), "runtime": self.runtime,
         })
         self.ledger.finish(
             self.claim, rows_read=result.rows_read, rows_written=result.rows_written,
@@ -192,7 +203,7 @@ class _Run:
             exc.in_context(self.job.name, self.day)
         message = str(exc) or type(exc).__name__
         checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
-        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings}))
+        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings, "runtime": self.runtime}))
         # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
         level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
         log.log(level, "%s %s: run %s failed: %s", self.job.name, self.day, self.claim.run_id, message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pipelines.registry import DEFAULT_ALIAS  # noqa: F401  (re-exported: the registry owns it)
+from pipelines.runtime import RUNTIMES, SKLEARN  # noqa: F401  (re-exported: the runtime owns them)
 
 
 class RunStatus(StrEnum):

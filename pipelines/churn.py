@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -59,6 +60,26 @@ def build_pipeline() -> Pipeline:
         ]
     )
     return Pipeline([("features", features), ("model", LogisticRegression(max_iter=1000))])
+
+
+def build_hgb_pipeline(max_iter: int = 100) -> Pipeline:
+    """Ordinal codes for the categoricals, then a HistGradientBoostingClassifier that splits on
+    them as categories: a tree model ``pipeline register --runtime treelite`` can compile."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.preprocessing import OrdinalEncoder
+
+    # A missing category is a category of its own: left missing (region has some), the compiled
+    # trees route some missing values otherwise than scikit-learn, and the runtime is refused.
+    codes = Pipeline([
+        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+        ("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)),
+    ])
+    features = ColumnTransformer(
+        [("numeric", "passthrough", list(FEATURES_NUMERIC)), ("categorical", codes, list(FEATURES_CATEGORICAL))]
+    )
+    categorical = list(range(len(FEATURES_NUMERIC), len(FEATURES)))
+    model = HistGradientBoostingClassifier(max_iter=max_iter, categorical_features=categorical, random_state=0)
+    return Pipeline([("features", features), ("model", model)])
 
 
 def build() -> Pipeline:

@@ -85,6 +85,10 @@ class ModelIntegrityError(ModelError):
     """The model file on disk no longer matches the sha256 recorded at registration."""
 
 
+class RuntimeRefused(UsageError):
+    """A compiled runtime asked for at registration cannot score as scikit-learn does (exit 2)."""
+
+
 class ScoringError(BatchScoreError):
     """The pipeline raised, or produced NaN/inf scores, on the day's rows."""
 

@@ -17,7 +17,9 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from pipelines.basics import first_line
 from pipelines.errors import ModelError, ModelIntegrityError, TransientError
+from pipelines.runtime import LIBRARY_FILE, SKLEARN, TREELITE, RuntimeRecord, load_library, load_predictor
 from pipelines.spec import Feature, ModelSpec
 
 MODEL_FILE = "model.joblib"
@@ -41,10 +43,15 @@ class ModelVersion:
     profile: dict | None = None  # per-feature training profile (pipelines.profile)
     train_start: str | None = None  # ISO days of the training window, when known
     train_end: str | None = None
+    runtime: RuntimeRecord | None = None  # the compiled runtime it was registered with, if any
 
     @property
     def model_path(self) -> Path:
         return self.directory / MODEL_FILE
+
+    @property
+    def library_path(self) -> Path:
+        return self.directory / LIBRARY_FILE
 
     @property
     def spec(self) -> ModelSpec:
@@ -60,6 +67,7 @@ class LoadedModel:
     version: ModelVersion
     pipeline: object
     warnings: tuple[str, ...] = ()
+    runtime: str = SKLEARN  # what scores its final estimator: sklearn | treelite
 
 
 _PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib": "joblib"}
@@ -81,14 +89,45 @@ def library_versions() -> dict[str, str]:
 @dataclass(frozen=True)
 class ModelHandle:
     """What an engine is given of a model: the version's record, its file's bytes (sha256
-    checked when read) and ``load()``. Spark broadcasts ``data``; executors ``unpickle`` it."""
+    checked when read), its compiled library when it has one that loads here, and ``load()``.
+    Spark broadcasts the handle; executors ``load`` it."""
 
     version: ModelVersion
     data: bytes
+    library: bytes | None = None  # runtime treelite: the library's bytes, checked and loadable here
+    warnings: tuple[str, ...] = ()  # why a registered library is not used
+
+    @property
+    def runtime(self) -> str:
+        return TREELITE if self.library is not None else SKLEARN
 
     def load(self) -> object:
-        """The fitted pipeline (scikit-learn is imported here, on first use)."""
-        return unpickle(self.data, self.version)
+        """The fitted pipeline (scikit-learn is imported here, on first use), its final
+        estimator compiled when the handle has the library (scikit-learn where it cannot load)."""
+        return load_library(unpickle(self.data, self.version), self.library, self.version.label)[0]
+
+
+def verified_library(mv: ModelVersion) -> tuple[bytes | None, tuple[str, ...]]:
+    """The compiled library's bytes, when the version has one that is intact and loads here;
+    else None and why (the version is then scored with scikit-learn)."""
+    if mv.runtime is None:
+        return None, ()
+    try:
+        data = mv.library_path.read_bytes()
+    except OSError as exc:
+        return None, (f"{mv.label}: its treelite library cannot be read ({type(exc).__name__}); scored with scikit-learn",)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != mv.runtime.sha256:
+        changed = (
+            f"{mv.label}: its treelite library changed since it was registered (sha256 {actual[:12]}… != "
+            f"{mv.runtime.sha256[:12]}… recorded); scored with scikit-learn"
+        )
+        return None, (changed,)
+    try:
+        load_predictor(data)
+    except Exception as exc:  # a foreign architecture, a missing tl2cgen: scikit-learn scores it
+        return None, (f"{mv.label}: its treelite library cannot be loaded ({type(exc).__name__}: {first_line(exc)}); scored with scikit-learn",)
+    return data, ()
 
 
 def verified_bytes(mv: ModelVersion) -> bytes:

@@ -41,8 +41,10 @@ from pipelines.model import (
     library_versions,
     unpickle,
     verified_bytes,
+    verified_library,
     version_warnings,
 )
+from pipelines.runtime import RUNTIMES, SKLEARN, TREELITE, RuntimeRecord, compile_verified, load_library
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
 from pipelines import history
@@ -75,15 +77,20 @@ class Registry:
         metrics: Mapping | None = None,
         training_window: tuple[date, date] | None = None,
         reason: str | None = None,
+        runtime: str = SKLEARN,
     ) -> int:
         """Store a fitted pipeline as the next version of ``name``; returns the version.
 
         ``training_window``: the first and last day of the data it was fitted (and evaluated)
         on, recorded as ``train_start``/``train_end``; ``reason`` goes to the alias history.
+        ``runtime="treelite"``: its final estimator is compiled too and checked against
+        scikit-learn on ``training_frame`` (``pipelines.runtime``); ``RuntimeRefused`` if it differs.
         """
         _check_name(name, "model name")
         if alias is not None:
             _check_name(alias, "alias")
+        if runtime not in RUNTIMES:
+            raise UsageError(f"unknown runtime {runtime!r}", hint=f"runtimes: {', '.join(RUNTIMES)}")
         _check_fitted(pipeline, f"the pipeline given for {name}")
         meta = self._describe(name, pipeline, training_frame, _plain_metrics(metrics))
         if training_window is not None:
@@ -96,6 +103,10 @@ class Registry:
             joblib.dump(pipeline, tmp / MODEL_FILE)
             _fsync(tmp / MODEL_FILE)
             meta["sha256"] = hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest()
+            if runtime == TREELITE:
+                # Numbered as it will most likely be: the number only appears in a refusal.
+                spec = _spec(meta, max(self._version_numbers(model_dir), default=0) + 1)
+                meta["runtime"] = compile_verified(pipeline, training_frame, spec, tmp).to_json()
             version = self._install(model_dir, tmp, meta)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # cleanup only; the error propagates
@@ -105,13 +116,8 @@ class Registry:
         return version
 
     def register_file(
-        self,
-        name: str,
-        path: Path | str,
-        *,
-        alias: str | None = None,
-        training_frame: pd.DataFrame | None = None,
-        metrics: Mapping | None = None,
+        self, name: str, path: Path | str, *, alias: str | None = None,
+        training_frame: pd.DataFrame | None = None, metrics: Mapping | None = None, runtime: str = SKLEARN,
     ) -> int:
         """Register a pipeline saved with joblib; it must be a fitted scikit-learn estimator."""
         path = Path(path)
@@ -125,7 +131,7 @@ class Registry:
                 hint="save the fitted pipeline with joblib.dump(pipeline, path)",
             ) from exc
         return self.register(
-            name, pipeline, training_frame=training_frame, alias=alias, metrics=metrics
+            name, pipeline, training_frame=training_frame, alias=alias, metrics=metrics, runtime=runtime
         )
 
     def promote(
@@ -258,13 +264,17 @@ class Registry:
 
     def handle(self, mv: ModelVersion) -> ModelHandle:
         """What an engine gets of a version: its record, its file's bytes (read once, sha256
-        checked) and ``load()``. Raises ``ModelIntegrityError`` on a changed or missing file."""
-        return ModelHandle(mv, verified_bytes(mv))
+        checked), its compiled library if it loads here, and ``load()``. Raises
+        ``ModelIntegrityError`` on a changed or missing model file (a library: a warning)."""
+        library, warnings = verified_library(mv)
+        return ModelHandle(mv, verified_bytes(mv), library, warnings)
 
     def load(self, mv: ModelVersion) -> LoadedModel:
-        """Unpickle a version after checking its sha256; library drift becomes a warning."""
-        pipeline = unpickle(verified_bytes(mv), mv)
-        return LoadedModel(mv, pipeline, version_warnings(mv))
+        """Unpickle a version after checking its sha256 (its compiled runtime attached when it
+        has one that loads); library drift and a runtime that falls back become warnings."""
+        handle = self.handle(mv)
+        pipeline, runtime, fallback = load_library(unpickle(handle.data, mv), handle.library, mv.label)
+        return LoadedModel(mv, pipeline, version_warnings(mv) + handle.warnings + fallback, runtime)
 
     def _check_exists(self, name: str) -> None:
         _check_name(name, "model name")
@@ -299,6 +309,7 @@ class Registry:
                 profile=meta.get("profile"),
                 train_start=meta.get("train_start"),
                 train_end=meta.get("train_end"),
+                runtime=RuntimeRecord.from_json(meta.get("runtime")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
@@ -307,25 +318,24 @@ class Registry:
             ) from exc
 
 
-
 def register(
-    name: str,
-    fitted_pipeline,
-    *,
-    training_frame: pd.DataFrame | None = None,
-    alias: str | None = None,
-    metrics: Mapping | None = None,
-    root: Path | str | None = None,
+    name: str, fitted_pipeline, *, training_frame: pd.DataFrame | None = None, alias: str | None = None,
+    metrics: Mapping | None = None, root: Path | str | None = None, runtime: str = SKLEARN,
 ) -> int:
     """Register a fitted pipeline in the registry at ``root`` (default: the settings')."""
     if root is None:
         root = Settings.resolve().models_root
     return Registry(root).register(
-        name, fitted_pipeline, training_frame=training_frame, alias=alias, metrics=metrics
+        name, fitted_pipeline, training_frame=training_frame, alias=alias, metrics=metrics, runtime=runtime
     )
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+def _spec(meta: dict, version: int) -> ModelSpec:
+    features = tuple(Feature(f["name"], f["dtype"]) for f in meta["features"])
+    return ModelSpec(meta["name"], version, meta["task"], features, None if meta["classes"] is None else tuple(meta["classes"]))
+
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not _NAME.fullmatch(name):

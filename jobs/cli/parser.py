@@ -13,7 +13,7 @@ from jobs.cli.schedule import cmd_crontab, cmd_scheduler
 from jobs.cli.serve import cmd_parity, cmd_publish, cmd_serve
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
 from jobs.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE
-from jobs.vocabulary import ENGINES
+from jobs.vocabulary import ENGINES, RUNTIMES, SKLEARN
 
 EXIT_MEANINGS = {
     EXIT_OK: "done, or skipped because the day already succeeded",
@@ -163,6 +163,10 @@ def _pipeline_commands(sub, common: argparse.ArgumentParser) -> None:
     q.add_argument("file", type=Path, help="a fitted scikit-learn pipeline saved with joblib")
     q.add_argument("--alias", help="point this alias (e.g. staging) at the new version")
     q.add_argument("--training-data", type=Path, help="Parquet of the training features")
+    q.add_argument(
+        "--runtime", choices=RUNTIMES, default=SKLEARN,
+        help="treelite: compile the final tree model, refused unless it matches scikit-learn on --training-data",
+    )
     q.set_defaults(handler=cmd_pipeline_register)
     q = psub.add_parser("promote", parents=[common], help="point an alias at a version")
     q.add_argument("name", help="the model's name")

@@ -61,6 +61,9 @@ def _record(registry, mv) -> dict:
         "train_start": mv.train_start,
         "train_end": mv.train_end,
         "path": str(mv.model_path),
+        # What scores its final estimator; treelite: the library, its sha256 and its check.
+        "runtime": mv.runtime.kind if mv.runtime else "sklearn",
+        "runtime_library": {**mv.runtime.to_json(), "path": str(mv.library_path)} if mv.runtime else None,
     }
 
 
@@ -71,8 +74,8 @@ def cmd_pipeline_register(args) -> int:
     frame = None
     if args.training_data is not None:
         frame = _read_training(args.training_data)
-    version = registry.register_file(args.name, args.file, alias=args.alias, training_frame=frame)
-    log.info("registered %s v%d%s", args.name, version, f" as {args.alias}" if args.alias else "")
+    version = registry.register_file(args.name, args.file, alias=args.alias, training_frame=frame, runtime=args.runtime)
+    log.info("registered %s v%d%s (runtime %s)", args.name, version, f" as {args.alias}" if args.alias else "", args.runtime)
     print(version)
     return EXIT_OK
 

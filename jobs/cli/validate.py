@@ -22,7 +22,7 @@ def validate_job(job: JobConfig, settings: Settings, day: date | None = None) ->
         loaded = registry.load(version)
         if version.spec.task == "binary":
             positive_index(version.spec, job.output.positive_class)
-        yield f"pipeline {version.name} v{version.version} loads (sha256 ok, {version.task}, {len(version.features)} features)"
+        yield f"pipeline {version.name} v{version.version} loads (sha256 ok, {version.task}, {len(version.features)} features, runtime {loaded.runtime})"
         for warning in loaded.warnings:
             yield f"warning: {warning}"
         wanted = list(dict.fromkeys([*job.id_columns, *job.passthrough, *version.spec.feature_names]))

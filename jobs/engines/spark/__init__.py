@@ -53,8 +53,6 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
         )
     started = time.perf_counter()
     timer = StageTimer()
-    # The registry's bytes, sha256-checked here and again on every executor.
-    model_bytes = handle.data
     sql_conf = {
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(task.chunk_size),
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # as pyarrow writes it
@@ -66,7 +64,9 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
             spark = stack.enter_context(spark_session(task.spark, f"batchscore {task.job} {task.day}", sql_conf))
         sc = spark.sparkContext
         log.info("%s %s: Spark %s on %s", task.job, task.day, spark.version, sc.master)
-        model = sc.broadcast(model_bytes)
+        # The handle: the registry's bytes (sha256-checked here and again on every executor)
+        # and the compiled library of a treelite version, so executors score as the driver would.
+        model = sc.broadcast(handle)
         try:
             if spark_arrow.applies(task):
                 log.info("%s %s: Parquet to Parquet: the tasks read, score and write with pyarrow", task.job, task.day)

@@ -1,9 +1,9 @@
-"""The pipeline on a Spark executor: unpickled from the broadcast bytes once per Python worker,
-after their sha256 is checked against the registry's record."""
+"""The pipeline on a Spark executor: loaded from the broadcast handle once per Python worker,
+after its bytes' sha256 is checked against the registry's record."""
 
 from __future__ import annotations
 
-from pipelines.model import unpickle
+from pipelines.model import check_sha256
 
 # Pipelines unpickled in this Python worker, by sha256 (checked before they were kept). Spark
 # reuses its Python workers from task to task and from run to run on one context (a backfill),
@@ -13,14 +13,17 @@ _KEEP_PIPELINES = 2
 
 
 def executor_pipeline(model, version):
-    """The pipeline of ``version`` on an executor: from this worker's cache, or unpickled from
-    the broadcast bytes after their sha256 is checked against the registry's."""
-    pipeline = _PIPELINES.get(version.sha256)
+    """The pipeline of ``version`` on an executor: from this worker's cache, or loaded from the
+    broadcast handle after its bytes' sha256 is checked against the registry's."""
+    key = f"{version.sha256} {version.runtime.sha256 if version.runtime else ''}"
+    pipeline = _PIPELINES.get(key)
     if pipeline is None:
-        pipeline = unpickle(model.value, version)  # raises ModelIntegrityError on a mismatch
+        handle = model.value
+        check_sha256(handle.data, version)  # raises ModelIntegrityError on a mismatch
+        pipeline = handle.load()  # its compiled runtime too; scikit-learn where it cannot load
         while len(_PIPELINES) >= _KEEP_PIPELINES:
             _PIPELINES.pop(next(iter(_PIPELINES)))
-        _PIPELINES[version.sha256] = pipeline
+        _PIPELINES[key] = pipeline
     return pipeline
 
 

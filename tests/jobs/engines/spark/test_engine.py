@@ -191,6 +191,29 @@ def test_spark_reads_parquet_itself_to_write_sql_and_scores_like_pandas(project,
 
 # --- atomic, idempotent days -------------------------------------------------------------
 
+@pytest.mark.slow
+def test_a_treelite_version_scores_the_same_bits_on_spark_as_on_pandas_and_its_workers(project, warehouse):
+    pytest.importorskip("tl2cgen")
+    import pandas as pd
+
+    from pipelines.registry import Registry
+
+    frame = pd.read_parquet(warehouse.training_path)
+    pipeline = churn.build_hgb_pipeline(20).fit(frame[list(churn.FEATURES)], frame[churn.LABEL])
+    Registry(project.models_root).register(
+        "churn_tl", pipeline, training_frame=frame[list(churn.FEATURES)], alias="production", runtime="treelite"
+    )
+    url = warehouse.sqlite_url
+    for engine, workers in (("pandas", 1), ("pandas", 2), ("spark", 1)):
+        name = f"treelite_{engine}_{workers}"
+        job = write_job(project, name, sql_source(url), {"kind": "sql", "url": url, "table": name},
+                        pipeline={"name": "churn_tl", "version": "production"}, workers=workers)
+        assert run_day(job, END, project, engine=engine, force=True).rows_written == N
+        assert Ledger(project.state_url).history(name)[0]["stats"]["runtime"] == "treelite"
+    alone, workers, spark = (sql_rows(url, f"treelite_{e}_{w}") for e, w in (("pandas", 1), ("pandas", 2), ("spark", 1)))
+    assert len(alone) == N and alone == workers == spark
+
+
 def test_spark_rerun_replaces_the_sql_day_without_duplicates_and_keeps_other_days(project, warehouse):
     url = warehouse.sqlite_url
     job = write_job(project, "rerun_sql", sql_source(url), {"kind": "sql", "url": url, "table": "rerun_scores"})
@@ -405,13 +428,13 @@ def test_sql_reads_split_on_the_id_column_into_parallel_queries(spark, warehouse
 # --- the executor's side -------------------------------------------------------------------
 
 class Shipped:
-    """Stands for a Spark broadcast: what an executor reads as ``.value``."""
+    """Stands for a Spark broadcast: what an executor reads as ``.value`` (a model handle)."""
 
-    def __init__(self, value: bytes) -> None:
+    def __init__(self, value) -> None:
         self._value, self.reads = value, 0
 
     @property
-    def value(self) -> bytes:
+    def value(self):
         self.reads += 1
         return self._value
 
@@ -426,6 +449,7 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     from jobs.engines import ScoringTask
     from jobs.quality.monitor import RunMonitor
     from jobs.output import Lineage, output_schema
+    from pipelines.model import ModelHandle
     from pipelines.registry import Registry
 
     registry = Registry(project.models_root)
@@ -449,14 +473,14 @@ def test_executors_refuse_model_bytes_whose_sha256_differs(project, warehouse):
     stats, checks = Accumulator(), Accumulator()
     monitor = RunMonitor.for_task(task, registry.load(version).pipeline)
     forget_pipelines()  # this test's process plays one executor's Python worker
-    shipped = Shipped(good)
+    shipped = Shipped(ModelHandle(version, good))
     for _ in range(2):  # two partitions (or two days of a backfill) on the same worker
         scored = list(partition_scorer(shipped, task, source, schema, stats, checks, monitor)([batch]))
         assert scored[0].num_rows == 10 and stats.value.count == 10 and checks.value.rows == 10
     assert shipped.reads == 1  # unpickled once, then kept by its checked sha256
     forget_pipelines()  # a worker that has not unpickled it yet
     with pytest.raises(ScoringError) as failed:
-        list(partition_scorer(Shipped(good + b"\0"), task, source, schema, stats, checks, monitor)([batch]))
+        list(partition_scorer(Shipped(ModelHandle(version, good + b"\0")), task, source, schema, stats, checks, monitor)([batch]))
     # On the driver, the marked error becomes the registry's own again.
     error = translate(Exception(f"Traceback (most recent call last):\njobs.errors.ScoringError: {failed.value.what}"), "x")
     assert type(error) is ModelIntegrityError and "changed since it was registered" in error.what
