@@ -122,11 +122,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
             [source_schema.field(n) for n in task.passthrough],
             task.spec.task,
         )
-        edges, empty = task.histogram_edges, monitor.empty_copy()  # not task: it holds the pipeline
-        stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
-        checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
-        shadow_edges = shadows.edges  # not shadows: it holds the models' bytes
-        tallies = sc.accumulator(ShadowTallies(shadow_edges), _Merged(lambda: ShadowTallies(shadow_edges)))
+        stats, checks, tallies = _accumulators(sc, task.histogram_edges, monitor.empty_copy(), shadows.edges)
         scorer = partition_scorer(model, task, source_schema, schema, stats, checks, monitor, (shadows.shipped, tallies))
         # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
         # convert every chunk to pandas and back on the way in and again on the way out.
@@ -158,6 +154,15 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
         rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
     )
+
+
+def _accumulators(sc, edges, empty, shadow_edges):
+    """The tasks' score summaries, check counts and shadow tallies, merged on the driver.
+    Made from plain values, not the task (it holds the pipeline) nor the shadows (their bytes)."""
+    stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
+    checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
+    tallies = sc.accumulator(ShadowTallies(shadow_edges), _Merged(lambda: ShadowTallies(shadow_edges)))
+    return stats, checks, tallies
 
 
 def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor, shadows=((), None)):
