@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from jobs import db
 from jobs.config import load_job
+from jobs.errors import SinkError
 from jobs.ledger import Ledger
 from jobs.runner import run_day
 from pipelines import churn
@@ -200,3 +201,21 @@ def test_a_corrupted_or_failing_shadow_is_a_warning_and_the_day_succeeds(project
     assert "this shadow cannot score a chunk" in stats["shadow"][str(warehouse.failing)]["error"]
     lines = [w for w in stats["warnings"] if w.startswith("shadow ")]
     assert len(lines) == 2 and all("left out of the day" in w for w in lines)
+
+
+def test_the_shadow_rows_commit_in_the_spark_days_transaction(project, warehouse, tmp_path, request):
+    """The shadow table refuses its rows once the main rows are in: the whole day rolls back."""
+    source, _, output = outputs("sqlite", tmp_path, warehouse, request)
+    job = write_job(project, "refused", source, output, ["staging"])
+    first = run_day(job, DAY, project, engine="spark")
+    before = read_day(output), read_day(output, "_shadow")
+    engine = db.make_engine(output["url"], writer=True)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {output['table']}_shadow BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))
+    with pytest.raises(SinkError, match="refused"):
+        run_day(job, DAY, project, engine="spark", force=True)
+    pd.testing.assert_frame_equal(before[0], read_day(output))
+    pd.testing.assert_frame_equal(before[1], read_day(output, "_shadow"))
+    assert set(read_day(output)["run_id"]) == {first.run_id}
