@@ -1,7 +1,7 @@
 """What one shadow model costs a run: the same Parquet day scored with and without
 ``pipeline.shadow: [staging]``, each run a fresh ``python -m jobs run`` process, alternated.
 
-    .venv/bin/python -m benchmarks.shadow_cost [--rows 500000] [--chunk-size 100000] [--repeat 3]
+    .venv/bin/python -m benchmarks.shadow_cost [--rows 500000] [--chunk-size 100000] [--repeat 3] [--engine spark]
 
 Prints every repetition: each run's wall seconds and its ledger timings (the run's total,
 score with shadow_score inside it, write),
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--chunk-size", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engine", choices=("pandas", "spark"), default="pandas")  # spark: its own local Spark per run
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="batchscore-shadow-cost-") as tmp:
@@ -59,13 +60,15 @@ def main() -> None:
             }
             (configs / f"{name}.yaml").write_text(yaml.safe_dump(job))
         common = ["--config-dir", str(configs), "--state-url", f"sqlite:///{work / 'state.db'}", "--models", str(work / "models")]
+        engine = ["--engine", args.engine]
 
-        print(f"{args.rows} rows, chunk_size {args.chunk_size}, Parquet -> Parquet, pandas engine, 1 worker")
+        workers = "1 worker" if args.engine == "pandas" else "the Spark tasks (Parquet to Parquet: pyarrow in the tasks)"
+        print(f"{args.rows} rows, chunk_size {args.chunk_size}, Parquet -> Parquet, {args.engine} engine, {workers}")
         runs: dict[str, list[dict]] = {"plain": [], "shadow": [], "own": []}
         for rep in range(args.repeat):
             order = ("plain", "shadow") if rep % 2 == 0 else ("shadow", "plain")
             for name in order:
-                runs[name].append(_run(name, common))
+                runs[name].append(_run(name, [*engine, *common]))
             runs["own"].append({"wall": _own_scoring(work, registry, args.chunk_size)})
             p, s, o = runs["plain"][-1], runs["shadow"][-1], runs["own"][-1]["wall"]
             print(
