@@ -1,7 +1,7 @@
 """What one shadow model costs a run: the same Parquet day scored with and without
 ``pipeline.shadow: [staging]``, each run a fresh ``python -m jobs run`` process, alternated.
 
-    .venv/bin/python -m benchmarks.shadow_cost [--rows 500000] [--chunk-size 100000] [--repeat 3]
+    .venv/bin/python -m benchmarks.shadow_cost [--rows 500000] [--chunk-size 100000] [--repeat 3] [--engine spark]
 
 Prints every repetition: each run's wall seconds and its ledger timings (the run's total,
 score with shadow_score inside it, write),
@@ -31,6 +31,7 @@ from jobs.scoring import score_chunk
 from pipelines.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
+MODEL = "bench_lr"  # the name benchmarks.data.train_and_register registers (kind lr)
 
 
 def main() -> None:
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--chunk-size", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engine", choices=("pandas", "spark"), default="pandas")  # spark: its own local Spark per run
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="batchscore-shadow-cost-") as tmp:
@@ -47,25 +49,27 @@ def main() -> None:
         registry = Registry(work / "models")
         x, y = data.training_frame()
         shadow = data.build_pipeline().set_params(model__C=0.1).fit(x, y)  # a candidate: other C
-        registry.register("bench", shadow, training_frame=x, alias="staging")
+        registry.register(MODEL, shadow, training_frame=x, alias="staging")
         configs = work / "configs"
         configs.mkdir()
         for name, extra in (("plain", {}), ("shadow", {"shadow": ["staging"]})):
             job = {
-                "name": name, "pipeline": {"name": "bench", "version": "production", **extra},
+                "name": name, "pipeline": {"name": MODEL, "version": "production", **extra},
                 "source": {"kind": "parquet", "path": str(work / "features"), "date_column": "snapshot_date"},
                 "id_columns": ["customer_id"], "chunk_size": args.chunk_size,
                 "output": {"kind": "parquet", "path": str(work / f"scores_{name}")},
             }
             (configs / f"{name}.yaml").write_text(yaml.safe_dump(job))
         common = ["--config-dir", str(configs), "--state-url", f"sqlite:///{work / 'state.db'}", "--models", str(work / "models")]
+        engine = ["--engine", args.engine]
 
-        print(f"{args.rows} rows, chunk_size {args.chunk_size}, Parquet -> Parquet, pandas engine, 1 worker")
+        workers = "1 worker" if args.engine == "pandas" else "the Spark tasks (Parquet to Parquet: pyarrow in the tasks)"
+        print(f"{args.rows} rows, chunk_size {args.chunk_size}, Parquet -> Parquet, {args.engine} engine, {workers}")
         runs: dict[str, list[dict]] = {"plain": [], "shadow": [], "own": []}
         for rep in range(args.repeat):
             order = ("plain", "shadow") if rep % 2 == 0 else ("shadow", "plain")
             for name in order:
-                runs[name].append(_run(name, common))
+                runs[name].append(_run(name, common, engine))
             runs["own"].append({"wall": _own_scoring(work, registry, args.chunk_size)})
             p, s, o = runs["plain"][-1], runs["shadow"][-1], runs["own"][-1]["wall"]
             print(
@@ -82,11 +86,13 @@ def main() -> None:
         )
 
 
-def _run(job: str, common: list[str]) -> dict:
+def _run(job: str, common: list[str], engine: list[str]) -> dict:
     """One fresh ``batchscore run`` of the day; its wall seconds and ledger timings."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "jobs", "run", job, "--date", data.DAY.isoformat(), "--force", *common],
-                   cwd=REPO, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "jobs", "run", job, "--date", data.DAY.isoformat(), "--force", *engine, *common],
+                          cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{job}: exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
     wall = time.perf_counter() - started
     status = subprocess.run([sys.executable, "-m", "jobs", "status", job, "--last", "1", "--format", "json", *common],
                             cwd=REPO, check=True, capture_output=True, text=True)
@@ -96,7 +102,7 @@ def _run(job: str, common: list[str]) -> dict:
 
 def _own_scoring(work: Path, registry: Registry, chunk_size: int) -> float:
     """Seconds the shadow model takes to score the day's chunks on its own (no I/O)."""
-    mv = registry.resolve("bench", "staging")
+    mv = registry.resolve(MODEL, "staging")
     pipeline = registry.load(mv).pipeline
     batches = ds.dataset(work / "features", format="parquet", partitioning="hive").to_batches(batch_size=chunk_size)
     batches = [b for b in batches if b.num_rows]

@@ -19,7 +19,7 @@ from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
 from jobs.run_stats import RunStats
 from jobs.serve.publish import publish_after_commit
-from jobs.shadow import check_engine, resolve_shadows
+from jobs.shadow import resolve_shadows
 from jobs.sinks import open_sink, output_target
 from jobs.vocabulary import RunStatus
 from pipelines.basics import utcnow
@@ -66,7 +66,6 @@ def run_day(
     try:
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
             registry.resolve(job.pipeline.name, pipeline_version)
-        check_engine(engine_name, job.pipeline.shadow)
         target = output_target(job.output)
         claim = ledger.claim(job.name, day, force=force, engine=engine_name, target=target)
     except BatchScoreError as exc:

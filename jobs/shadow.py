@@ -6,12 +6,12 @@
 - ``ShadowScorer``: the loaded pipelines; scores a chunk with each through the one scoring
   path (``jobs.scoring.score_chunk``, the shadow's own spec), in the run's process or in a
   worker. A shadow that raises gives its error, never the chunk's.
-- ``ShadowDay``: the run's side of it. Each chunk's shadow rows are spilled to an Arrow IPC
-  file (memory follows the chunk, not the day) and streamed back to the sink as an ``Aside``
-  after the main scores, in the same transaction; the comparison figures are accumulated on
-  the way: PSI (same histogram edges as the main scores) and mean absolute difference exact,
-  Spearman and top-decile overlap on a deterministic paired sample of ``PAIRED_SAMPLE`` rows
-  (exact below that).
+- ``ShadowDay``: the pandas engine's side of it. Each chunk's shadow rows are spilled to an
+  Arrow IPC file (memory follows the chunk, not the day) and streamed back to the sink as an
+  ``Aside`` after the main scores, in the same transaction; the comparison figures
+  (``jobs.shadow_compare``) are accumulated on the way. The spark engine scores with the same
+  ``ShadowScorer`` in its tasks and merges their ``ShadowTallies`` on the driver
+  (``jobs.engines.spark.shadow``).
 
 A shadow that fails to resolve, load or score is a warning: its rows are left out of the day
 and the ledger's ``stats["shadow"][version]`` says why (``{"error": ...}``).
@@ -19,47 +19,34 @@ and the ledger's ``stats["shadow"][version]`` says why (``{"error": ...}``).
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import pyarrow as pa
 
-from jobs.errors import ConfigError, ModelLeakage
+from jobs.errors import ModelLeakage
 from jobs.output import Lineage
-from jobs.quality.psi import psi
 from jobs.scoring import ChunkResult, score_chunk
+from jobs.shadow_compare import ShadowTallies, shadow_figures, shadow_warnings
 from jobs.sinks.base import Aside
-from jobs.vocabulary import SQL, Engine
+from jobs.vocabulary import SQL
 from pipelines.errors import BatchScoreError, ModelError
 from pipelines.model import ModelHandle, ModelVersion
 from pipelines.registry import Registry
 from pipelines.spec import BINARY, positive_index
 
 SHADOW_SUFFIX = "_shadow"  # <table>_shadow, <path>_shadow: the shadow versions' scores
-PAIRED_SAMPLE = 200_000  # paired (main, shadow) scores kept for Spearman and the top decile
-TOP_SHARE = 0.1  # the top decile: the share of highest scores compared
-SEED = 0  # the paired sample's keys: the same day gives the same sample
 
 
 def shadow_name(output) -> str:
     """The table (sql) or directory (parquet) of ``output``'s shadow scores."""
     return output.table + SHADOW_SUFFIX if output.kind == SQL else output.path.rstrip("/") + SHADOW_SUFFIX
-
-
-def check_engine(engine: str, refs: Sequence) -> None:
-    """Shadow scoring is the pandas engine's: the spark engine refuses a job that asks for it."""
-    if refs and engine == Engine.SPARK:
-        raise ConfigError(
-            "pipeline.shadow is not supported by the spark engine",
-            hint="score the job with --engine pandas, or remove pipeline.shadow from the job file",
-        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +140,26 @@ class ShadowScorer:
         return replace(result, shadows=outputs)
 
 
+def load_scorer(shadows: Sequence[Shadow], errors: dict[str, str], load: Callable[[Shadow], object]) -> ShadowScorer:
+    """A ``ShadowScorer`` of the ``shadows`` without an error, each unpickled by ``load`` (the
+    run's process: the registry's handle; a Spark executor: the broadcast bytes). One that
+    does not load is left out, with its error in ``errors`` (shared with the scorer)."""
+    loaded = []
+    for s in shadows:
+        if s.key in errors:
+            continue
+        try:
+            pipeline = load(s)
+        except BatchScoreError as exc:
+            errors[s.key] = exc.what
+            continue
+        except Exception as exc:  # noqa: BLE001 - a shadow that does not load is left out, not the day
+            errors[s.key] = f"{type(exc).__name__}: {exc}"
+            continue
+        loaded.append(_Loaded(s.key, s, pipeline))
+    return ShadowScorer(tuple(loaded), errors)
+
+
 class ShadowDay:
     """The run's shadows over the day: load, spill each chunk's rows, compare, hand the sink
     an ``Aside``, and give the ledger's figures and warnings. A context manager: its spill
@@ -161,10 +168,14 @@ class ShadowDay:
     def __init__(self, shadows: Sequence[Shadow], schema: pa.Schema, edges: Sequence[float] | None) -> None:
         self.shadows = tuple(shadows)
         self.schema = schema
-        self.edges = None if edges is None else np.asarray(edges, dtype=float)
-        self.errors: dict[str, str] = {s.key: s.error for s in self.shadows if s.error is not None}
-        self._tallies: dict[str, _Tally] = {}
+        self.tallies = ShadowTallies(None if edges is None else np.asarray(edges, dtype=float))
+        self.tallies.errors.update(unusable(self.shadows))
+        self._spills: dict[str, _Spill] = {}
         self._dir: str | None = None
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.tallies.errors
 
     def __enter__(self) -> ShadowDay:
         if self.shadows:
@@ -172,40 +183,27 @@ class ShadowDay:
         return self
 
     def __exit__(self, *exc) -> None:
-        for tally in self._tallies.values():
-            tally.close()
+        for spill in self._spills.values():
+            spill.close()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def load(self) -> ShadowScorer:
         """Unpickle each shadow that resolved; one that does not load is left out."""
-        loaded = []
-        for s in self.shadows:
-            if s.key in self.errors:
-                continue
-            try:
-                pipeline = s.handle.load()
-            except BatchScoreError as exc:
-                self.errors[s.key] = exc.what
-                continue
-            except Exception as exc:  # noqa: BLE001 - a shadow that does not load is left out, not the day
-                self.errors[s.key] = f"{type(exc).__name__}: {exc}"
-                continue
-            loaded.append(_Loaded(s.key, s, pipeline))
-            self._tallies[s.key] = _Tally(os.path.join(self._dir, f"{s.key}.arrows"), self.schema, self.edges)
-        return ShadowScorer(tuple(loaded), self.errors)
+        scorer = load_scorer(self.shadows, self.errors, lambda s: s.handle.load())
+        for model in scorer.models:
+            self._spills[model.key] = _Spill(os.path.join(self._dir, f"{model.key}.arrows"), self.schema)
+        self.tallies.start(self._spills)
+        return scorer
 
     def add(self, result: ChunkResult) -> None:
         """Count one chunk's shadow rows in (in chunk order) and spill them."""
-        for key, (out, seconds) in result.shadows.items():
-            tally = self._tallies.get(key)
-            if tally is None or key in self.errors:
-                continue
-            if isinstance(out, str):
-                self.errors[key] = out
-                tally.close(discard=True)
-                continue
-            tally.add(result.scores, out, seconds)
+        kept = self.tallies.add(result)
+        for key, spill in self._spills.items():
+            if key in kept:
+                spill.add(kept[key])
+            elif key in self.errors:
+                spill.close(discard=True)
 
     def aside(self, output) -> Aside:
         """The day's shadow rows for the sink, read back after the main scores: by then every
@@ -213,67 +211,42 @@ class ShadowDay:
         return Aside(shadow_name(output), self.schema, self._read_back())
 
     def _read_back(self) -> Iterator[pa.RecordBatch]:
-        for key, tally in self._tallies.items():
+        for key, spill in self._spills.items():
             if key not in self.errors:
-                yield from tally.read_back()
+                yield from spill.read_back()
 
     @property
     def seconds(self) -> float:
-        return sum(t.seconds for t in self._tallies.values())
+        return self.tallies.seconds
 
     def figures(self) -> dict[str, dict]:
         """``stats["shadow"]``: per version, the comparison with the main scores, or the error."""
-        out = {}
-        for s in self.shadows:
-            if s.key in self.errors:
-                out[s.key] = {"error": self.errors[s.key], "ref": s.ref}
-            else:
-                out[s.key] = {"model": s.version.name, "ref": s.ref, **self._tallies[s.key].figures()}
-        return out
+        return shadow_figures(self.shadows, self.tallies)
 
     def warnings(self) -> list[str]:
         """One line per shadow left out of the day."""
-        lines = []
-        for s in self.shadows:
-            if s.key in self.errors:
-                which = f"{s.version.label} ({s.ref})" if s.version is not None else s.ref
-                lines.append(f"shadow {which} left out of the day: {self.errors[s.key]}")
-        return lines
+        return shadow_warnings(self.shadows, self.errors)
+
+
+def unusable(shadows: Sequence[Shadow]) -> dict[str, str]:
+    """The shadows that cannot score (resolved with an error), by key: their errors."""
+    return {s.key: s.error for s in shadows if s.error is not None}
 
 
 @dataclass
-class _Tally:
-    """One shadow's spill file and its streamed comparison with the main scores."""
+class _Spill:
+    """One shadow's rows of the day, in an Arrow IPC file (memory follows the chunk)."""
 
     path: str
     schema: pa.Schema
-    edges: np.ndarray | None
-    rows: int = 0
-    seconds: float = 0.0
-    abs_diff: float = 0.0
-    main_counts: np.ndarray | None = None
-    shadow_counts: np.ndarray | None = None
-    sample: _PairedSample = field(default_factory=lambda: _PairedSample(PAIRED_SAMPLE))
     _sink: pa.NativeFile | None = None
     _writer: pa.ipc.RecordBatchStreamWriter | None = None
 
-    def add(self, main: np.ndarray, output: pa.RecordBatch, seconds: float) -> None:
-        shadow = output.column("score").to_numpy(zero_copy_only=False)
-        main = np.asarray(main, dtype=float)
+    def add(self, output: pa.RecordBatch) -> None:
         if self._writer is None:
             self._sink = pa.OSFile(self.path, "wb")
             self._writer = pa.ipc.new_stream(self._sink, self.schema)
         self._writer.write_batch(output)
-        self.rows += output.num_rows
-        self.seconds += seconds
-        self.abs_diff += float(np.abs(shadow - main).sum())
-        if self.edges is not None:
-            lo, hi = self.edges[0], self.edges[-1]
-            m = np.histogram(np.clip(main, lo, hi), bins=self.edges)[0]
-            s = np.histogram(np.clip(shadow, lo, hi), bins=self.edges)[0]
-            self.main_counts = m if self.main_counts is None else self.main_counts + m
-            self.shadow_counts = s if self.shadow_counts is None else self.shadow_counts + s
-        self.sample.add(main, shadow)
 
     def close(self, discard: bool = False) -> None:
         if self._writer is not None:
@@ -290,74 +263,3 @@ class _Tally:
             return
         with pa.OSFile(self.path, "rb") as source, pa.ipc.open_stream(source) as reader:
             yield from reader
-
-    def figures(self) -> dict:
-        main, shadow = self.sample.pairs()
-        return {
-            "rows": self.rows,
-            "psi": None if self.main_counts is None else psi(self.main_counts, self.shadow_counts),
-            "mean_abs_diff": self.abs_diff / self.rows if self.rows else None,
-            "spearman": spearman(main, shadow),
-            "top_decile_overlap": top_overlap(main, shadow),
-            "paired_sample": int(main.size),
-            "seconds": round(self.seconds, 4),
-        }
-
-
-class _PairedSample:
-    """A uniform, deterministic sample of (main, shadow) pairs: each row gets a seeded random
-    key and the ``size`` smallest keys are kept (all rows while there are at most ``size``)."""
-
-    def __init__(self, size: int, seed: int = SEED) -> None:
-        self.size = size
-        self._rng = np.random.default_rng(seed)
-        self._keys = np.empty(0)
-        self._main = np.empty(0)
-        self._shadow = np.empty(0)
-
-    def add(self, main: np.ndarray, shadow: np.ndarray) -> None:
-        keys = np.concatenate([self._keys, self._rng.random(main.size)])
-        main = np.concatenate([self._main, main])
-        shadow = np.concatenate([self._shadow, shadow])
-        if keys.size > self.size:
-            keep = np.sort(np.argpartition(keys, self.size)[: self.size])  # row order kept
-            keys, main, shadow = keys[keep], main[keep], shadow[keep]
-        self._keys, self._main, self._shadow = keys, main, shadow
-
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._main, self._shadow
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Rank correlation (ties: average ranks); None when either side is constant or empty."""
-    if a.size < 2:
-        return None
-    ra, rb = average_ranks(a), average_ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
-        return None
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank (scipy's ``rankdata``, without the cost
-    of importing scipy.stats in every run)."""
-    order = np.argsort(x, kind="mergesort")
-    ordered = x[order]
-    starts = np.r_[True, ordered[1:] != ordered[:-1]]
-    group = np.cumsum(starts)  # the group of each sorted position, from 1
-    bounds = np.r_[np.flatnonzero(starts), x.size]
-    ranks = np.empty(x.size)
-    ranks[order] = 0.5 * (bounds[group] + bounds[group - 1] + 1)
-    return ranks
-
-
-def top_overlap(main: np.ndarray, shadow: np.ndarray, share: float = TOP_SHARE) -> float | None:
-    """Share of the rows in the main scores' top ``share`` that are in the shadow's top too
-    (ceil(share * n) rows each; ties broken by row order)."""
-    if main.size == 0:
-        return None
-    k = max(1, math.ceil(share * main.size))
-    top_main = np.argsort(-main, kind="stable")[:k]
-    top_shadow = np.argsort(-shadow, kind="stable")[:k]
-    return float(np.intersect1d(top_main, top_shadow).size / k)
-

@@ -53,6 +53,7 @@ class Dirs(Protocol):
     def rename(self, source: str, target: str) -> None: ...
     def remove(self, path: str) -> None: ...  # recursively; a missing path is no error
     def names(self, path: str) -> list[str]: ...  # entries of a directory ([] if it is missing)
+    def makedirs(self, path: str) -> None: ...  # a directory and its missing parents
     def sync(self, path: str) -> None: ...  # make a directory's entries durable
     def exchange(self, a: str, b: str) -> bool: ...  # swap two paths in one step; False: cannot here
 
@@ -78,6 +79,9 @@ class LocalDirs:
 
     def names(self, path: str) -> list[str]:
         return os.listdir(path) if os.path.isdir(path) else []
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
 
     def sync(self, path: str) -> None:
         fsync(Path(path))

@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jobs.run_stats import RunStats
-from jobs.shadow import (
+from jobs.shadow_compare import (
     PAIRED_SAMPLE,
     _PairedSample,
     average_ranks,
@@ -274,17 +274,6 @@ def test_worker_processes_score_the_shadows_too(project):
     assert set(shadow["model_version"]) == {version}
     np.testing.assert_array_equal(shadow["score"].to_numpy(), shadow_expected(model))
     assert "error" in last_stats(project)["shadow"][str(bad)]
-
-
-def test_the_spark_engine_refuses_pipeline_shadow_before_claiming_the_day(project):
-    register_shadow(project)
-    write_job(Output(project, "sqlite"), ["staging"])
-    result = run(project, "--engine", "spark")
-    assert result.code == 2
-    assert_one_line_error(result, "churn 2026-11-27", "pipeline.shadow is not supported by the spark engine", "--engine pandas")
-    assert not project.state_db.exists() or not project.sql(
-        "SELECT name FROM sqlite_master WHERE name = 'batchscore_runs'", project.state_db
-    ) or project.ledger().empty  # no ledger row: refused before the day was claimed
 
 
 # --- evaluate and the gate read what shadow scoring wrote ---------------------------------------

@@ -22,6 +22,9 @@ import logging
 import time
 import warnings
 from contextlib import ExitStack
+from dataclasses import replace
+
+import numpy as np
 
 from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from jobs.engines.spark import arrow as spark_arrow
@@ -29,11 +32,14 @@ from jobs.engines.spark.read import read_day
 from jobs.engines.spark.stage import stage_day
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
+from jobs.engines.spark.shadow import SparkShadows, executor_shadows, task_part
 from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
 from jobs.faults import AFTER_STAGE, pause_point
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
+from jobs.shadow import shadow_name
+from jobs.shadow_compare import ShadowTallies
 from pipelines.distribution import ScoreStats
 from pipelines.model import ModelHandle
 
@@ -67,25 +73,35 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
         # The handle: the registry's bytes (sha256-checked here and again on every executor)
         # and the compiled library of a treelite version, so executors score as the driver would.
         model = sc.broadcast(handle)
+        shadows = SparkShadows(sc, task.shadows, task.histogram_edges)
+        # The tasks get the shadows without their bytes (broadcast, as the main model's).
+        task = replace(task, shadows=tuple(replace(s, handle=None) for s in task.shadows))
         try:
             if spark_arrow.applies(task):
                 log.info("%s %s: Parquet to Parquet: the tasks read, score and write with pyarrow", task.job, task.day)
-                result = spark_arrow.run(spark, task, handle, model, timer, progress)
+                result = spark_arrow.run(spark, task, handle, (model, shadows), timer, progress)
             else:
-                result = _run(spark, task, handle, model, timer, progress)
+                result = _run(spark, task, handle, (model, shadows), timer, progress)
         finally:
             with spark_errors("releasing the model's broadcast"):
                 model.destroy()
+            shadows.destroy()
+        if shadows:
+            result.shadow = shadows.figures()
+            result.warnings = [*result.warnings, *shadows.warnings()]
+            timer.seconds["shadow_score"] = shadows.seconds  # in the tasks, next to the main model's
         result.details = {"spark": {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}}
     result.timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     result.timings["engine_total"] = round(time.perf_counter() - started, 4)
     return result
 
 
-def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
-    """Spark's own path: Spark reads the day, scores it in mapInArrow and writes it aside."""
+def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    """Spark's own path: Spark reads the day, scores it in mapInArrow and writes it aside
+    (the shadows' rows with the main rows, told apart by model_version)."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+    model, shadows = models
     sc = spark.sparkContext
     with timer.stage("read"):
         day = read_day(
@@ -106,10 +122,8 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
             [source_schema.field(n) for n in task.passthrough],
             task.spec.task,
         )
-        edges, empty = task.histogram_edges, monitor.empty_copy()  # not task: it holds the pipeline
-        stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
-        checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
-        scorer = partition_scorer(model, task, source_schema, schema, stats, checks, monitor)
+        stats, checks, tallies = _accumulators(sc, task.histogram_edges, monitor.empty_copy(), shadows.edges)
+        scorer = partition_scorer(model, task, source_schema, schema, stats, checks, monitor, (shadows.shipped, tallies))
         # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
         # convert every chunk to pandas and back on the way in and again on the way out.
         scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
@@ -117,7 +131,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
     try:
         # ONE pass: Spark reads, scores and writes the day aside; nothing is visible yet.
         with timer.stage("score"):
-            staged = stage_day(scored, task.output, schema, task.lineage, task.job)
+            staged = stage_day(scored, task.output, schema, task.lineage, task.job, shadow_name(task.output) if shadows else None)
         pause_point(AFTER_STAGE)  # written aside, not swapped in
         summary = stats.value  # complete: the accumulators of every task of that job
         rows = summary.count
@@ -128,8 +142,9 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
         seen = checks.value
         figures = seen.finish(summary.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
+        shadows.merge(tallies.value)
         with timer.stage("write"):
-            written = staged.commit()
+            written = staged.commit(shadows.ok())
         written = rows if written is None else written
     finally:
         if staged is not None:
@@ -141,16 +156,31 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer
     )
 
 
-def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor):
-    """The function each Spark partition runs: Arrow batches in, scored Arrow batches out."""
+def _accumulators(sc, edges, empty, shadow_edges):
+    """The tasks' score summaries, check counts and shadow tallies, merged on the driver.
+    Made from plain values, not the task (it holds the pipeline) nor the shadows (their bytes)."""
+    stats = sc.accumulator(ScoreStats(edges), _Merged(lambda: ScoreStats(edges)))
+    checks = sc.accumulator(copy.deepcopy(empty), _Merged(lambda: copy.deepcopy(empty)))
+    tallies = sc.accumulator(ShadowTallies(shadow_edges), _Merged(lambda: ShadowTallies(shadow_edges)))
+    return stats, checks, tallies
+
+
+def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor, shadows=((), None)):
+    """The function each Spark partition runs: Arrow batches in, scored Arrow batches out.
+    ``shadows``: (the shipped shadow models, the accumulator of their tallies); each chunk's
+    shadow rows follow its main rows."""
     version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
     edges = task.histogram_edges
+    shipped, shadow_tallies = shadows
+    shadow_edges = None if edges is None else np.asarray(edges, dtype=float)
 
     def score_partition(batches):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
             pipeline = executor_pipeline(model, version)  # sha256 checked again, on the executor
             seen, observed = ScoreStats(edges), monitor.empty_copy()
+            if shipped:
+                shadow_scorer, tallies = executor_shadows(shipped, shadow_edges, task_part())
             for batch in batches:
                 if batch.num_rows == 0:
                     continue  # nothing to score
@@ -159,8 +189,12 @@ def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, che
                 result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=observed)
                 seen.update(result.scores)
                 yield result.output
+                if shipped:
+                    yield from tallies.add(shadow_scorer.score(batch, result, schema)).values()
             stats.add(seen)
             checks.add(observed)
+            if shipped:
+                shadow_tallies.add(tallies)
         except BatchScoreError as exc:
             # Our error, with its kind and hint, must reach the driver through the JVM.
             raise ScoringError(marked(exc)) from exc

@@ -24,11 +24,13 @@ from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, d
 from pipelines.model import ModelHandle
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors
+from jobs.engines.spark.shadow import ShadowFiles, executor_shadows, version_of
 from jobs.errors import BatchScoreError, NoInputRows, ScoringError, TransientError
 from jobs.quality.monitor import RunMonitor
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
+from jobs.shadow import shadow_name
 from jobs.faults import AFTER_STAGE, pause_point
 from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource
@@ -47,8 +49,10 @@ def _is_file_path(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer, progress: Progress | None) -> EngineResult:
-    """Score the day in Spark tasks that read, score and write with pyarrow; swap it in."""
+def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer, progress: Progress | None) -> EngineResult:
+    """Score the day in Spark tasks that read, score and write with pyarrow (the shadows'
+    rows into files of their own, ``<path>_shadow``); swap it in."""
+    model, shadows = models
     sc = spark.sparkContext
     shares = task.spark.read_partitions or sc.defaultParallelism
     source = ParquetDaySource(_local(task.source), chunk_size=task.chunk_size, wanted=task.wanted_columns)
@@ -61,30 +65,39 @@ def run(spark, task: ScoringTask, handle: ModelHandle, model, timer: StageTimer,
     monitor = driver_monitor(task, handle, timer)
     # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
-    staging = staging_dir(final)
-    restore_day(dirs, final)  # a day a killed swap left absent, first
-    clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
-    os.makedirs(staging)
+    finals = [final, day_dir(shadow_name(_local(task.output)), task.day)] if shadows else [final]
+    stagings = [staging_dir(f) for f in finals]
+    for day in finals:
+        restore_day(dirs, day)  # a day a killed swap left absent, first
+        clear_leftovers(dirs, day)  # a killed run's, of this day (we hold its lock)
+    for staging in stagings:
+        os.makedirs(staging)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
-            scorer = _scorer(model, task, schema, monitor.empty_copy(), staging, shares)
+            scorer = _scorer((model, shadows.shipped, shadows.edges), task, schema, monitor.empty_copy(), stagings, shares)
             parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
         pause_point(AFTER_STAGE)  # the day's files are in the staging directory, not swapped in
         stats, rows = ScoreStats(task.histogram_edges), 0
-        for part_rows, part_stats, part_monitor in parts:
+        for part_rows, part_stats, part_monitor, part_shadows in parts:
             rows += part_rows
             stats.merge(part_stats)
             monitor.merge(part_monitor)
+            shadows.merge(part_shadows)
         if rows == 0:
             raise NoInputRows.in_source(source.describe())
         if progress is not None:
             progress(rows)
         figures = monitor.finish(stats.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
-            dirs.sync(staging)
-            swap_in(dirs, staging, final)
+            if shadows:
+                _keep_only(dirs, stagings[1], shadows.ok())
+            # As the pandas sink: the shadow day just before the scores'.
+            for staging, day in reversed(list(zip(stagings, finals))):
+                dirs.sync(staging)
+                swap_in(dirs, staging, day)
     finally:
-        dirs.remove(staging)
+        for staging in stagings:
+            dirs.remove(staging)
     return EngineResult(
         rows_read=rows, rows_written=rows, rows_rejected=0, scores=stats.summary(),
         checks=figures, warnings=monitor.warnings(),
@@ -98,8 +111,19 @@ def _local(config):
     return config
 
 
-def _scorer(model, task: ScoringTask, schema, monitor: RunMonitor, staging: str, shares: int):
-    """What each Spark task runs: its shares of the day read, scored and written to a file."""
+def _keep_only(dirs: LocalDirs, staging: str, versions) -> None:
+    """Remove the shadow files of the versions that failed in some task."""
+    keep = {str(v) for v in versions}
+    for name in dirs.names(staging):
+        if version_of(name) not in keep:
+            os.remove(posixpath.join(staging, name))
+
+
+def _scorer(models, task: ScoringTask, schema, monitor: RunMonitor, stagings: list[str], shares: int):
+    """What each Spark task runs: its shares of the day read, scored and written to a file
+    (each shadow version's rows to a file of its own)."""
+    model, shipped, shadow_edges = models
+
     def score_shares(indexes):
         warnings.filterwarnings("ignore", message=PANDAS_WARNING)
         try:
@@ -107,18 +131,26 @@ def _scorer(model, task: ScoringTask, schema, monitor: RunMonitor, staging: str,
             for k in indexes:
                 source = ParquetDaySource(_local(task.source), chunk_size=task.chunk_size, wanted=task.wanted_columns)
                 stats, seen = ScoreStats(task.histogram_edges), monitor.empty_copy()
+                shadow_scorer, tallies = executor_shadows(shipped, shadow_edges, k)
+                files = ShadowFiles(stagings[-1], k, schema) if shipped else None
 
                 def outputs():
                     for batch in source.iter_batches(task.day, share=(k, shares)):
                         result = score_chunk(pipeline, batch, task.spec, task.positive, schema, task.lineage, monitor=seen)
                         stats.update(result.scores)
+                        if files is not None:
+                            files.write(tallies.add(shadow_scorer.score(batch, result, schema)))
                         yield result.output
 
                 try:
-                    rows = write_file(posixpath.join(staging, f"part-{k:05d}.parquet"), schema, outputs())
+                    try:
+                        rows = write_file(posixpath.join(stagings[0], f"part-{k:05d}.parquet"), schema, outputs())
+                    finally:
+                        if files is not None:
+                            files.close()
                 except OSError as exc:
-                    raise TransientError(f"writing {staging} failed: {exc}", hint="the run can be retried") from exc
-                yield rows, stats, seen
+                    raise TransientError(f"writing {stagings[0]} failed: {exc}", hint="the run can be retried") from exc
+                yield rows, stats, seen, tallies
         except BatchScoreError as exc:
             # Our error, with its kind and hint, must reach the driver through the JVM.
             raise ScoringError(marked(exc)) from exc

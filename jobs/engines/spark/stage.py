@@ -10,8 +10,9 @@ table's staging tables no live run owns (SQL, ``jobs.engines.spark.staging``).
 from __future__ import annotations
 
 import logging
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 10_000  # rows per JDBC insert batch
 CONSTANTS = (SCORE_DATE, MODEL_NAME, MODEL_VERSION, RUN_ID, SCORED_AT)  # added by the swap
+VERSION_DIR = "batchscore_version"  # staged Parquet with shadow rows: a directory per model version
 
 
 def sink_errors(what: str):
@@ -40,19 +42,25 @@ def sink_errors(what: str):
 class StagedDay(Protocol):
     """A day's scores written aside by Spark, not yet visible in the output."""
 
-    def commit(self) -> int | None:
-        """Swap the day in (the old day out) on the driver; returns the rows written, or None
-        when they are the rows scored (files hold what the tasks wrote)."""
+    def commit(self, shadows: Sequence[int] = ()) -> int | None:
+        """Swap the day in (the old day out) on the driver, with the day of the shadow
+        versions ``shadows`` (the others' rows are left out) when it was staged with a shadow
+        output; returns the rows written, or None when they are the rows scored (files hold
+        what the tasks wrote)."""
 
     def discard(self) -> None:
         """Remove what was written aside (after a commit: nothing is left to remove)."""
 
 
-def stage_day(scored, output: ParquetOutput | SqlOutput, schema, lineage: Lineage, job: str) -> StagedDay:
-    """Score the day and write it aside, in one Spark job (scores are never kept in memory)."""
+def stage_day(
+    scored, output: ParquetOutput | SqlOutput, schema, lineage: Lineage, job: str, shadow: str | None = None
+) -> StagedDay:
+    """Score the day and write it aside, in one Spark job (scores are never kept in memory).
+    ``shadow``: the shadow output (``<table>_shadow`` or ``<path>_shadow``) when ``scored``
+    holds shadow rows too (their model_version is not the run's)."""
     if output.kind == "parquet":
-        return _stage_parquet(scored, output, lineage.day)
-    return _stage_sql(scored, output, schema, lineage, job)
+        return _stage_parquet(scored, output, lineage, shadow)
+    return _stage_sql(scored, output, schema, lineage, job, shadow)
 
 
 class HadoopDirs:
@@ -73,6 +81,10 @@ class HadoopDirs:
     def remove(self, path: str) -> None:
         self._fs.delete(self._path(path), True)
 
+    def makedirs(self, path: str) -> None:
+        if not self._fs.mkdirs(self._path(path)):
+            raise SinkError(f"creating {path} failed", hint="check the output path and its permissions")
+
     def names(self, path: str) -> list[str]:
         if not self.exists(path):
             return []
@@ -90,28 +102,53 @@ class _ParquetStage:
     dirs: HadoopDirs | LocalDirs
     staging: str
     final: str
+    shadow_final: str | None = None  # <path>_shadow/score_date=D: staging holds one directory per version
+    main_version: int | None = None
 
-    def commit(self) -> None:
-        swap_in(self.dirs, self.staging, self.final)
+    def commit(self, shadows: Sequence[int] = ()) -> None:
+        if self.shadow_final is None:
+            swap_in(self.dirs, self.staging, self.final)
+            return
+        shadow_staging = staging_dir(self.shadow_final)
+        self.dirs.makedirs(shadow_staging)
+        try:
+            for version in shadows:
+                written = posixpath.join(self.staging, f"{VERSION_DIR}={version}")
+                for name in self.dirs.names(written):
+                    if not name.startswith((".", "_")):  # Hadoop's checksums follow their files
+                        self.dirs.rename(posixpath.join(written, name), posixpath.join(shadow_staging, f"v{version}-{name}"))
+            # As the pandas sink: the shadow day just before the scores'.
+            swap_in(self.dirs, shadow_staging, self.shadow_final)
+        finally:
+            self.dirs.remove(shadow_staging)
+        swap_in(self.dirs, posixpath.join(self.staging, f"{VERSION_DIR}={self.main_version}"), self.final)
 
     def discard(self) -> None:
         self.dirs.remove(self.staging)
 
 
-def _stage_parquet(scored, output: ParquetOutput, day: date) -> _ParquetStage:
+def _stage_parquet(scored, output: ParquetOutput, lineage: Lineage, shadow: str | None) -> _ParquetStage:
     """The day's files in a hidden directory beside ``score_date=D``, as the pandas engine's
-    Parquet sink stages them (score_date lives in the directory name)."""
+    Parquet sink stages them (score_date lives in the directory name). With shadow rows, one
+    directory per model version inside it (``VERSION_DIR=V``, the files keep model_version),
+    taken apart by ``commit``."""
     spark = scored.sparkSession
     root, dirs = _day_dirs(spark, output.path)
-    final = day_dir(root, day)
+    final = day_dir(root, lineage.day)
+    shadow_final = None if shadow is None else day_dir(_day_dirs(spark, shadow)[0], lineage.day)
     with spark_errors(f"writing {output.path}"):
-        restore_day(dirs, final)  # a day a killed swap left absent, first
-        clear_leftovers(dirs, final)  # a killed run's, of this day (we hold its lock)
-    stage = _ParquetStage(dirs, staging_dir(final), final)
+        for day in (final, shadow_final) if shadow_final else (final,):
+            restore_day(dirs, day)  # a day a killed swap left absent, first
+            clear_leftovers(dirs, day)  # a killed run's, of this day (we hold its lock)
+    stage = _ParquetStage(dirs, staging_dir(final), final, shadow_final, lineage.model_version)
+    frame = scored.drop(SCORE_DATE)
     try:
         with spark_errors(f"writing {final}"):
+            writer = frame.write
+            if shadow_final is not None:
+                writer = frame.withColumn(VERSION_DIR, frame[MODEL_VERSION]).write.partitionBy(VERSION_DIR)
             (
-                scored.drop(SCORE_DATE).write.mode("errorifexists")
+                writer.mode("errorifexists")
                 .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")  # no _SUCCESS file
                 .parquet(stage.staging)
             )
@@ -142,9 +179,10 @@ class _SqlStage:
     lineage: Lineage
     what: str
     run: str
+    shadow: sa.Table | None = None  # <table>_shadow: the stage holds shadow rows too
 
-    def commit(self) -> int:
-        return _swap(self.engine, self.target, self.stage, self.lineage, self.what)
+    def commit(self, shadows: Sequence[int] = ()) -> int:
+        return _swap(self.engine, (self.target, self.shadow), self.stage, self.lineage, self.what, shadows)
 
     def discard(self) -> None:
         try:
@@ -153,9 +191,10 @@ class _SqlStage:
             self.lock.release()
 
 
-def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str) -> _SqlStage:
+def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str, shadow: str | None) -> _SqlStage:
     """Spark writes the scores into a staging table; ``commit`` then deletes the day and
-    inserts it from the staging table in ONE transaction on the driver.
+    inserts it from the staging table in ONE transaction on the driver (with shadow rows:
+    the main version's rows into the output table, the shadow versions' into ``shadow``).
 
     The staging table is this run's while it holds its lock; staging tables of the same
     output table that nobody holds (a killed run's) are dropped first (``jobs.engines.spark.staging``)."""
@@ -165,10 +204,11 @@ def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str) ->
     engine = db.make_engine(output.url, writer=True)
     target = table_for(output.table, schema)
     run = f"{job} {lineage.day}"
+    kept = {MODEL_VERSION} if shadow is not None else set()  # it tells the main rows from the shadows'
     stage = sa.Table(
         stage_name(target.name, lineage.run_id),
         sa.MetaData(),
-        *[sa.Column(c.name, c.type) for c in target.columns if c.name not in CONSTANTS],
+        *[sa.Column(c.name, c.type) for c in target.columns if c.name not in CONSTANTS or c.name in kept],
         schema=target.schema,
         prefixes=["UNLOGGED"] if jdbc.backend == "postgresql" else [],  # scratch: no WAL
     )
@@ -183,7 +223,7 @@ def _stage_sql(scored, output: SqlOutput, schema, lineage: Lineage, job: str) ->
     except BaseException:
         lock.release()
         raise
-    staged = _SqlStage(engine, target, stage, lock, lineage, output.table, run)
+    staged = _SqlStage(engine, target, stage, lock, lineage, output.table, run, None if shadow is None else table_for(shadow, schema))
     try:
         frame = scored.select(*[_stage_column(F, scored.schema[c.name], jdbc.backend) for c in stage.columns])
         if jdbc.backend == "sqlite":
@@ -216,7 +256,28 @@ def _stage_column(F, field, backend: str):
     return F.col(field.name)
 
 
-def _swap(engine: sa.Engine, target: sa.Table, stage: sa.Table, lineage: Lineage, what: str) -> int:
+def _swap(engine: sa.Engine, targets: tuple, stage: sa.Table, lineage: Lineage, what: str, shadows: Sequence[int]) -> int:
+    """The day's rows from the stage into the output table and (``targets``: (output table,
+    shadow table or None)) the shadow versions' rows into the shadow table, in ONE transaction,
+    as the pandas sink writes its asides; the output table's rows are counted."""
+    target, shadow = targets
+    main = None if shadow is None else stage.c[MODEL_VERSION] == lineage.model_version
+    with db.connect(engine, "output") as conn, sink_errors(what), conn.begin():
+        lock = db.is_postgres(engine.url)
+        swap_day(conn, target, _staged_rows(target, stage, lineage, main), lineage.day, lock=lock)
+        if shadow is not None:
+            rows = _staged_rows(shadow, stage, lineage, stage.c[MODEL_VERSION].in_(list(shadows)), own_version=True)
+            swap_day(conn, shadow, rows, lineage.day, lock=lock)
+        # Counted, as drivers do not all report an INSERT ... SELECT's rowcount.
+        counted = sa.select(sa.func.count()).select_from(stage)
+        count = int(conn.execute(counted if main is None else counted.where(main)).scalar_one())
+        pause_point(BEFORE_COMMIT)
+        return count
+
+
+def _staged_rows(target: sa.Table, stage: sa.Table, lineage: Lineage, where=None, own_version: bool = False) -> sa.Select:
+    """The staged rows as ``target``'s columns: the run's constants added (``own_version``:
+    each row's model_version is its own, a shadow's)."""
     constants = {
         SCORE_DATE: (lineage.day, target.c[SCORE_DATE].type),
         MODEL_NAME: (lineage.model_name, target.c[MODEL_NAME].type),
@@ -224,16 +285,13 @@ def _swap(engine: sa.Engine, target: sa.Table, stage: sa.Table, lineage: Lineage
         RUN_ID: (lineage.run_id, target.c[RUN_ID].type),
         SCORED_AT: (lineage.scored_at, target.c[SCORED_AT].type),
     }
+    if own_version:
+        del constants[MODEL_VERSION]
     rows = sa.select(*[
         sa.literal(*constants[c.name]).label(c.name) if c.name in constants else stage.c[c.name]
         for c in target.columns
     ])
-    with db.connect(engine, "output") as conn, sink_errors(what), conn.begin():
-        swap_day(conn, target, rows, lineage.day, lock=db.is_postgres(engine.url))
-        # Counted, as drivers do not all report an INSERT ... SELECT's rowcount.
-        count = int(conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one())
-        pause_point(BEFORE_COMMIT)
-        return count
+    return rows if where is None else rows.where(where)
 
 
 def _drop(engine: sa.Engine, stage: sa.Table, run: str) -> None:

@@ -9,7 +9,7 @@ from pipelines.model import check_sha256
 # reuses its Python workers from task to task and from run to run on one context (a backfill),
 # so each worker unpickles a pipeline once, not once per partition and day.
 _PIPELINES: dict[str, object] = {}
-_KEEP_PIPELINES = 2
+_KEEP_PIPELINES = 4  # the main model and its shadows (pipeline.shadow)
 
 
 def executor_pipeline(model, version):
