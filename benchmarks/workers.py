@@ -9,7 +9,8 @@ the CPUs with) once per (model, workers) in every repetition, the order reversed
 repetition, with a bare chunked read of the day (``benchmarks.scripts bare-parquet``) among
 them. Each run is a fresh process under ``benchmarks.measure`` (wall time, peak RSS of the
 process tree). Prints every run, the load average before each, and the workers each run
-recorded in the ledger (``stats.pandas``).
+recorded in the ledger (``stats.pandas``). ``--before DIR`` runs each job also with the batchscore checked out in
+DIR (``git archive REV | tar -x -C DIR``), alternating with this one.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def setup(workdir: Path, rows: int, models: list[str], settings: list[str], chun
     return names
 
 
-def measure(argv: list[str]) -> dict:
+def measure(argv: list[str], code: Path = REPO) -> dict:
+    """``argv`` under ``benchmarks.measure``, run from ``code`` (a checkout of batchscore)."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     done = subprocess.run([sys.executable, "-m", "benchmarks.measure", "--", *argv], capture_output=True, text=True,
-                          cwd=REPO, check=True)
+                          cwd=code, env=env, check=True)
     return json.loads(done.stdout)
 
 
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2,auto", help="workers settings, comma-separated")
     parser.add_argument("--models", default=",".join(data.MODELS), help="lr, hgb or both")
     parser.add_argument("--no-bare", action="store_true", help="leave out the bare chunked read")
+    parser.add_argument("--before", type=Path, help="also run each job with the batchscore checked out here (name@before)")
     parser.add_argument("--workdir", type=Path, help="keep the data here (default: a temporary directory)")
     parser.add_argument("--json", type=Path, default=Path("workers.json"))
     args = parser.parse_args(argv)
@@ -83,16 +87,22 @@ def main(argv: list[str] | None = None) -> int:
               "--models", str(workdir / "models")]
     day = data.DAY.isoformat()
     contenders = {job: [sys.executable, "-m", "jobs", "run", job, "--date", day, "--force", *common] for job in jobs}
+    code = {name: REPO for name in contenders}
+    if args.before:
+        for job in jobs:
+            contenders[f"{job}@before"], code[f"{job}@before"] = contenders[job], args.before.resolve()
     if not args.no_bare:
         contenders["bare-parquet"] = [sys.executable, "-m", "benchmarks.scripts", "bare-parquet", str(workdir / "features"),
                                       "-", day, "-", "--chunk", str(args.chunk_size)]
-    print(f"rows {args.rows}, chunk_size {args.chunk_size}, {len(os.sched_getaffinity(0))} usable CPUs", flush=True)
+        code["bare-parquet"] = REPO
+    print(f"rows {args.rows}, chunk_size {args.chunk_size}, {len(os.sched_getaffinity(0))} usable CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     runs: list[dict] = []
     for rep in range(args.repeat):
         order = list(contenders) if rep % 2 == 0 else list(reversed(contenders))
         for name in order:
             load = os.getloadavg()[0]
-            got = measure(contenders[name])
+            got = measure(contenders[name], code[name])
             row = {"rep": rep + 1, "name": name, "load1": load, "wall_s": round(got["wall_s"], 2),
                    "peak_rss_mib": round(got["peak_rss_mib"]), "returncode": got["returncode"]}
             if name in jobs and got["returncode"] == 0:
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["stderr"] = got["stderr"][-1000:]
             runs.append(row)
             pandas = row.get("pandas") or {}
-            print(f"rep {rep + 1} {name:<18} load {load:5.2f}  wall {row['wall_s']:7.2f} s  peak RSS {row['peak_rss_mib']:5d} MiB"
+            print(f"rep {rep + 1} {name:<25} load {load:5.2f}  wall {row['wall_s']:7.2f} s  peak RSS {row['peak_rss_mib']:5d} MiB"
                   f"  exit {row['returncode']}  workers {pandas.get('workers', '-')} threads {pandas.get('threads_per_worker', '-')}",
                   flush=True)
             args.json.write_text(json.dumps(runs, indent=1) + "\n")

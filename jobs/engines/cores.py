@@ -3,8 +3,10 @@
 ``workers: auto`` decides from the cores this process may use (its CPU affinity, capped by
 a cgroup CPU quota) and the model: a pipeline whose predict already runs on several threads
 (OpenMP in HistGradientBoosting, an estimator with ``n_jobs``) is scored in the run's own
-process on every core; a single-threaded one in one process per core. The rule and the
-measurements behind it: docs/configuration.md (``workers``) and benchmarks/RESULTS.md.
+process on every core; a single-threaded one in one process per core but one, the core left
+to the run's reader and writer threads (on 2 cores: 1 process, which measured faster than 2).
+The rule and the measurements behind it: docs/configuration.md (``workers``) and
+benchmarks/RESULTS.md.
 
 Whatever the count, threads are capped so that workers x threads per worker <= cores:
 OpenMP and BLAS otherwise start one thread per core in every worker, and a two-worker HGB run
@@ -42,7 +44,7 @@ def plan_workers(setting: int | str, pipeline, cores: int | None = None) -> Work
     cores = usable_cores() if cores is None else cores
     threaded = threaded_predict(pipeline)
     if setting == WORKERS_AUTO:
-        workers = 1 if threaded else cores
+        workers = 1 if threaded else max(1, cores - 1)
     else:
         workers = int(setting)
     return WorkerPlan(setting, workers, max(1, cores // workers), cores, threaded)
