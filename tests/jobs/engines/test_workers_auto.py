@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from jobs.engines.cores import cgroup_quota, plan_workers, threaded_predict, usable_cores
 from pipelines import churn
-from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, ThreadCountClassifier, assert_one_line_error
 
 DAY = DAYS[-1]
 
@@ -43,6 +43,22 @@ def test_workers_auto_scores_the_day_as_one_process_does_and_the_ledger_records_
     workers = max(1, cores - 1)
     assert used == {"setting": "auto", "workers": workers, "threads_per_worker": cores // workers, "cores": cores,
                     "threaded_model": False}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_chunk_is_scored_with_thread_pools_capped_at_cores_over_workers(project, workers):
+    base = project.registry.load(project.registry.resolve("churn", "production")).pipeline
+    probe = ThreadCountClassifier(base).fit(None)
+    project.registry.register("threads", probe, alias="production")
+    project.write_job(pipeline={"name": "threads", "version": "production"}, chunk_size=100, workers=workers)
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == 0, result.err
+    used = _pandas_stats(project)
+    assert used["workers"] == workers and used["threads_per_worker"] == max(1, used["cores"] // workers)
+    # Every chunk, the first (scored in the run's process) and those of the workers.
+    scores = project.scores(DAY)["score"]
+    assert len(scores) == N_CUSTOMERS
+    assert set(scores.round(6)) == {used["threads_per_worker"] / 100}
 
 
 def test_workers_auto_on_the_command_line_overrides_the_job(project):
