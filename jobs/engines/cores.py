@@ -33,7 +33,7 @@ class WorkerPlan:
     workers: int  # processes scoring chunks; 1: in the run's own process
     threads_per_worker: int  # OpenMP/BLAS threads each may run
     cores: int  # usable cores seen
-    threaded_model: bool  # the pipeline's predict runs threads of its own
+    threaded_model: bool | None  # the pipeline's predict runs threads of its own (None: not asked, a number was set)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -42,8 +42,10 @@ class WorkerPlan:
 def plan_workers(setting: int | str, pipeline, cores: int | None = None) -> WorkerPlan:
     """The workers and threads for ``setting`` (a number, or ``auto``) and ``pipeline``."""
     cores = usable_cores() if cores is None else cores
-    threaded = threaded_predict(pipeline)
+    threaded = None
     if setting == WORKERS_AUTO:
+        # Asked only for auto: a custom estimator whose get_params fails still runs with a number.
+        threaded = threaded_predict(pipeline)
         workers = 1 if threaded else max(1, cores - 1)
     else:
         workers = int(setting)

@@ -96,7 +96,7 @@ def test_threads_per_worker_never_oversubscribe_the_cores():
     for cores in (1, 2, 3, 8):
         for workers in (1, 2, 3, 5):
             plan = plan_workers(workers, hgb, cores=cores)
-            assert plan.workers == workers and plan.threads_per_worker >= 1
+            assert plan.workers == workers and plan.threads_per_worker >= 1 and plan.threaded_model is None
             assert workers * plan.threads_per_worker <= max(cores, workers)
 
 
