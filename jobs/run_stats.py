@@ -17,6 +17,8 @@ demo). One ``to_json``/``from_json``: the JSON shape users query is written down
                             "mean_abs_diff", "paired_sample", "seconds"}
                   | {version or unresolved ref: {"error", "ref"}}}     (pipeline.shadow; jobs.shadow)
      "spark":    {"application_id", "master", "version"}              (spark engine only)
+     "pandas":   {"setting", "workers", "threads_per_worker", "cores", "threaded_model" (auto only)}
+                                                     (pandas engine: the workers it used; jobs.engines.cores)
      "runtime":  "sklearn" | "treelite"}      what scored the final estimator (pipelines.runtime)
 
 Every section is optional: a run that failed early has only some of them.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
+from jobs.vocabulary import ENGINES
 from pipelines.basics import json_default
 
 _EMPTY: Mapping = MappingProxyType({})
@@ -156,7 +159,7 @@ class RunStats:
     warnings: tuple[str, ...] | None = None
     quality: QualityFigures = field(default_factory=QualityFigures)
     drift: DriftFigures = field(default_factory=DriftFigures)
-    engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}
+    engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}, {"pandas": {...}}
     shadow: Mapping[str, ShadowComparison] = field(default_factory=dict)  # by version (str), as in the JSON
     runtime: str | None = None  # sklearn | treelite; None: not recorded (a run from before runtimes)
     extra: Mapping = field(default_factory=dict, repr=False)  # keys this version does not know, kept
@@ -170,7 +173,7 @@ class RunStats:
             warnings=None if "warnings" not in data else tuple(data.pop("warnings") or ()),
             quality=QualityFigures(data.pop("quality", None) or _EMPTY),
             drift=DriftFigures(data.pop("drift", None) or _EMPTY),
-            engine={"spark": data.pop("spark")} if "spark" in data else _EMPTY,
+            engine={name: data.pop(name) for name in ENGINES if name in data},
             shadow={str(k): ShadowComparison(v or _EMPTY) for k, v in (data.pop("shadow", None) or {}).items()},
             runtime=data.pop("runtime", None),
             extra=data,

@@ -49,7 +49,8 @@ def score_chunk(
     With ``reject_schema`` (``quality.on_bad_rows: reject``) the rows the pipeline cannot
     score are isolated by bisection and returned as reject rows instead of failing the chunk.
     """
-    features = conform(batch.select(spec.feature_names).to_pandas(), spec)
+    # One pandas block per column: the default consolidates the numbers into one 2-D copy.
+    features = conform(batch.select(spec.feature_names).to_pandas(split_blocks=True), spec)
     if monitor is not None:
         monitor.observe(features)
         monitor.observe_ids(batch)  # the duplicate-id check, judged with the verdict

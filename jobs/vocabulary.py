@@ -34,4 +34,6 @@ ENGINES = tuple(e.value for e in Engine)
 SQL, PARQUET = "sql", "parquet"
 KINDS = (SQL, PARQUET)
 
+WORKERS_AUTO = "auto"  # workers: auto, the pandas engine picks the count from the cores and the model
+
 DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out

@@ -12,6 +12,7 @@ from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.cli.schedule import cmd_crontab, cmd_scheduler
 from jobs.cli.serve import cmd_parity, cmd_publish, cmd_serve
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
+from jobs.config.sections import workers_setting
 from jobs.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE
 from jobs.vocabulary import ENGINES, RUNTIMES, SKLEARN
 
@@ -48,7 +49,7 @@ def _run_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINES, help="instead of the job's engine")
     p.add_argument("--pipeline-version", help="a version number or alias instead of the job's")
     p.add_argument("--force", action="store_true", help="score the day again even if it succeeded")
-    p.add_argument("--workers", type=_positive_int, help="processes scoring chunks (default: the job's workers)")
+    p.add_argument("--workers", type=_workers, help="processes scoring chunks, or auto (default: the job's workers)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("backfill", parents=[common], help="score every day of a range")
@@ -204,6 +205,13 @@ def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> argpars
              "naming the exit code; what the crontab lines use",
     )
     return parser
+
+
+def _workers(text: str) -> int | str:
+    try:
+        return workers_setting(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:

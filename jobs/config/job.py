@@ -29,6 +29,7 @@ from jobs.config.sections import (
     _column_name,
     _Frozen,
     check_cron,
+    workers_setting,
 )
 from jobs.output import RESERVED_COLUMNS
 from jobs.vocabulary import Engine
@@ -46,7 +47,7 @@ class JobConfig(_Frozen):
     catchup: bool = False
     passthrough: list[str] = []
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, gt=0)
-    workers: int = Field(DEFAULT_WORKERS, ge=1)
+    workers: int | str = DEFAULT_WORKERS  # or auto (jobs.engines.cores)
     engine: Engine = Engine.PANDAS
     retries: int = Field(0, ge=0)
     retry_delay_s: float = Field(DEFAULT_RETRY_DELAY_S, ge=0)
@@ -90,6 +91,7 @@ class JobConfig(_Frozen):
         return value
 
     _check_schedule = field_validator("schedule")(lambda v: check_cron(v))
+    _check_workers = field_validator("workers", mode="before")(lambda v: workers_setting(v))
 
     @model_validator(mode="after")
     def _ids_not_passthrough(self) -> JobConfig:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from jobs.errors import BatchScoreError, ScoringError
 
@@ -92,16 +93,17 @@ class WorkerPool:
     ``payload``: pipeline, spec, positive, schema, lineage, reject schema, an empty
     ``RunMonitor`` (or None): each chunk's checks are counted into a copy of it, sent back,
     and the run's ``ShadowScorer``: the shadow models score the chunk in the same worker.
+    Each worker runs at most ``threads`` OpenMP/BLAS threads (``jobs.engines.cores``).
     """
 
-    def __init__(self, workers: int, payload: tuple) -> None:
+    def __init__(self, workers: int, payload: tuple, threads: int) -> None:
         context = multiprocessing.get_context("spawn")  # no fork: threads are running
         self.workers = workers
         self._inbox = context.Queue(maxsize=workers)
         self._outbox = context.Queue()
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         self._processes = [
-            context.Process(target=serve, args=(data, self._inbox, self._outbox), daemon=True, name=f"batchscore-worker-{i}")
+            context.Process(target=serve, args=(data, self._inbox, self._outbox, threads), daemon=True, name=f"batchscore-worker-{i}")
             for i in range(workers)
         ]
         for process in self._processes:
@@ -172,8 +174,9 @@ class WorkerPool:
         self.close()
 
 
-def serve(data: bytes, inbox, outbox) -> None:
+def serve(data: bytes, inbox, outbox, threads: int) -> None:
     """A worker's loop: unpickle the pipeline once, then score chunks until told to stop.
+    Its thread pools are capped at ``threads`` once the pipeline's libraries are loaded.
 
     The chunk is conformed once, here: its checks are counted on the way to scoring it, into
     an empty copy of the run's monitor that goes back with the result, to be merged there.
@@ -181,6 +184,7 @@ def serve(data: bytes, inbox, outbox) -> None:
     from jobs.scoring import score_chunk
 
     pipeline, spec, positive, schema, lineage, reject_schema, monitor, shadows = pickle.loads(data)
+    threadpool_limits(limits=threads)  # for the worker's life
     while True:
         item = inbox.get()
         if item is None:

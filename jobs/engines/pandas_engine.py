@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, id_reader
 from pipelines.model import ModelHandle
+from jobs.engines.cores import WorkerPlan, plan_workers
 from jobs.engines.overlap import Prefetch, WorkerPool
 from jobs.errors import NoInputRows
+from jobs.vocabulary import Engine
 from jobs.faults import after_first
 from jobs.quality.duplicates import REASON as DUPLICATE_ID, Duplicates, find_duplicates
 from jobs.quality.monitor import RunMonitor
@@ -75,7 +78,7 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         if task.shadows:
             with timer.stage("shadow_load"):
                 day.scorer = day.shadow.load()
-        pool = stack.enter_context(WorkerPool(task.workers, day.payload(pipeline))) if task.workers > 1 else None
+        plan, pool = _scorers(stack, day, pipeline)
         batches = chain([first], batches)
         if duplicates:
             batches = day.set_aside(batches, duplicates)
@@ -101,7 +104,7 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
     return EngineResult(
         rows_read=day.rows, rows_written=written, rows_rejected=day.monitor.rejected, scores=day.stats.summary(),
         timings=timings, checks=day.monitor.figures, warnings=[*day.monitor.warnings(), *day.shadow.warnings()],
-        shadow=day.shadow.figures(),
+        shadow=day.shadow.figures(), details={Engine.PANDAS.value: plan.to_json()},
     )
 
 
@@ -172,6 +175,19 @@ class _Day:
         self.rows += rows
         self.shadow.add(result)
         return result.output
+
+
+def _scorers(stack: ExitStack, day: _Day, pipeline) -> tuple[WorkerPlan, WorkerPool | None]:
+    """The run's worker processes (None: chunks are scored in this process), with the thread
+    pools here and in each worker capped so that workers x threads <= cores."""
+    task = day.task
+    plan = plan_workers(task.workers, pipeline)
+    log.info("%s %s: %d scoring process(es), %d thread(s) each (workers: %s, %d cores)",
+             task.job, task.day, plan.workers, plan.threads_per_worker, plan.setting, plan.cores)
+    stack.enter_context(threadpool_limits(limits=plan.threads_per_worker))  # the chunks scored here
+    if plan.workers == 1:
+        return plan, None
+    return plan, stack.enter_context(WorkerPool(plan.workers, day.payload(pipeline), plan.threads_per_worker))
 
 
 def _scored(day: _Day, batches, pipeline, pool: WorkerPool | None, timer: StageTimer, progress: Progress | None):

@@ -43,7 +43,7 @@ class ScoringTask:
     drift: DriftConfig = DriftConfig()
     previous: PreviousDay | None = None  # the last succeeded day before this one, for drift
     spark: SparkSettings = SparkSettings()  # the job's spark: section (spark engine only)
-    workers: int = 1  # processes scoring chunks (pandas engine); 1: in this process
+    workers: int | str = 1  # processes scoring chunks (pandas engine); 1: in this process; auto (jobs.engines.cores)
     shadows: tuple[Shadow, ...] = ()  # pipeline.shadow, resolved at the run's start
 
     @property

@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 
 from jobs.config import ParquetSource
 from jobs.errors import SourceError, TransientError
-from jobs.sources.batches import rebatch
+from jobs.sources.batches import coalesce
 
 
 class ParquetDaySource:
@@ -51,7 +51,7 @@ class ParquetDaySource:
             fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
         )
         try:
-            yield from rebatch(scanner.to_batches(), self.chunk_size)
+            yield from coalesce(scanner.to_batches(), self.chunk_size)
         except OSError as exc:
             raise TransientError(
                 f"reading Parquet {self.config.path} failed: {exc}", hint="the run can be retried"

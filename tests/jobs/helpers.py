@@ -20,6 +20,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
@@ -235,6 +236,17 @@ class SlowClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.inner.predict(X)
+
+
+class ThreadCountClassifier(SlowClassifier):
+    """Scores every row with the most threads any of its process's thread pools (OpenMP,
+    BLAS) may run, over 100: what ``workers`` left the process that scored the row."""
+
+    def predict_proba(self, X):
+        from threadpoolctl import threadpool_info
+
+        threads = max((pool["num_threads"] for pool in threadpool_info()), default=0)
+        return np.tile([1 - threads / 100, threads / 100], (len(X), 1))
 
 
 def register_slow(registry, delay_s: float = 0.2, alias: str | None = None) -> int:
