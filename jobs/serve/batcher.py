@@ -7,10 +7,17 @@ checks each one's records on its own (so a 422 names its own record), scores the
 single-record requests cost a fraction of a call each. The scores are those of each request
 alone, to the bit: the batch path predicts in whole row blocks (``pipelines.row_blocks``), so a
 row's score does not depend on the rows beside it.
+
+On the event loop, ``score`` hands over the requests of one loop iteration together: the
+requests read from the sockets in one pass reach the scoring thread as one unit, so the thread
+never starts scoring the first of them alone while the others are still being parsed (that
+split requests that arrived together into two or three calls). Nothing waits for a timer: a
+lone request goes to the thread at the end of the iteration it arrived in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -38,12 +45,14 @@ class _Item:
 
 
 class Batcher:
-    """The scoring thread of a server process; ``submit`` is safe from any thread."""
+    """The scoring thread of a server process; ``submit`` is safe from any thread, ``score``
+    is for the event loop's coroutines."""
 
     def __init__(self, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._pending: list[_Item] = []  # this loop iteration's requests (event loop only)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="batchscore-scorer", daemon=True)
@@ -58,25 +67,39 @@ class Batcher:
         """A future of the response body (JSON bytes: model and scores), or of the
         ``BatchScoreError`` that the request's records raise."""
         future: Future = Future()
-        self._queue.put(_Item(served, records, future))
+        self._queue.put([_Item(served, records, future)])
         return future
+
+    async def score(self, served: Served, records: list) -> bytes:
+        """The response body of a request (as ``submit``), handed to the scoring thread with
+        the other requests of this loop iteration."""
+        future: Future = Future()
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)  # runs after this iteration's tasks
+        self._pending.append(_Item(served, records, future))
+        return await asyncio.wrap_future(future)
+
+    def _flush(self) -> None:
+        items, self._pending = self._pending, []
+        self._queue.put(items)
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            items, rows = [first], len(first.records)
+            items = list(first)
+            rows = sum(len(item.records) for item in items)
             while rows < self.max_rows:
                 try:
-                    item = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if more is None:
                     self._queue.put(None)  # stop after this round
                     break
-                items.append(item)
-                rows += len(item.records)
+                items.extend(more)
+                rows += sum(len(item.records) for item in more)
             try:
                 self._score(items)
             except Exception as exc:  # a bug of ours: every waiting request gets it, the thread lives on
