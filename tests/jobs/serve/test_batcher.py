@@ -1,0 +1,54 @@
+"""The scoring thread gets the requests of one event-loop iteration as one unit: one
+``score_chunk`` call for all of them, each request with its own scores."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from jobs import config as config_mod
+from jobs.serve import batcher as batcher_mod
+from jobs.serve.batcher import Batcher
+from jobs.serve.online import Served
+from pipelines.registry import Registry
+from pipelines.settings import Settings
+from tests.jobs.helpers import Project
+from tests.jobs.serve.test_online import committed, source_records
+
+
+def served_of(root, job_name: str) -> Served:
+    settings = Settings.resolve({"config_dir": str(root / "configs")}, env={})
+    job = config_mod.load_named(settings.config_dir, job_name)
+    registry = Registry(settings.models_root)
+    return Served.of(job, registry.load(registry.resolve(job.pipeline.name, job.pipeline.version)))
+
+
+def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own_scores(served_template, monkeypatch):
+    project = Project(served_template)
+    served = served_of(served_template, "tier")
+    records = source_records(project)[:8]
+    expected = committed(project, "tier")
+    calls: list[int] = []
+    real = batcher_mod.score_batches
+
+    def counted(served_, batches):
+        calls.append(len(batches))
+        return real(served_, batches)
+
+    monkeypatch.setattr(batcher_mod, "score_batches", counted)
+    batcher = Batcher()
+    batcher.start()
+    try:
+        async def together():
+            return await asyncio.gather(*(batcher.score(served, [r]) for r in records))
+
+        bodies = asyncio.run(together())
+        lone = asyncio.run(batcher.score(served, [records[3]]))
+    finally:
+        batcher.stop()
+    assert calls == [8, 1]
+    for record, body in zip(records, bodies, strict=True):
+        scores = orjson.loads(body)["scores"]
+        assert [(s["score"], s["label"]) for s in scores] == [expected[record["customer_id"]]]
+    assert orjson.loads(lone) == orjson.loads(bodies[3])
