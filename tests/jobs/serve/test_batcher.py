@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 
@@ -52,3 +53,35 @@ def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own
         scores = orjson.loads(body)["scores"]
         assert [(s["score"], s["label"]) for s in scores] == [expected[record["customer_id"]]]
     assert orjson.loads(lone) == orjson.loads(bodies[3])
+
+
+def test_an_idle_server_scores_at_once_a_busy_one_lingers_for_the_next_requests(served_template, monkeypatch):
+    project = Project(served_template)
+    served = served_of(served_template, "tier")
+    records = source_records(project)[:3]
+    expected = committed(project, "tier")
+    calls: list[int] = []
+    real = batcher_mod.score_batches
+
+    def counted(served_, batches):
+        calls.append(len(batches))
+        return real(served_, batches)
+
+    monkeypatch.setattr(batcher_mod, "score_batches", counted)
+    batcher = Batcher(linger_s=3.0, busy_s=60.0)  # long enough to tell a linger from none
+    batcher.start()
+    try:
+        started = time.monotonic()
+        first = batcher.submit(served, [records[0]]).result(timeout=60)
+        alone_s = time.monotonic() - started
+        second = batcher.submit(served, [records[1]])  # a call just ended: the thread lingers
+        time.sleep(0.3)
+        third = batcher.submit(served, [records[2]])
+        bodies = [first, second.result(timeout=60), third.result(timeout=60)]
+    finally:
+        batcher.stop()
+    assert alone_s < 2.5  # idle: no linger of 3 s
+    assert calls == [1, 2]
+    for record, body in zip(records, bodies, strict=True):
+        scores = orjson.loads(body)["scores"]
+        assert [(s["score"], s["label"]) for s in scores] == [expected[record["customer_id"]]]
