@@ -11,7 +11,7 @@ row's score does not depend on the rows beside it.
 On the event loop, ``score`` hands over the requests of one loop iteration together: the
 requests read from the sockets in one pass reach the scoring thread as one unit, so the thread
 never starts scoring the first of them alone while the others are still being parsed (that
-split requests that arrived together into two or three calls). While the server is busy the
+split requests that arrived together into two or three calls). Under concurrent load the
 thread lingers a moment for more (``LINGER_S``); a request to an idle server is scored at once.
 """
 
@@ -35,10 +35,11 @@ from jobs.serve.records import records_to_batch
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 8192  # rows scored in one call at most; a request is never split
-# Under load (a call ended less than BUSY_S ago), the thread waits up to LINGER_S for more
-# requests before it scores: the clients answered by the last call send their next requests
-# within about a millisecond, and without the wait they form a second group scored by a call
-# of its own (two calls per round instead of one). A lone request on an idle server never waits.
+# Under concurrent load (the last call, less than BUSY_S ago, scored several requests), the
+# thread waits up to LINGER_S for more requests before it scores: the clients answered by the
+# last call send their next requests within about a millisecond, and without the wait they
+# form a second group scored by a call of its own (two calls per round instead of one). A
+# request to an idle server, or from a lone client sending one request after another, never waits.
 BUSY_S = 0.02
 LINGER_S = 0.002
 
@@ -92,13 +93,14 @@ class Batcher:
         self._queue.put(items)
 
     def _run(self) -> None:
-        ended = float("-inf")  # when the last call ended (monotonic)
+        ended, last = float("-inf"), 0  # when the last call ended (monotonic), its requests
         while True:
             first = self._queue.get()
             if first is None:
                 return
             now = time.monotonic()
-            items = self._gather(list(first), now + self.linger_s if now - ended < self.busy_s else now)
+            busy = last > 1 and now - ended < self.busy_s
+            items = self._gather(list(first), now + self.linger_s if busy else now)
             try:
                 self._score(items)
             except Exception as exc:  # a bug of ours: every waiting request gets it, the thread lives on
@@ -106,7 +108,7 @@ class Batcher:
                 for item in items:
                     if not item.future.done():
                         item.future.set_exception(exc)
-            ended = time.monotonic()
+            ended, last = time.monotonic(), len(items)
 
     def _gather(self, items: list[_Item], until: float) -> list[_Item]:
         """``items`` and the requests queued behind them (waiting until ``until`` at most),

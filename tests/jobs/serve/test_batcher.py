@@ -55,7 +55,7 @@ def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own
     assert orjson.loads(lone) == orjson.loads(bodies[3])
 
 
-def test_an_idle_server_scores_at_once_a_busy_one_lingers_for_the_next_requests(served_template, monkeypatch):
+def test_an_idle_server_or_a_lone_client_is_scored_at_once_concurrent_load_lingers_for_more(served_template, monkeypatch):
     project = Project(served_template)
     served = served_of(served_template, "tier")
     records = source_records(project)[:3]
@@ -71,17 +71,24 @@ def test_an_idle_server_scores_at_once_a_busy_one_lingers_for_the_next_requests(
     batcher = Batcher(linger_s=3.0, busy_s=60.0)  # long enough to tell a linger from none
     batcher.start()
     try:
-        started = time.monotonic()
-        first = batcher.submit(served, [records[0]]).result(timeout=60)
-        alone_s = time.monotonic() - started
-        second = batcher.submit(served, [records[1]])  # a call just ended: the thread lingers
+        waits = []
+        for record in records[:2]:  # idle, then a lone client's next request: no linger
+            started = time.monotonic()
+            batcher.submit(served, [record]).result(timeout=60)
+            waits.append(time.monotonic() - started)
+
+        async def together():
+            return await asyncio.gather(*(batcher.score(served, [r]) for r in records[:2]))
+
+        asyncio.run(together())  # one call of two requests: concurrent load
+        second = batcher.submit(served, [records[1]])  # the thread lingers for more
         time.sleep(0.3)
         third = batcher.submit(served, [records[2]])
-        bodies = [first, second.result(timeout=60), third.result(timeout=60)]
+        bodies = [second.result(timeout=60), third.result(timeout=60)]
     finally:
         batcher.stop()
-    assert alone_s < 2.5  # idle: no linger of 3 s
-    assert calls == [1, 2]
-    for record, body in zip(records, bodies, strict=True):
+    assert max(waits) < 2.5  # neither waited out a linger of 3 s
+    assert calls == [1, 1, 2, 2]
+    for record, body in zip(records[1:], bodies, strict=True):
         scores = orjson.loads(body)["scores"]
         assert [(s["score"], s["label"]) for s in scores] == [expected[record["customer_id"]]]
