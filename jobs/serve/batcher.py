@@ -11,8 +11,9 @@ row's score does not depend on the rows beside it.
 On the event loop, ``score`` hands over the requests of one loop iteration together: the
 requests read from the sockets in one pass reach the scoring thread as one unit, so the thread
 never starts scoring the first of them alone while the others are still being parsed (that
-split requests that arrived together into two or three calls). Under concurrent load the
-thread lingers a moment for more (``LINGER_S``); a request to an idle server is scored at once.
+split requests that arrived together into two or three calls). Under concurrent load of small
+requests the thread lingers a moment for more (``LINGER_S``); a request to an idle server is
+scored at once.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ from jobs.serve.records import records_to_batch
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 8192  # rows scored in one call at most; a request is never split
-# Under concurrent load (the last call, less than BUSY_S ago, scored several requests), the
-# thread waits up to LINGER_S for more requests before it scores: the clients answered by the
-# last call send their next requests within about a millisecond, and without the wait they
-# form a second group scored by a call of its own (two calls per round instead of one). A
-# request to an idle server, or from a lone client sending one request after another, never waits.
+# Under concurrent load of small requests (the last call, less than BUSY_S ago, scored several
+# requests and at most LINGER_MAX_ROWS rows), the thread waits up to LINGER_S for more requests
+# before it scores: the clients answered by the last call send their next requests within
+# about a millisecond, and without the wait they form a second group scored by a call of its
+# own (two calls per round instead of one). Large calls are not worth a wait: the fixed cost
+# of a call is a small part of them. A request to an idle server, or from a lone client
+# sending one request after another, never waits.
 BUSY_S = 0.02
 LINGER_S = 0.002
+LINGER_MAX_ROWS = 256
 
 
 @dataclass
@@ -93,13 +97,13 @@ class Batcher:
         self._queue.put(items)
 
     def _run(self) -> None:
-        ended, last = float("-inf"), 0  # when the last call ended (monotonic), its requests
+        ended, last, last_rows = float("-inf"), 0, 0  # when the last call ended (monotonic), its requests, rows
         while True:
             first = self._queue.get()
             if first is None:
                 return
             now = time.monotonic()
-            busy = last > 1 and now - ended < self.busy_s
+            busy = last > 1 and last_rows <= LINGER_MAX_ROWS and now - ended < self.busy_s
             items = self._gather(list(first), now + self.linger_s if busy else now)
             try:
                 self._score(items)
@@ -108,7 +112,7 @@ class Batcher:
                 for item in items:
                     if not item.future.done():
                         item.future.set_exception(exc)
-            ended, last = time.monotonic(), len(items)
+            ended, last, last_rows = time.monotonic(), len(items), sum(len(item.records) for item in items)
 
     def _gather(self, items: list[_Item], until: float) -> list[_Item]:
         """``items`` and the requests queued behind them (waiting until ``until`` at most),

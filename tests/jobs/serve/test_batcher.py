@@ -58,7 +58,8 @@ def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own
 def test_an_idle_server_or_a_lone_client_is_scored_at_once_concurrent_load_lingers_for_more(served_template, monkeypatch):
     project = Project(served_template)
     served = served_of(served_template, "tier")
-    records = source_records(project)[:3]
+    rows = source_records(project)
+    records = rows[:3]
     expected = committed(project, "tier")
     calls: list[int] = []
     real = batcher_mod.score_batches
@@ -85,10 +86,18 @@ def test_an_idle_server_or_a_lone_client_is_scored_at_once_concurrent_load_linge
         time.sleep(0.3)
         third = batcher.submit(served, [records[2]])
         bodies = [second.result(timeout=60), third.result(timeout=60)]
+
+        async def large():  # two requests, 300 rows: the next call does not wait for more
+            return await asyncio.gather(batcher.score(served, rows[:150]), batcher.score(served, rows[150:300]))
+
+        asyncio.run(large())
+        started = time.monotonic()
+        batcher.submit(served, [records[0]]).result(timeout=60)
+        waits.append(time.monotonic() - started)
     finally:
         batcher.stop()
-    assert max(waits) < 2.5  # neither waited out a linger of 3 s
-    assert calls == [1, 1, 2, 2]
+    assert max(waits) < 2.5  # none waited out a linger of 3 s
+    assert calls == [1, 1, 2, 2, 2, 1]
     for record, body in zip(records[1:], bodies, strict=True):
         scores = orjson.loads(body)["scores"]
         assert [(s["score"], s["label"]) for s in scores] == [expected[record["customer_id"]]]
