@@ -7,7 +7,6 @@ a client never sees a traceback, the server's log has it.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import os
@@ -148,7 +147,7 @@ async def score(job: str, request: Request) -> Response:
         if count > limit:
             raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
         current = ctx.store.served(job)  # kept for the whole request: it finishes on this version
-        return Response(await asyncio.wrap_future(ctx.batcher.submit(current, records)), media_type="application/json")
+        return Response(await ctx.batcher.score(current, records), media_type="application/json")
     except _Http as exc:
         status = exc.status
         return exc.response()
