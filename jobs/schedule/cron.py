@@ -6,14 +6,19 @@ all of this is tested with fixed instants, never by waiting.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from jobs.schedule.cron_tz import cron_matches, field_values
 from jobs.schedule.days import RELATIVE_DAYS, local_today
 
 _TICK = timedelta(microseconds=1)
+DAY_S = 24 * 3600
+KEEP_DAYS = 4  # local days whose fire instants a trigger keeps
+MAX_YEARS = 8  # a schedule with no fire in this long never fires (29 February fires every 4 years)
 
 
 def trigger(schedule: str, tz: tzinfo, second: str = "0") -> CronTrigger:
@@ -29,7 +34,7 @@ def trigger(schedule: str, tz: tzinfo, second: str = "0") -> CronTrigger:
         raise ValueError("restrict day of month or day of week, not both (cron and APScheduler disagree on it)")
     return _CronTrigger(
         second=second, minute=minute, hour=hour, day=day, month=month,
-        day_of_week=cron_day_of_week(day_of_week), timezone=tz,
+        day_of_week=cron_day_of_week(day_of_week), timezone=tz, cron_day_of_week_field=day_of_week,
     )
 
 
@@ -67,25 +72,83 @@ def _cron_day(token: str) -> int:
 
 
 class _CronTrigger(CronTrigger):
-    """APScheduler's trigger, never returning a fire that is not later than the previous one.
+    """APScheduler's cron trigger (its field syntax and errors), with fire times computed from
+    the local wall times the schedule names, by the rules the crontab lines keep
+    (``jobs.schedule.cron_tz``), so the daemon and cron fire at the same instants:
 
-    APScheduler 3.x can return the same instant forever inside a daylight-saving fold
-    (agronholm/apscheduler issue 1021); stepping from the instant after ``previous`` fixes it.
+    - a local time skipped by a spring-forward gap fires at the instant it has with the offset
+      before the change (``fold=0``: 02:30 becomes 03:30), once even if 03:30 is scheduled too;
+    - a local time repeated by a fall-back fold fires once, at its first occurrence, unless the
+      schedule reads the same at both offsets (every minute, hourly, ``*/15``): that fires on
+      the clock, the repeated hour again.
+
+    APScheduler 3.x alone gets both wrong: it returns one instant forever inside a fold
+    (agronholm/apscheduler issue 1021), and from before a spring-forward it can skip a fire
+    after it (``0 0 1 * *`` in Pacific/Auckland: from 1 September 2027 its next fire is
+    1 November, never 1 October).
     """
 
+    def __init__(self, *, second: str, minute: str, hour: str, day: str, month: str, day_of_week: str,
+                 timezone: tzinfo, cron_day_of_week_field: str) -> None:
+        super().__init__(second=second, minute=minute, hour=hour, day=day, month=month,
+                         day_of_week=day_of_week, timezone=timezone)
+        self.zone = timezone
+        self.day_fields = f"0 0 {day} {month} {cron_day_of_week_field}"
+        self.every_day = day == month == cron_day_of_week_field == "*"
+        self.times = sorted(  # seconds of the local day
+            h * 3600 + m * 60 + s
+            for h in field_values(hour, 0, 23) for m in field_values(minute, 0, 59) for s in field_values(second, 0, 59)
+        )
+        self.time_set = frozenset(self.times)
+        self._days: dict[date, list[float]] = {}  # _fires_on's: a tick asks for the same day again and again
+        self._clock: dict[int, bool] = {}  # _on_the_clock's, by shift
+
     def get_next_fire_time(self, previous_fire_time, now):
-        fire = super().get_next_fire_time(previous_fire_time, now)
-        if previous_fire_time is None:
-            return fire
-        # Timestamps, not datetimes: datetimes of one zone compare by wall time, ignoring fold.
-        after = previous_fire_time.timestamp()
-        probe = after + 1e-6
-        for _ in range(2 * 3600):  # a fold lasts an hour or so; step through it a second at a time
-            if fire is None or fire.timestamp() > after:
-                return fire
-            fire = super().get_next_fire_time(None, datetime.fromtimestamp(probe, self.timezone))
-            probe += 1.0
-        raise RuntimeError(f"cron trigger stuck at {fire} after {previous_fire_time}")
+        """The first fire at or after ``now`` or, given the previous fire, the first after it
+        (even if that is before ``now``: the caller decides what a late fire does)."""
+        start = now.timestamp() if previous_fire_time is None else previous_fire_time.timestamp() + 1e-6
+        # Every instant of local day D comes before every instant of D + 1 (a repeated hour
+        # repeats D's own wall times), but a repeat can put D - 1's last fires after ``start``.
+        day = datetime.fromtimestamp(start, self.zone).date() - timedelta(days=1)
+        for _ in range(MAX_YEARS * 366):
+            fires = self._fires_on(day)
+            i = bisect_left(fires, start)
+            if i < len(fires):
+                return datetime.fromtimestamp(fires[i], self.zone)
+            day += timedelta(days=1)
+        return None
+
+    def _fires_on(self, day: date) -> list[float]:
+        """The instants (POSIX seconds, sorted) of local ``day``'s fires; the last few days' kept."""
+        fires = self._days.get(day)
+        if fires is None:
+            fires = []
+            if cron_matches(self.day_fields, datetime(day.year, day.month, day.day)):
+                midnight = datetime(day.year, day.month, day.day)
+                fires = sorted({t for wall in self.times for t in self._instants(midnight + timedelta(seconds=wall))})
+            if len(self._days) >= KEEP_DAYS:
+                self._days.pop(next(iter(self._days)))
+            self._days[day] = fires
+        return fires
+
+    def _instants(self, wall: datetime) -> list[float]:
+        """The instants a scheduled wall time stands for: its first occurrence (``fold=0``;
+        in a gap, the offset before the change) and, in a fold, its repeat if the schedule
+        fires on the clock there."""
+        first = wall.replace(tzinfo=self.zone, fold=0)
+        instants = [first.timestamp()]
+        repeat = wall.replace(tzinfo=self.zone, fold=1)
+        shift = int((first.utcoffset() - repeat.utcoffset()).total_seconds())
+        in_fold = shift > 0 and datetime.fromtimestamp(repeat.timestamp(), self.zone).replace(tzinfo=None) == wall
+        if in_fold and self._on_the_clock(shift):
+            instants.append(repeat.timestamp())
+        return instants
+
+    def _on_the_clock(self, shift: int) -> bool:
+        """Whether the schedule reads the same at two offsets ``shift`` seconds apart."""
+        if shift not in self._clock:
+            self._clock[shift] = self.every_day and all((t + shift) % DAY_S in self.time_set for t in self.times)
+        return self._clock[shift]
 
 
 def next_fire(schedule: str, tz: tzinfo, now: datetime, second: str = "0") -> datetime | None:

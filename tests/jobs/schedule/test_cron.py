@@ -11,6 +11,8 @@ import pytest
 
 from jobs.schedule.cron import catchup_days, cron_day_of_week, fire_times, last_fire, next_fire, scored_day, trigger
 
+from .local_times import CASES, NOW, YEAR_END, intended, on_the_clock
+
 UTC = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -31,9 +33,11 @@ def test_fire_times_window_excludes_its_start_and_includes_its_end():
 
 
 def test_fire_times_follow_daylight_saving_changes():
-    # Paris leaves summer time on 2026-10-25: 02:00 local is 00:00 UTC before, 01:00 UTC after.
+    # Paris leaves summer time on 2026-10-25 at 03:00: 02:00 local is 00:00 UTC before, 01:00
+    # UTC after; on the day itself 02:00 happens twice and fires once, at its first occurrence
+    # (APScheduler 3.x alone fired it twice: 00:00 and 01:00 UTC).
     fires = list(fire_times("0 2 * * *", PARIS, at(2026, 10, 23, 12), at(2026, 10, 26, 12)))
-    assert [f.astimezone(timezone.utc).hour for f in fires] == [0, 0, 1, 1]
+    assert [f.astimezone(timezone.utc) for f in fires] == [at(2026, 10, 24, 0), at(2026, 10, 25, 0), at(2026, 10, 26, 1)]
 
 
 def test_a_fire_scores_yesterday_or_today_of_the_fire_in_the_job_time_zone():
@@ -100,6 +104,40 @@ def test_fires_inside_a_daylight_saving_fold_always_move_forward():
         at(2026, 10, 25, 0), at(2026, 10, 25, 0, 30), at(2026, 10, 25, 1), at(2026, 10, 25, 1, 30),
         at(2026, 10, 25, 2), at(2026, 10, 25, 2, 30), at(2026, 10, 25, 3),
     ]
+
+
+def daemon_fires(schedule: str, job_tz: str, start: datetime, end: datetime) -> list[datetime]:
+    """The daemon's fires in [start, end), as UTC instants."""
+    return [f.astimezone(timezone.utc) for f in fire_times(schedule, ZoneInfo(job_tz), start - timedelta(seconds=1), end)
+            if f.astimezone(timezone.utc) < end]
+
+
+@pytest.mark.parametrize(("schedule", "job_tz"), sorted({(s, z) for s, z, _ in CASES}))
+def test_the_daemon_fires_each_local_time_of_a_year_once_as_the_crontab_lines_do(schedule, job_tz):
+    # The crontab lines are held to the same oracle (test_cron_tz): gaps fire at the offset
+    # before the change, a repeated time once. APScheduler 3.x alone fired 02:30 twice on
+    # Berlin's fall-back day and skipped 1 October 2027 in Auckland.
+    fires = daemon_fires(schedule, job_tz, NOW, YEAR_END)
+    assert len(fires) == len(set(fires))
+    expected = intended(schedule, job_tz, NOW, YEAR_END)
+    assert set(fires) == expected, (sorted(expected - set(fires))[:4], sorted(set(fires) - expected)[:4])
+
+
+@pytest.mark.parametrize(("schedule", "job_tz"), [
+    ("* * * * *", "Europe/Berlin"), ("0 * * * *", "America/New_York"), ("*/15 * * * *", "Australia/Sydney"),
+])
+def test_a_schedule_that_reads_the_same_at_every_offset_fires_on_the_clock_in_the_daemon_too(schedule, job_tz):
+    for change in (at(2027, 3, 28), at(2027, 4, 4), at(2027, 10, 31), at(2027, 11, 7), at(2027, 10, 3)):
+        start, end = change - timedelta(days=1), change + timedelta(days=1)
+        assert daemon_fires(schedule, job_tz, start, end) == sorted(on_the_clock(schedule, job_tz, start, end))
+
+
+def test_a_monthly_fire_after_a_spring_forward_is_not_skipped():
+    # APScheduler 3.11 alone: from 1 September 2027, the next fire of "0 0 1 * *" in Auckland
+    # (daylight saving starts 26 September) was 1 November.
+    auckland = ZoneInfo("Pacific/Auckland")
+    september = datetime(2027, 9, 1, tzinfo=auckland)
+    assert trigger("0 0 1 * *", auckland).get_next_fire_time(september, september) == datetime(2027, 10, 1, tzinfo=auckland)
 
 
 def test_day_of_week_numbers_mean_what_they_mean_in_cron():
