@@ -34,19 +34,13 @@ from jobs.errors import ModelLeakage
 from jobs.output import Lineage
 from jobs.scoring import ChunkResult, score_chunk
 from jobs.shadow_compare import ShadowTallies, shadow_figures, shadow_warnings
-from jobs.sinks.base import Aside
+from jobs.sinks.base import Aside, shadow_name
 from jobs.vocabulary import SQL
 from pipelines.errors import BatchScoreError, ModelError
 from pipelines.model import ModelHandle, ModelVersion
 from pipelines.registry import Registry
 from pipelines.spec import BINARY, positive_index
 
-SHADOW_SUFFIX = "_shadow"  # <table>_shadow, <path>_shadow: the shadow versions' scores
-
-
-def shadow_name(output) -> str:
-    """The table (sql) or directory (parquet) of ``output``'s shadow scores."""
-    return output.table + SHADOW_SUFFIX if output.kind == SQL else output.path.rstrip("/") + SHADOW_SUFFIX
 
 
 @dataclass(frozen=True)

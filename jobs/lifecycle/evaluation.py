@@ -30,7 +30,7 @@ from jobs.config import JobConfig, OutcomesConfig, ParquetOutput, SqlOutput
 from jobs.errors import BatchScoreError, ConfigError, ModelNotFound, SchemaMismatch, SinkError, StateError
 from pipelines.spec import BINARY, MULTICLASS, REGRESSION
 from pipelines.settings import Settings
-from jobs.shadow import SHADOW_SUFFIX
+from jobs.sinks.base import shadow_name
 from jobs.sources import open_source
 from pipelines.registry import Registry
 
@@ -211,9 +211,7 @@ def evaluate_day(job: JobConfig, outcomes: OutcomesConfig, day: date, registry: 
 
 def shadow_output(output: SqlOutput | ParquetOutput) -> SqlOutput | ParquetOutput:
     """Where the shadow versions' scores of ``output`` are: same columns, ``_shadow`` suffix."""
-    if isinstance(output, SqlOutput):
-        return output.model_copy(update={"table": output.table + SHADOW_SUFFIX})
-    return output.model_copy(update={"path": output.path.rstrip("/") + SHADOW_SUFFIX})
+    return output.model_copy(update={"table" if isinstance(output, SqlOutput) else "path": shadow_name(output)})
 
 
 def read_scores(output: SqlOutput | ParquetOutput, day: date, ids: list[str]) -> pd.DataFrame | None:

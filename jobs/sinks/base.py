@@ -1,5 +1,6 @@
 """What every sink is: the ``Sink`` protocol (``begin``, ``replace_day``) and ``Aside``, the
-rows replaced with the day apart from its scores (rejects)."""
+rows replaced with the day apart from its scores (rejects, shadow scores), and where the
+shadow scores go (``shadow_name``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from datetime import date
 from typing import Protocol
 
 import pyarrow as pa
+
+from jobs.vocabulary import SQL
+
+SHADOW_SUFFIX = "_shadow"  # <table>_shadow, <path>_shadow: the shadow versions' scores
+
+
+def shadow_name(output) -> str:
+    """The table (sql) or directory (parquet) of ``output``'s shadow scores (jobs.shadow)."""
+    return output.table + SHADOW_SUFFIX if output.kind == SQL else output.path.rstrip("/") + SHADOW_SUFFIX
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from jobs.errors import SinkError, TransientError
 from pipelines.basics import fsync
 from jobs.output import SCORE_DATE
 from jobs.faults import BEFORE_COMMIT, pause_point
-from jobs.sinks.base import Aside
+from jobs.sinks.base import Aside, shadow_name
 from jobs.sinks.rejects import rejects_name
 
 log = logging.getLogger(__name__)
@@ -192,11 +192,11 @@ class ParquetDaySink:
         return self.config.path
 
     def recover(self, day: date) -> None:
-        """Put back the day (and its rejects' day) a crash left absent between the two renames
-        of a swap (``restore_day``). Called under the day's lock."""
+        """Put back the day (and its rejects' and shadow scores' days) a crash left absent
+        between the two renames of a swap (``restore_day``). Called under the day's lock."""
         dirs = LocalDirs()
         try:
-            for root in (self.config.path, rejects_name(self.config)):
+            for root in (self.config.path, rejects_name(self.config), shadow_name(self.config)):
                 restore_day(dirs, day_dir(root, day))
         except OSError as exc:
             raise TransientError(f"restoring {day_dir(self.config.path, day)} failed: {exc}", hint="the run can be retried") from exc

@@ -38,7 +38,7 @@ from jobs.faults import AFTER_STAGE, pause_point
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
-from jobs.shadow import shadow_name
+from jobs.sinks.base import shadow_name
 from jobs.shadow_compare import ShadowTallies
 from pipelines.distribution import ScoreStats
 from pipelines.model import ModelHandle

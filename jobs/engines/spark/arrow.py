@@ -30,7 +30,7 @@ from jobs.quality.monitor import RunMonitor
 from pipelines.spec import check_columns
 from jobs.output import output_schema
 from jobs.scoring import score_chunk
-from jobs.shadow import shadow_name
+from jobs.sinks.base import shadow_name
 from jobs.faults import AFTER_STAGE, pause_point
 from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource

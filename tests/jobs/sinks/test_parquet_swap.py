@@ -202,6 +202,32 @@ def test_a_day_left_absent_between_the_two_renames_is_restored_by_the_next_run_f
     assert os.listdir(tmp_path / "scores") == [f"score_date={DAY}"]
 
 
+def test_a_shadow_day_left_absent_between_the_two_renames_is_restored_by_the_next_run_first(tmp_path, monkeypatch):
+    sink = _sink(tmp_path)
+    batch = scored_batch(5)
+    shadow_root = tmp_path / "scores_shadow"  # shadow_name of the sink's output
+
+    def shadow(start: int) -> Aside:
+        return Aside(str(shadow_root), batch.schema, [scored_batch(3, start=start)])
+
+    with sink.begin(DAY):
+        sink.replace_day(DAY, batch.schema, [batch], [shadow(50)])
+    shadow_day = day_dir(str(shadow_root), DAY)
+    old = pq.read_table(shadow_day)["customer_id"].to_pylist()
+    monkeypatch.setattr(parquet_sink, "LocalDirs", _DiesBetweenTheRenames)
+    with pytest.raises(_Crash), sink.begin(DAY):  # the shadow day is swapped first: it dies there
+        sink.replace_day(DAY, batch.schema, [scored_batch(7, start=100)], [shadow(60)])
+    assert not os.path.exists(shadow_day)
+    monkeypatch.undo()
+
+    with _sink(tmp_path).begin(DAY):  # the next run of the day, before anything else
+        assert pq.read_table(shadow_day)["customer_id"].to_pylist() == old
+    with sink.begin(DAY):  # and a run that completes replaces it; nothing is left aside
+        sink.replace_day(DAY, batch.schema, [batch], [shadow(60)])
+    assert pq.read_table(shadow_day)["customer_id"].to_pylist() == [60, 61, 62]
+    assert os.listdir(shadow_root) == [f"score_date={DAY}"]
+
+
 def test_restore_puts_back_the_newest_aside_copy(tmp_path):
     final = day_dir(str(tmp_path), DAY)
     for generation, name in enumerate([f".old-score_date={DAY}-{n:020d}-aaaaaaaa" for n in (1, 2)]):
