@@ -16,6 +16,7 @@ SEQUENTIAL = "sequential hand-built (ADBC batches, ingest)"
 PIPELINED = "pipelined hand-built (reader, writer threads)"
 BS_PG = "batchscore PostgreSQL"
 HGB = ", HGB"  # suffix of the gradient-boosting contenders (the others score with the logistic regression)
+TREELITE = ", treelite runtime"  # suffix of batchscore's HGB run with the compiled runtime
 FLOOR = "floor: fresh process, imports, model load"
 STAGES = "alone: read, predict LR, predict HGB, write"
 BS_SQLITE = "batchscore SQLite"
@@ -142,6 +143,10 @@ def _other_ratios(runs: dict) -> dict:
         f"{BS_PG} / pipelined (the command's CPU s)": _per_rep(runs, BS_PG, PIPELINED, "cpu_s"),
         f"{BS_PG}{HGB} / pipelined{HGB} (the command's CPU s)": _per_rep(runs, BS_PG + HGB, PIPELINED + HGB, "cpu_s"),
         f"naive / {BS_PG} (the command's CPU s)": _per_rep(runs, NAIVE, BS_PG, "cpu_s"),
+        # The compiled runtime (pipeline register --runtime treelite) on the same HGB day.
+        f"{BS_PG}{HGB}{TREELITE} / pipelined{HGB} (time)": _per_rep(runs, BS_PG + HGB + TREELITE, PIPELINED + HGB),
+        f"naive{HGB} / {BS_PG}{HGB}{TREELITE} (time)": _per_rep(runs, NAIVE + HGB, BS_PG + HGB + TREELITE),
+        f"{BS_PG}{HGB}{TREELITE} / {BS_PG}{HGB} (time)": _per_rep(runs, BS_PG + HGB + TREELITE, BS_PG + HGB),
     }
     if SPARK in runs:
         # Engine time of the same Parquet day: the Spark backfill's second day (its context,

@@ -33,7 +33,8 @@ def test_small_benchmark_run_checks_every_contenders_output_and_judges_the_targe
         "naive script (pd.read_sql, to_sql)", "sequential hand-built (ADBC batches, ingest)",
         "pipelined hand-built (reader, writer threads)", "batchscore PostgreSQL",
     ]
-    assert {"batchscore SQLite", "batchscore Parquet", "batchscore PostgreSQL, HGB"} <= set(names)
+    assert {"batchscore SQLite", "batchscore Parquet", "batchscore PostgreSQL, HGB",
+            "batchscore PostgreSQL, HGB, treelite runtime"} <= set(names)  # every contender checked below
     for name, runs in result["runs"].items():
         assert len(runs) == 1 and runs[0]["returncode"] == 0, name
         assert runs[0]["check"]["ok"], name
