@@ -25,11 +25,8 @@ def served_of(root, job_name: str) -> Served:
     return Served.of(job, registry.load(registry.resolve(job.pipeline.name, job.pipeline.version)))
 
 
-def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own_scores(served_template, monkeypatch):
-    project = Project(served_template)
-    served = served_of(served_template, "tier")
-    records = source_records(project)[:8]
-    expected = committed(project, "tier")
+def count_calls(monkeypatch) -> list[int]:
+    """The requests each scoring call of the batcher took, in order (the real scoring runs)."""
     calls: list[int] = []
     real = batcher_mod.score_batches
 
@@ -38,6 +35,15 @@ def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own
         return real(served_, batches)
 
     monkeypatch.setattr(batcher_mod, "score_batches", counted)
+    return calls
+
+
+def test_requests_of_one_loop_iteration_are_scored_in_one_call_each_with_its_own_scores(served_template, monkeypatch):
+    project = Project(served_template)
+    served = served_of(served_template, "tier")
+    records = source_records(project)[:8]
+    expected = committed(project, "tier")
+    calls = count_calls(monkeypatch)
     batcher = Batcher()
     batcher.start()
     try:
@@ -61,14 +67,7 @@ def test_an_idle_server_or_a_lone_client_is_scored_at_once_concurrent_load_linge
     rows = source_records(project)
     records = rows[:3]
     expected = committed(project, "tier")
-    calls: list[int] = []
-    real = batcher_mod.score_batches
-
-    def counted(served_, batches):
-        calls.append(len(batches))
-        return real(served_, batches)
-
-    monkeypatch.setattr(batcher_mod, "score_batches", counted)
+    calls = count_calls(monkeypatch)
     batcher = Batcher(linger_s=3.0, busy_s=60.0)  # long enough to tell a linger from none
     batcher.start()
     try:
