@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jobs import config as config_mod
 from jobs.config import JobConfig
-from jobs.errors import BatchScoreError, InvalidRecord, NotServing, SchemaMismatch, ScoringError, UsageError
+from jobs.errors import BatchScoreError, InvalidRecord, SchemaMismatch, ScoringError, UsageError
 from jobs.serve.batcher import Batcher
 from jobs.serve.metrics import Metrics
 from jobs.serve.models import ModelStore
@@ -148,21 +148,13 @@ async def score(job: str, request: Request) -> Response:
             raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
         current = ctx.store.served(job)  # kept for the whole request: it finishes on this version
         return Response(await ctx.batcher.score(current, records), media_type="application/json")
-    except _Http as exc:
-        status = exc.status
-        return exc.response()
-    except InvalidRecord as exc:
-        status = 422
-        return _error(422, exc.what, exc.hint, record=exc.record, field=exc.field, found=exc.found, expected=exc.expected)
-    except (SchemaMismatch, ScoringError) as exc:
-        status = 422
-        return _error(422, exc.what, exc.hint)
-    except NotServing as exc:
-        status = 503
-        return _error(503, exc.what, exc.hint)
-    except Exception:
-        status = 500
-        raise
+    except Exception as exc:
+        response = _answer(exc)
+        if response is None:
+            status = 500
+            raise
+        status = response.status_code
+        return response
     finally:
         ctx.observe(job, "score", status, started, count if status == 200 else 0)
 
@@ -186,18 +178,13 @@ async def lookup(job: str, id: str, request: Request, date: str | None = None) -
         if row is None:
             raise _Http(404, f"no committed score of id {id} in job {job}" + (f" on {day}" if day else ""), "check the id, or the day with ?date=YYYY-MM-DD")
         return _json({"job": job, "id": id_values, **row})
-    except _Http as exc:
-        status = exc.status
-        return exc.response()
-    except UsageError as exc:
-        status = 400
-        return _error(400, exc.what, exc.hint)
-    except BatchScoreError as exc:
-        status = 503
-        return _error(503, exc.what, exc.hint)
-    except Exception:
-        status = 500
-        raise
+    except Exception as exc:
+        response = _answer(exc)
+        if response is None:
+            status = 500
+            raise
+        status = response.status_code
+        return response
     finally:
         ctx.observe(job, "lookup", status, started)
 
@@ -282,6 +269,22 @@ class _Http(Exception):
 
     def response(self) -> Response:
         return _error(self.status, self.what, self.hint)
+
+
+def _answer(exc: Exception) -> Response | None:
+    """The client's answer to an error of a request: one JSON line with the fix; None for a
+    bug of ours (``_internal_error`` logs it and answers 500)."""
+    if isinstance(exc, _Http):
+        return exc.response()
+    if isinstance(exc, InvalidRecord):
+        return _error(422, exc.what, exc.hint, record=exc.record, field=exc.field, found=exc.found, expected=exc.expected)
+    if isinstance(exc, (SchemaMismatch, ScoringError)):
+        return _error(422, exc.what, exc.hint)  # the records do not fit the model
+    if isinstance(exc, UsageError):
+        return _error(400, exc.what, exc.hint)  # a bad query (?date=)
+    if isinstance(exc, BatchScoreError):
+        return _error(503, exc.what, exc.hint)  # not serving: no model loaded, an output unreachable
+    return None
 
 
 def _json(body, status: int = 200) -> Response:
