@@ -219,16 +219,24 @@ def table_rows(url: str, table: str, day: date = DAY) -> list[tuple]:
 # enough runs to kill, or to race, in the middle. Importable by child processes (pickled by
 # reference to this module).
 
-class SlowClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, inner=None, delay_s: float = 0.2):
+class Wrapper(ClassifierMixin, BaseEstimator):
+    """A classifier around a fitted pipeline (``inner``): its classes and features, scored by
+    it. Subclasses misbehave in ``predict_proba`` (sleep, die, raise) to test what a run does."""
+
+    def __init__(self, inner=None):
         self.inner = inner
-        self.delay_s = delay_s
 
     def fit(self, X, y=None):
         self.classes_ = self.inner.classes_
         self.feature_names_in_ = self.inner.feature_names_in_
         self.n_features_in_ = len(self.feature_names_in_)
         return self
+
+
+class SlowClassifier(Wrapper):
+    def __init__(self, inner=None, delay_s: float = 0.2):
+        self.inner = inner
+        self.delay_s = delay_s
 
     def predict_proba(self, X):
         time.sleep(self.delay_s)

@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 import sqlalchemy as sa
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,6 +29,7 @@ from jobs.shadow_compare import (
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
 from tests.jobs.helpers import (
+    Wrapper,
     BAD_IDS,
     DAY,
     DAYS,
@@ -101,17 +101,9 @@ def out(request, project) -> Output:
     return Output(project, request.param, url)
 
 
-class FailsOnShortChunks(ClassifierMixin, BaseEstimator):
+class FailsOnShortChunks(Wrapper):
     """A shadow that scores full chunks and raises on a short one: the day's last chunk (100
     rows, predicted as 96 + a padded block of 8; ``pipelines.spec.raw_predict``)."""
-
-    def __init__(self, inner=None):
-        self.inner = inner
-
-    def fit(self, X, y=None):
-        self.classes_ = self.inner.classes_
-        self.feature_names_in_ = self.inner.feature_names_in_
-        return self
 
     def predict_proba(self, X):
         if 8 < len(X) < CHUNK:  # not the padded tail blocks, not the registry's training frame

@@ -9,21 +9,16 @@ import resource
 import signal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+
+from tests.jobs.helpers import Wrapper
 
 MEMORY_HEADROOM = 512 * 1024 * 1024  # bytes the child may still map once the model starts eating
 
 
-class DyingClassifier(ClassifierMixin, BaseEstimator):
+class DyingClassifier(Wrapper):
     def __init__(self, inner=None, how: str = "exit"):
         self.inner = inner
         self.how = how
-
-    def fit(self, X, y=None):
-        self.classes_ = self.inner.classes_
-        self.feature_names_in_ = self.inner.feature_names_in_
-        self.n_features_in_ = len(self.feature_names_in_)
-        return self
 
     def predict_proba(self, X):
         if self.how == "exit":

@@ -14,7 +14,6 @@ import pyarrow.dataset as ds
 import pytest
 import sqlalchemy as sa
 import yaml
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -29,6 +28,7 @@ from pipelines.demo_data import build_warehouse
 from pipelines.registry import Registry
 from pipelines.row_blocks import ROW_BLOCK
 from pipelines.settings import Settings
+from tests.jobs.helpers import Wrapper
 
 pytestmark = pytest.mark.spark
 
@@ -39,17 +39,9 @@ SHADOW_FEATURES = ["tenure_days", "support_calls", "monthly_charges"]
 COLUMNS = ["customer_id", "score", "plan", "model_name", "model_version", "score_date"]
 
 
-class FailsOnChunks(ClassifierMixin, BaseEstimator):
+class FailsOnChunks(Wrapper):
     """A shadow that loads and then raises on every chunk of the day (not on the registry's
     training frame, predicted in a block larger than a chunk and a tail block)."""
-
-    def __init__(self, inner=None):
-        self.inner = inner
-
-    def fit(self, X, y=None):
-        self.classes_ = self.inner.classes_
-        self.feature_names_in_ = self.inner.feature_names_in_
-        return self
 
     def predict_proba(self, X):
         if ROW_BLOCK < len(X) <= CHUNK + ROW_BLOCK:  # a chunk padded to whole blocks, not a tail block
