@@ -27,6 +27,15 @@ def project_served(project_template, tmp_path, monkeypatch):
     stop_server(server)
 
 
+def register_copy(registry, alias: str | None = None) -> int:
+    """v1 of churn registered again as a new version (same model, same training frame)."""
+    import pandas as pd
+
+    model = registry.load(registry.resolve("churn", 1)).pipeline
+    training = pd.read_parquet(registry.root.parent / "training.parquet")
+    return registry.register("churn", model, training_frame=training[list(model.feature_names_in_)], alias=alias)
+
+
 def served_version(server) -> int:
     status, body = server.score("churn", [RECORD])
     assert status == 200, body
@@ -67,11 +76,7 @@ def test_a_promote_is_served_within_two_seconds_and_in_flight_requests_finish_on
 def test_a_promote_without_slow_requests_is_served_within_two_seconds(project_served):
     project, server = project_served
     registry = project.registry
-    import pandas as pd
-
-    model = registry.load(registry.resolve("churn", 1)).pipeline
-    training = pd.read_parquet(registry.root.parent / "training.parquet")
-    v2 = registry.register("churn", model, training_frame=training[list(model.feature_names_in_)])
+    v2 = register_copy(registry)
     registry.promote("churn", v2, "production")
     assert wait_for_version(server, v2, PROMOTE_WITHIN_S) < PROMOTE_WITHIN_S
     status, body = server.request("GET", "/metrics")
@@ -81,11 +86,7 @@ def test_a_promote_without_slow_requests_is_served_within_two_seconds(project_se
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving_and_shows_in_readyz(project_served):
     project, server = project_served
     registry = project.registry
-    import pandas as pd
-
-    model = registry.load(registry.resolve("churn", 1)).pipeline
-    training = pd.read_parquet(registry.root.parent / "training.parquet")
-    bad = registry.register("churn", model, training_frame=training[list(model.feature_names_in_)])
+    bad = register_copy(registry)
     path = registry.resolve("churn", bad).model_path
     path.write_bytes(path.read_bytes() + b"tampered")  # its sha256 no longer matches
     registry.promote("churn", bad, "production")
@@ -167,8 +168,6 @@ def test_serve_refuses_a_broken_job_file_before_binding(project_template, tmp_pa
 
 
 def test_with_two_worker_processes_a_promote_reaches_both(project_template, tmp_path, monkeypatch):
-    import pandas as pd
-
     project = copy_project(project_template, tmp_path / "project", monkeypatch)
     project.write_job("churn")
     server = start_server(project, "--workers", "2")
@@ -178,9 +177,7 @@ def test_with_two_worker_processes_a_promote_reaches_both(project_template, tmp_
             time.sleep(0.2)
         assert {served_version(server) for _ in range(10)} == {1}
         registry = project.registry
-        model = registry.load(registry.resolve("churn", 1)).pipeline
-        training = pd.read_parquet(registry.root.parent / "training.parquet")
-        v2 = registry.register("churn", model, training_frame=training[list(model.feature_names_in_)], alias="production")
+        v2 = register_copy(registry, alias="production")
         time.sleep(PROMOTE_WITHIN_S)
         assert {served_version(server) for _ in range(20)} == {v2}
         assert server.logs().count(f"now serves churn v{v2} (was v1)") == 2  # once per process
