@@ -40,7 +40,8 @@ MAX_ROWS = 8192  # rows scored in one call at most; a request is never split
 # requests and at most LINGER_MAX_ROWS rows), the thread waits up to LINGER_S for more requests
 # before it scores: the clients answered by the last call send their next requests within
 # about a millisecond, and without the wait they form a second group scored by a call of its
-# own (two calls per round instead of one). Large calls are not worth a wait: the fixed cost
+# own (two calls per round instead of one). The wait ends as soon as as many requests are in
+# as the last call had (its clients are all back). Large calls are not worth a wait: the fixed cost
 # of a call is a small part of them. A request to an idle server, or from a lone client
 # sending one request after another, never waits.
 BUSY_S = 0.02
@@ -104,7 +105,7 @@ class Batcher:
                 return
             now = time.monotonic()
             busy = last > 1 and last_rows <= LINGER_MAX_ROWS and now - ended < self.busy_s
-            items = self._gather(list(first), now + self.linger_s if busy else now)
+            items = self._gather(list(first), now + self.linger_s if busy else now, enough=last if busy else 0)
             try:
                 self._score(items)
             except Exception as exc:  # a bug of ours: every waiting request gets it, the thread lives on
@@ -114,11 +115,14 @@ class Batcher:
                         item.future.set_exception(exc)
             ended, last, last_rows = time.monotonic(), len(items), sum(len(item.records) for item in items)
 
-    def _gather(self, items: list[_Item], until: float) -> list[_Item]:
-        """``items`` and the requests queued behind them (waiting until ``until`` at most),
-        up to ``max_rows`` rows."""
+    def _gather(self, items: list[_Item], until: float, enough: int = 0) -> list[_Item]:
+        """``items`` and the requests queued behind them (waiting until ``until`` at most, and
+        no longer once ``enough`` requests are in: the last call's clients are all back), up
+        to ``max_rows`` rows."""
         rows = sum(len(item.records) for item in items)
         while rows < self.max_rows:
+            if enough and len(items) >= enough:
+                until = 0.0  # take what is already queued, wait no more
             left = until - time.monotonic()
             try:
                 more = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()

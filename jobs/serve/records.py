@@ -9,6 +9,7 @@ categories, missing values), never through rules of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import pyarrow as pa
 from pandas.api import types as ptypes
@@ -36,9 +37,10 @@ def json_type(value) -> str:
     return type(value).__name__
 
 
+@lru_cache(maxsize=256)
 def expected_type(dtype: str | None) -> str:
     """What JSON type a feature of this training dtype takes (null is always a missing value,
-    except for booleans, which have none)."""
+    except for booleans, which have none). Cached: every request asks it for every feature."""
     if dtype is None:
         return ANY
     if dtype in ("object", "str", "string", "category"):
