@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipelines.basics import first_line
 from pipelines.errors import ModelError, ModelIntegrityError, TransientError
+from pipelines.planned import planned
 from pipelines.runtime import LIBRARY_FILE, SKLEARN, TREELITE, RuntimeRecord, load_library, load_predictor
 from pipelines.spec import Feature, ModelSpec
 
@@ -104,7 +105,13 @@ class ModelHandle:
     def load(self) -> object:
         """The fitted pipeline (scikit-learn is imported here, on first use), its final
         estimator compiled when the handle has the library (scikit-learn where it cannot load)."""
-        return load_library(unpickle(self.data, self.version), self.library, self.version.label)[0]
+        return self.loaded()[0]
+
+    def loaded(self) -> tuple[object, str, tuple[str, ...]]:
+        """``load``'s pipeline, the runtime it scores with and why a library fell back. Its
+        feature matrix comes from its feature plan where it has a proven one (``pipelines.planned``)."""
+        pipeline, runtime, fallback = load_library(unpickle(self.data, self.version), self.library, self.version.label)
+        return planned(pipeline), runtime, fallback
 
 
 def verified_library(mv: ModelVersion) -> tuple[bytes | None, tuple[str, ...]]:

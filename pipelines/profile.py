@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from pipelines.planned import unplanned
+
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 NUMERIC_BINS = 10  # decile bins of the training values: each holds ~10% of the training rows
 MAX_CATEGORIES = 50  # category shares kept per column; rarer ones are pooled as OTHER
@@ -81,7 +83,7 @@ def fitted_categories(pipeline) -> dict[str, list]:
     encoder we can map to columns. Kept as the encoder holds them (str, int, float, bool), so
     that values are compared with them as the encoder compares them, not by their text."""
     found: dict[str, list[str]] = {}
-    for transformer, columns in _column_transformers(pipeline):
+    for transformer, columns in _column_transformers(unplanned(pipeline)):
         encoder = _last_encoder(transformer)
         if encoder is None or not all(isinstance(c, str) for c in columns):
             continue

@@ -39,12 +39,12 @@ from pipelines.model import (
     ModelHandle,
     ModelVersion,
     library_versions,
-    unpickle,
     verified_bytes,
     verified_library,
     version_warnings,
 )
-from pipelines.runtime import RUNTIMES, SKLEARN, TREELITE, RuntimeRecord, compile_verified, load_library
+from pipelines.planned import unplanned
+from pipelines.runtime import RUNTIMES, SKLEARN, TREELITE, RuntimeRecord, compile_verified
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
 from pipelines import history
@@ -91,6 +91,7 @@ class Registry:
             _check_name(alias, "alias")
         if runtime not in RUNTIMES:
             raise UsageError(f"unknown runtime {runtime!r}", hint=f"runtimes: {', '.join(RUNTIMES)}")
+        pipeline = unplanned(pipeline)  # a loaded pipeline is stored as the scikit-learn one it is
         _check_fitted(pipeline, f"the pipeline given for {name}")
         meta = self._describe(name, pipeline, training_frame, _plain_metrics(metrics))
         if training_window is not None:
@@ -273,7 +274,7 @@ class Registry:
         """Unpickle a version after checking its sha256 (its compiled runtime attached when it
         has one that loads); library drift and a runtime that falls back become warnings."""
         handle = self.handle(mv)
-        pipeline, runtime, fallback = load_library(unpickle(handle.data, mv), handle.library, mv.label)
+        pipeline, runtime, fallback = handle.loaded()
         return LoadedModel(mv, pipeline, version_warnings(mv) + handle.warnings + fallback, runtime)
 
     def _check_exists(self, name: str) -> None:
