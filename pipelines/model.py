@@ -13,9 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 
 from pipelines.basics import first_line
 from pipelines.errors import ModelError, ModelIntegrityError, TransientError
@@ -75,6 +73,8 @@ _PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib
 
 def library_versions() -> dict[str, str]:
     """The versions that decide whether a pickled pipeline can be loaded again."""
+    import joblib
+    import pandas as pd
     import sklearn
 
     return {
@@ -150,6 +150,8 @@ def unpickle(data: bytes, mv: ModelVersion):
 
     Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
     """
+    import joblib
+
     check_sha256(data, mv)
     # scikit-learn is imported here, not with this module: resolving a version or checking
     # its file needs none of it, and its import (scipy included) is a second of start-up.

@@ -26,9 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-
-import joblib
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pipelines.errors import ModelError, ModelNotFound, UsageError
 from pipelines.basics import fsync as _fsync
@@ -51,7 +49,9 @@ from pipelines import history
 from pipelines.profile import profile_frame
 from pipelines.settings import Settings
 
-DEFAULT_ALIAS = "production"  # the alias a job scores with unless it names another
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
+
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 # Model names and aliases. No leading digit, so an alias is never mistaken for a version.
@@ -86,6 +86,7 @@ class Registry:
         ``runtime="treelite"``: its final estimator is compiled too and checked against
         scikit-learn on ``training_frame`` (``pipelines.runtime``); ``RuntimeRefused`` if it differs.
         """
+        import joblib
         _check_name(name, "model name")
         if alias is not None:
             _check_name(alias, "alias")
@@ -120,6 +121,7 @@ class Registry:
         training_frame: pd.DataFrame | None = None, metrics: Mapping | None = None, runtime: str = SKLEARN,
     ) -> int:
         """Register a pipeline saved with joblib; it must be a fitted scikit-learn estimator."""
+        import joblib
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"{path}: no such file", hint="give the path of a .joblib file")
