@@ -35,7 +35,6 @@ from jobs.output import Lineage
 from jobs.scoring import ChunkResult, score_chunk
 from jobs.shadow_compare import ShadowTallies, shadow_figures, shadow_warnings
 from jobs.sinks.base import Aside, shadow_name
-from jobs.vocabulary import SQL
 from pipelines.errors import BatchScoreError, ModelError
 from pipelines.model import ModelHandle, ModelVersion
 from pipelines.registry import Registry

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pipelines.registry import DEFAULT_ALIAS  # noqa: F401  (re-exported: the registry owns it)
-from pipelines.runtime import RUNTIMES, SKLEARN  # noqa: F401  (re-exported: the runtime owns them)
+from pipelines.names import DEFAULT_ALIAS, RUNTIMES, SKLEARN  # noqa: F401  (re-exported: the registry's words)
 
 
 class RunStatus(StrEnum):
@@ -35,5 +34,16 @@ SQL, PARQUET = "sql", "parquet"
 KINDS = (SQL, PARQUET)
 
 WORKERS_AUTO = "auto"  # workers: auto, the pandas engine picks the count from the cores and the model
+
+
+def workers_setting(value: object) -> int | str:
+    """A ``workers`` value (job file or ``--workers``): a whole number >= 1, or ``auto``."""
+    if isinstance(value, str) and value.strip().lower() == WORKERS_AUTO:
+        return WORKERS_AUTO
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"workers must be a whole number >= 1 or {WORKERS_AUTO}, not {value!r}")
 
 DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out

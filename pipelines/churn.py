@@ -23,7 +23,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pipelines.errors import BatchScoreError
-from pipelines.registry import DEFAULT_ALIAS, Registry
+from pipelines.names import DEFAULT_ALIAS
+from pipelines.registry import Registry
 
 log = logging.getLogger(__name__)
 

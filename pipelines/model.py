@@ -13,13 +13,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 
 from pipelines.basics import first_line
-from pipelines.errors import ModelError, ModelIntegrityError, TransientError
-from pipelines.planned import planned
+from pipelines.errors import ModelError, ModelIntegrityError, TransientError, UsageError
 from pipelines.runtime import LIBRARY_FILE, SKLEARN, TREELITE, RuntimeRecord, load_library, load_predictor
 from pipelines.spec import Feature, ModelSpec
 
@@ -76,6 +73,8 @@ _PIP = {"sklearn": "scikit-learn", "pandas": "pandas", "numpy": "numpy", "joblib
 
 def library_versions() -> dict[str, str]:
     """The versions that decide whether a pickled pipeline can be loaded again."""
+    import joblib
+    import pandas as pd
     import sklearn
 
     return {
@@ -110,6 +109,8 @@ class ModelHandle:
     def loaded(self) -> tuple[object, str, tuple[str, ...]]:
         """``load``'s pipeline, the runtime it scores with and why a library fell back. Its
         feature matrix comes from its feature plan where it has a proven one (``pipelines.planned``)."""
+        from pipelines.planned import planned  # scipy and pandas: with the model, not before the read
+
         pipeline, runtime, fallback = load_library(unpickle(self.data, self.version), self.library, self.version.label)
         return planned(pipeline), runtime, fallback
 
@@ -157,6 +158,8 @@ def unpickle(data: bytes, mv: ModelVersion):
 
     Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
     """
+    import joblib
+
     check_sha256(data, mv)
     # scikit-learn is imported here, not with this module: resolving a version or checking
     # its file needs none of it, and its import (scipy included) is a second of start-up.
@@ -195,3 +198,29 @@ def check_sha256(data: bytes, mv: ModelVersion) -> None:
             f"(sha256 {actual[:12]}… != {mv.sha256[:12]}… recorded)",
             hint="re-register the model or restore the file",
         )
+
+
+def registrable(pipeline, what: str):
+    """The fitted scikit-learn estimator to store (a loaded pipeline: the one it wraps)."""
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from pipelines.planned import unplanned
+
+    pipeline = unplanned(pipeline)
+    if not isinstance(pipeline, BaseEstimator):
+        raise UsageError(
+            f"{what} is a {type(pipeline).__name__}, not a scikit-learn estimator",
+            hint="register a fitted sklearn Pipeline or estimator",
+        )
+    try:
+        check_is_fitted(pipeline)
+    except NotFittedError as exc:
+        raise UsageError(f"{what} is not fitted", hint="fit it before registering") from exc
+    if not hasattr(pipeline, "feature_names_in_"):
+        raise UsageError(
+            f"{what} has no feature_names_in_: it was fitted without column names",
+            hint="fit it on a pandas DataFrame so scoring can match columns by name",
+        )
+    return pipeline

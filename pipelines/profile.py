@@ -8,11 +8,12 @@ what "unseen" means for the model even when no training frame was registered.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
+from typing import TYPE_CHECKING
 
-from pipelines.planned import unplanned
+import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 NUMERIC_BINS = 10  # decile bins of the training values: each holds ~10% of the training rows
@@ -23,6 +24,8 @@ MISSING = "(missing)"
 
 
 def kind_of(series: pd.Series) -> str:
+    from pandas.api import types as ptypes
+
     dtype = series.dtype
     if ptypes.is_numeric_dtype(dtype) and not ptypes.is_bool_dtype(dtype):
         return NUMERIC
@@ -44,6 +47,8 @@ def numeric_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def profile_frame(frame: pd.DataFrame, names: list[str]) -> dict:
     """Per-feature training profile, as plain JSON data."""
+    import pandas as pd
+
     profile = {}
     for name in names:
         series = frame[name]
@@ -83,6 +88,8 @@ def fitted_categories(pipeline) -> dict[str, list]:
     encoder we can map to columns. Kept as the encoder holds them (str, int, float, bool), so
     that values are compared with them as the encoder compares them, not by their text."""
     found: dict[str, list[str]] = {}
+    from pipelines.planned import unplanned
+
     for transformer, columns in _column_transformers(unplanned(pipeline)):
         encoder = _last_encoder(transformer)
         if encoder is None or not all(isinstance(c, str) for c in columns):

@@ -26,9 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-
-import joblib
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pipelines.errors import ModelError, ModelNotFound, UsageError
 from pipelines.basics import fsync as _fsync
@@ -39,11 +37,11 @@ from pipelines.model import (
     ModelHandle,
     ModelVersion,
     library_versions,
+    registrable,
     verified_bytes,
     verified_library,
     version_warnings,
 )
-from pipelines.planned import unplanned
 from pipelines.runtime import RUNTIMES, SKLEARN, TREELITE, RuntimeRecord, compile_verified
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
 from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
@@ -51,7 +49,9 @@ from pipelines import history
 from pipelines.profile import profile_frame
 from pipelines.settings import Settings
 
-DEFAULT_ALIAS = "production"  # the alias a job scores with unless it names another
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
+
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 # Model names and aliases. No leading digit, so an alias is never mistaken for a version.
@@ -86,13 +86,13 @@ class Registry:
         ``runtime="treelite"``: its final estimator is compiled too and checked against
         scikit-learn on ``training_frame`` (``pipelines.runtime``); ``RuntimeRefused`` if it differs.
         """
+        import joblib
         _check_name(name, "model name")
         if alias is not None:
             _check_name(alias, "alias")
         if runtime not in RUNTIMES:
             raise UsageError(f"unknown runtime {runtime!r}", hint=f"runtimes: {', '.join(RUNTIMES)}")
-        pipeline = unplanned(pipeline)  # a loaded pipeline is stored as the scikit-learn one it is
-        _check_fitted(pipeline, f"the pipeline given for {name}")
+        pipeline = registrable(pipeline, f"the pipeline given for {name}")
         meta = self._describe(name, pipeline, training_frame, _plain_metrics(metrics))
         if training_window is not None:
             meta["train_start"], meta["train_end"] = (d.isoformat() for d in training_window)
@@ -121,6 +121,7 @@ class Registry:
         training_frame: pd.DataFrame | None = None, metrics: Mapping | None = None, runtime: str = SKLEARN,
     ) -> int:
         """Register a pipeline saved with joblib; it must be a fitted scikit-learn estimator."""
+        import joblib
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"{path}: no such file", hint="give the path of a .joblib file")
@@ -343,27 +344,6 @@ def _check_name(name: str, what: str) -> None:
         raise UsageError(
             f"invalid {what} {name!r}",
             hint="use letters, digits, '_', '.', '-', starting with a letter or '_'",
-        )
-
-
-def _check_fitted(pipeline, what: str) -> None:
-    from sklearn.base import BaseEstimator
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    if not isinstance(pipeline, BaseEstimator):
-        raise UsageError(
-            f"{what} is a {type(pipeline).__name__}, not a scikit-learn estimator",
-            hint="register a fitted sklearn Pipeline or estimator",
-        )
-    try:
-        check_is_fitted(pipeline)
-    except NotFittedError as exc:
-        raise UsageError(f"{what} is not fitted", hint="fit it before registering") from exc
-    if not hasattr(pipeline, "feature_names_in_"):
-        raise UsageError(
-            f"{what} has no feature_names_in_: it was fitted without column names",
-            hint="fit it on a pandas DataFrame so scoring can match columns by name",
         )
 
 

@@ -12,9 +12,12 @@ dropped. Both the batch engines and the online server call this through
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 # Rows per block: a multiple of the row tile of the BLAS kernels in use (2, 4, 8 or 16), so
 # that no row of a block is ever a leftover row.

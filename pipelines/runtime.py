@@ -23,18 +23,20 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pipelines.basics import first_line
 from pipelines.errors import BatchScoreError, RuntimeRefused, UsageError
+from pipelines.names import RUNTIMES, SKLEARN, TREELITE  # noqa: F401  (re-exported: callers name them with the runtime)
 from pipelines.spec import REGRESSION, ModelSpec, conform
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-SKLEARN, TREELITE = "sklearn", "treelite"
-RUNTIMES = (SKLEARN, TREELITE)
 LIBRARY_FILE = "model.so"
 MAX_DIFF = 1e-12  # the largest difference from scikit-learn a compiled model may show
 PROBE_ROWS = 64  # training rows each probe (a missing feature, an unseen category) is applied to

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
 
 from pipelines.errors import ScoringError, SchemaMismatch
 from pipelines.row_blocks import predict_blocked
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 
@@ -86,6 +88,8 @@ def conform(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     Castable types are cast (an integer column to float, decimals to float, text to a
     categorical); anything else is a ``SchemaMismatch`` naming every offending column.
     """
+    import pandas as pd
+
     check_columns(frame.columns, spec)
     out = {}
     wrong = []
@@ -114,6 +118,9 @@ def conform(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 def _kind(series: pd.Series) -> str:
     """numeric | bool | text | datetime | empty | other — what the values really are."""
+    import pandas as pd
+    from pandas.api import types as ptypes
+
     dtype = series.dtype
     if ptypes.is_bool_dtype(dtype):
         return "bool"
@@ -146,6 +153,9 @@ def _describe(series: pd.Series) -> str:
 
 
 def _cast(series: pd.Series, expected: str) -> pd.Series | None:
+    import pandas as pd
+    from pandas.api import types as ptypes
+
     kind = _kind(series)
     try:
         target = pd.api.types.pandas_dtype(expected)

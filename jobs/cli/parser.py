@@ -12,9 +12,8 @@ from jobs.cli.runs import cmd_backfill, cmd_demo, cmd_run, cmd_validate
 from jobs.cli.schedule import cmd_crontab, cmd_scheduler
 from jobs.cli.serve import cmd_parity, cmd_publish, cmd_serve
 from jobs.cli.views import cmd_list, cmd_report, cmd_status
-from jobs.config.sections import workers_setting
 from jobs.errors import EXIT_FAILED, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE
-from jobs.vocabulary import ENGINES, RUNTIMES, SKLEARN
+from jobs.vocabulary import ENGINES, RUNTIMES, SKLEARN, workers_setting
 
 EXIT_MEANINGS = {
     EXIT_OK: "done, or skipped because the day already succeeded",

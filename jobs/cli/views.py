@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from jobs import config as config_mod
 from jobs.cli.common import print_table, resolve_settings, utc_now
-from jobs.report import next_fire_text, quality_cells
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
 
 if TYPE_CHECKING:
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 
 def cmd_status(args) -> int:
     from jobs.ledger import COLUMNS, Ledger
+    from jobs.report import quality_cells
 
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
@@ -130,6 +130,7 @@ def cmd_report(args) -> int:
 
 def cmd_list(args) -> int:
     from jobs.ledger import Ledger
+    from jobs.report import next_fire_text
 
     settings = resolve_settings(args)
     ledger = Ledger(settings.state_url)

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobs.schedule.cron import trigger
-from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, PARQUET, SQL, WORKERS_AUTO
+from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, PARQUET, SQL
+from jobs.vocabulary import workers_setting  # noqa: F401  (re-exported: the job file's workers: is checked with it)
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TABLE_NAME = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})?$")
@@ -30,17 +31,6 @@ RESOLVE_RUN_START, RESOLVE_AS_OF_DAY = "run_start", "as_of_day"  # pipeline.reso
 DEFAULT_SERVE_MAX_RECORDS = 1000  # records in one online scoring request
 DEFAULT_PUBLISH_TTL_DAYS = 3  # a day published to Redis expires this long after its publish
 DEFAULT_TRAINING_ALIAS = "staging"  # where `batchscore train` puts a new version
-
-
-def workers_setting(value: object) -> int | str:
-    """A ``workers`` value (job file or ``--workers``): a whole number >= 1, or ``auto``."""
-    if isinstance(value, str) and value.strip().lower() == WORKERS_AUTO:
-        return WORKERS_AUTO
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise ValueError(f"workers must be a whole number >= 1 or {WORKERS_AUTO}, not {value!r}")
 
 
 def _table_name(value: str) -> str:

@@ -9,15 +9,18 @@ A good chunk costs one prediction, as without rejects; k bad rows cost about 2kÂ
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jobs.errors import ScoringError
 
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
+
 MAX_REASON = 300  # characters of an exception message kept per rejected row
 
-Predict = Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray | None]]
+Predict = Callable[["pd.DataFrame"], tuple[np.ndarray, np.ndarray | None]]
 
 
 def isolate_bad_rows(predict: Predict, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, dict[int, str]]:

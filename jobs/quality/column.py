@@ -14,13 +14,15 @@ import numbers
 from collections import Counter
 from collections.abc import Iterable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-from pandas.api import types as ptypes
 
 from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 
 class KnownCategories:
@@ -56,6 +58,8 @@ class ChunkColumn:
     data, or on its distinct values, stringified only when they are not all text already."""
 
     def __init__(self, series: pd.Series) -> None:
+        import pandas as pd
+
         self.series = series
         dtype = series.dtype
         self._numpy_kind = dtype.kind if isinstance(dtype, np.dtype) else None
@@ -77,6 +81,8 @@ class ChunkColumn:
     @cached_property
     def floats(self) -> np.ndarray:
         """``pd.to_numeric(series, errors="coerce")`` as a float array."""
+        import pandas as pd
+
         if self._numpy_kind in ("f", "i", "u", "b"):
             return self.series.to_numpy(dtype=float)
         return pd.to_numeric(self.series, errors="coerce").to_numpy(dtype=float)
@@ -85,6 +91,8 @@ class ChunkColumn:
     def text_counts(self) -> list[tuple[str, int]]:
         """``series.dropna().astype(str).value_counts().items()``: (text, count), most
         frequent first, ties in order of first appearance."""
+        import pandas as pd
+
         if self._arrow is not None:
             counted = self._arrow.value_counts()  # in order of first appearance
             valid = counted.field(0).is_valid()
@@ -132,6 +140,9 @@ class ChunkColumn:
     def _number_counts(self) -> tuple[np.ndarray, np.ndarray] | None:
         """A numeric column's distinct non-null values (its own dtype) and their counts, in
         ``value_counts`` order; None for any other column."""
+        import pandas as pd
+        from pandas.api import types as ptypes
+
         dtype = self.series.dtype
         if self._numpy_kind in ("f", "i", "u", "b"):
             numpy_dtype = dtype
@@ -147,6 +158,8 @@ class ChunkColumn:
     @cached_property
     def _all_text(self) -> bool:
         """Every non-null value is a str (text dtypes; object columns of str)."""
+        import pandas as pd
+
         if self._arrow is not None or isinstance(self.series.dtype, pd.StringDtype):
             return True
         if self.series.dtype != object:
@@ -159,6 +172,8 @@ class ChunkColumn:
 
 
 def _is_missing(value) -> bool:
+    import pandas as pd
+
     return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and bool(np.isnan(value)))
 
 

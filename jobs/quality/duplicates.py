@@ -31,11 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 MAX_EXAMPLES = 5  # duplicated ids named in the error line
 REASON = "duplicate id"  # the rejects' reason
@@ -52,6 +55,8 @@ def id_keys(batch: pa.RecordBatch, columns: Sequence[str], exact: bool) -> tuple
     """The rows' int64 keys and, for exact keys, the mask of null ids (None: no null).
 
     Exact keys of null ids are 0 and must be ignored (the mask says which)."""
+    import pandas as pd
+
     if exact:
         column = batch.column(columns[0])
         nulls = None
@@ -224,6 +229,8 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
 
 
 def _missing(value) -> bool:
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -14,9 +14,9 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jobs.quality.column import ChunkColumn, KnownCategories, drift_counts
 from jobs.quality.duplicates import Duplicates, IdTracker, Reread
@@ -27,6 +27,9 @@ from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels, limit_fi
 from jobs.run_stats import PreviousDay
 from pipelines.distribution import ScoreStats
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, fitted_categories
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
+    import pandas as pd
 
 MAX_UNSEEN_EXAMPLES = 10  # unseen values named per column in the ledger
 MAX_TRACKED = 1000  # distinct unseen values counted per column (bounded memory)

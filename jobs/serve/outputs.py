@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import sqlalchemy as sa
 from sqlalchemy.pool import QueuePool
 
@@ -66,6 +65,8 @@ class OutputReader:
         return None if row is None else {k: plain(v) for k, v in row.items()}
 
     def _find_parquet(self, ids: Sequence[str], day: date | None) -> dict | None:
+        import pyarrow.dataset as ds
+
         for candidate in [day] if day is not None else self.parquet_days():
             path = day_dir(self.output.path, candidate)
             if not os.path.isdir(path):
@@ -103,6 +104,8 @@ class OutputReader:
 
     def iter_day(self, day: date, columns: Sequence[str], chunk_size: int = 50_000) -> Iterator[pa.RecordBatch]:
         """The day's committed rows, ``columns`` only, in batches of at most ``chunk_size``."""
+        import pyarrow.dataset as ds
+
         if self.output.kind == "parquet":
             path = day_dir(self.output.path, day)
             if not os.path.isdir(path):
@@ -120,6 +123,8 @@ class OutputReader:
 
     def columns(self, day: date) -> list[str]:
         """The output's column names (Parquet: those of the day's files)."""
+        import pyarrow.dataset as ds
+
         if self.output.kind == "sql":
             return [c.name for c in self._sql_table().columns]
         path = day_dir(self.output.path, day)

@@ -10,13 +10,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from jobs.config import ParquetSource
 from jobs.errors import SourceError, TransientError
 from jobs.sources.batches import coalesce
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas: imported where a Parquet day is read, so
+    # that `batchscore run` of a SQL day starts its read before paying for pandas
+    import pyarrow.dataset as ds
 
 
 class ParquetDaySource:
@@ -38,6 +42,8 @@ class ParquetDaySource:
     def iter_batches(self, day: date, share: tuple[int, int] | None = None) -> Iterator[pa.RecordBatch]:
         """The day's rows; with ``share=(k, n)`` only the k-th of n shares of its row groups
         (balanced by rows), so that n readers (Spark tasks) read the day together."""
+        import pyarrow.dataset as ds
+
         dataset = self._dataset()
         present = [name for name in self.wanted if name in dataset.schema.names]
         day_filter = self._day_filter(dataset.schema, day)
@@ -63,6 +69,8 @@ class ParquetDaySource:
             ) from exc
 
     def _dataset(self) -> ds.Dataset:
+        import pyarrow.dataset as ds
+
         path = Path(self.config.path)
         if not path.exists():
             raise SourceError(f"Parquet path {path} does not exist", hint="check source.path")
@@ -73,6 +81,8 @@ class ParquetDaySource:
 
     def _day_filter(self, schema: pa.Schema, day: date) -> ds.Expression:
         """The day's rule rendered for pyarrow."""
+        import pyarrow.dataset as ds
+
         name = self.config.date_column
         kind = schema.field(name).type if name in schema.names else None
         if kind is not None and pa.types.is_dictionary(kind):
@@ -142,6 +152,8 @@ def _arrow_kind(kind: pa.DataType | None) -> str | None:
 def _share(dataset: ds.FileSystemDataset, day_filter: ds.Expression, k: int, n: int) -> ds.FileSystemDataset:
     """Share ``k`` of ``n`` of the day's row groups: in path order, each row group goes to the
     share with the fewest rows so far. Every reader computes the same split from the files."""
+    import pyarrow.dataset as ds
+
     pieces = [
         piece
         for fragment in sorted(dataset.get_fragments(filter=day_filter), key=lambda f: f.path)
