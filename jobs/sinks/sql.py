@@ -3,15 +3,15 @@
 PostgreSQL: ``COPY`` inside the transaction (MVCC keeps readers on the old day until commit):
 binary COPY straight from Arrow through ADBC when the driver is installed and every column
 has a binary form, else text COPY through psycopg.
-SQLite: batches are staged in a TEMP table first, so the database's write lock is held only
-for the short delete + insert-select at the end, not while the day is being scored.
+SQLite: batches are staged in TEMP tables first (``jobs.sinks.sqlite_stage``), so the
+database's write lock is held only for the short delete + insert-select at the end, not while
+the day is being scored.
 Others: plain inserts inside the transaction.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +20,6 @@ from datetime import date
 from typing import NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -32,9 +31,12 @@ from jobs.errors import SinkError
 from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.output import SCORE_DATE
 from jobs.sinks.base import Aside
+from jobs.sinks.sqlite_stage import Staging
 from pipelines.basics import first_line
 
 log = logging.getLogger(__name__)
+
+SQLITE_CACHE_KIB = 32 * 1024  # the SQLite writer's page cache, for this connection only
 
 
 class SqlDaySink:
@@ -285,32 +287,6 @@ def insert_rows(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> 
     return batch.num_rows
 
 
-def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
-    """``insert_rows`` without a dict per row: one list per column through SQLAlchemy's own bind
-    processors (so dates are stored as SQLAlchemy stores them), then one executemany."""
-    if not batch.num_rows:
-        return 0
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=batch.schema.names)
-    columns = []
-    for name in compiled.positiontup:
-        process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        if _one_value(batch.column(name)):
-            # The lineage columns (day, model, run id, time) hold one value per run: made
-            # and processed once, not once per row (they were most of the write's time).
-            value = batch.column(name)[0].as_py()
-            columns.append(itertools.repeat(process(value) if process else value, batch.num_rows))
-            continue
-        values = batch.column(name).to_pylist()
-        columns.append([process(v) for v in values] if process else values)
-    conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
-    return batch.num_rows
-
-
-def _one_value(column: pa.Array) -> bool:
-    """Every value the same (floats excluded: -0.0 and 0.0 would pass for one value)."""
-    return not pa.types.is_floating(column.type) and pc.count_distinct(column, mode="all").as_py() == 1
-
-
 def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:
     """COPY one batch as CSV: pyarrow writes floats in shortest round-trip form, so scores
     arrive bit for bit; an unquoted empty field is NULL, a quoted one an empty string."""
@@ -327,34 +303,21 @@ def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
 
 
 def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
-    stages = [
-        sa.Table(
-            f"batchscore_stage_{part.table.name}",
-            sa.MetaData(),
-            *[sa.Column(c.name, c.type) for c in part.table.columns],
-            prefixes=["TEMPORARY"],
-        )
-        for part in parts
-    ]
     # Staging touches only the connection's temp database: a plain BEGIN, no write lock on
     # the main file, so readers (our own source included) go on while the day is scored.
     conn.execution_options(sqlite_begin="BEGIN")
-    counts = []
-    for part, stage in zip(parts, stages, strict=True):
-        with conn.begin():
-            stage.drop(conn, checkfirst=True)
-            stage.create(conn)
-        rows = 0
-        for batch in part.batches:
-            with conn.begin():
-                rows += insert_columns(conn, stage, batch)
-        counts.append(rows)
+    with conn.begin():
+        # SQLite's default page cache (2 MiB) fills with the swap's dirty pages many times
+        # over; each spill syncs the journal and locks the file exclusively, in mid-swap.
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    stages = [Staging(part.table) for part in parts]
+    counts = [stage.fill(conn, part.batches) for part, stage in zip(parts, stages, strict=True)]
     # The source is exhausted by now (its cursor held a read lock on the file until then):
     # create, delete and insert, every table, in one short write transaction.
     conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
     with conn.begin():
         for part, stage in zip(parts, stages, strict=True):
-            swap_day(conn, part.table, sa.select(*[stage.c[c.name] for c in part.table.columns]), day, lock=False)
+            swap_day(conn, part.table, stage.rows(), day, lock=False)
         pause_point(BEFORE_COMMIT)  # inside the write transaction: the day deleted and inserted
     with conn.begin():
         for stage in stages:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from jobs.db import adbc
 from jobs.config import SqlOutput, SqlSource
 from jobs.errors import SinkError
-from jobs.sinks import sql as sql_sink
+from jobs.sinks import sql as sql_sink, sqlite_stage
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
 from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
@@ -143,7 +143,7 @@ def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     stored = {}
     with engine.begin() as conn:
-        for name, insert in (("fast", sql_sink.insert_columns), ("slow", sql_sink.insert_rows)):
+        for name, insert in (("fast", sqlite_stage.insert_columns), ("slow", sql_sink.insert_rows)):
             table = sql_sink.table_for(name, batch.schema)
             table.create(conn)
             insert(conn, table, batch)
