@@ -37,7 +37,7 @@ class Staging:
     def fill(self, conn: sa.Connection, batches: Iterable[pa.RecordBatch]) -> int:
         """Stage every batch (a short transaction each, in the TEMP database only); the row count."""
         with conn.begin():  # a failed run's, had this connection made one
-            for prefix in (STAGE_PREFIX, CONST_PREFIX):
+            for prefix in (STAGE_PREFIX, STAGE_PREFIX + "all_", CONST_PREFIX):
                 self._temp(prefix, []).drop(conn, checkfirst=True)
         rows = 0
         for batch in batches:
