@@ -81,7 +81,8 @@ class PlannedPipeline:
             return None
         try:
             return self.plan.transform(X)
-        except Exception:  # noqa: BLE001 - not swallowed: scikit-learn takes the call, and raises its own error
+        except Exception as exc:  # noqa: BLE001 - not swallowed: scikit-learn takes the call, and raises its own error
+            log.debug("feature plan cannot take a chunk of %d rows (%s: %s): scored by scikit-learn", len(X), type(exc).__name__, exc)
             return None
 
     def proven(self, X: pd.DataFrame) -> bool:
