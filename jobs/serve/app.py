@@ -138,33 +138,23 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> Respons
 @router.post("/v1/jobs/{job}/score", openapi_extra=_SCORE_BODY, summary="Score records with the job's pipeline")
 async def score(job: str, request: Request) -> Response:
     ctx = _context(request)
-    started = time.perf_counter()
-    status, count = 200, 0
-    try:
+
+    async def handle() -> tuple[Response, int]:
         limit = ctx.job(job).config.serve.max_records
         records = _parse_records(await _read_body(request, limit * MAX_BYTES_PER_RECORD))
-        count = len(records)
-        if count > limit:
-            raise _Http(413, f"{count} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
+        if len(records) > limit:
+            raise _Http(413, f"{len(records)} records in one request, the limit is {limit}", "split the request, or raise serve.max_records in the job file")
         current = ctx.store.served(job)  # kept for the whole request: it finishes on this version
-        return Response(await ctx.batcher.score(current, records), media_type="application/json")
-    except Exception as exc:
-        response = _answer(exc)
-        if response is None:
-            status = 500
-            raise
-        status = response.status_code
-        return response
-    finally:
-        ctx.observe(job, "score", status, started, count if status == 200 else 0)
+        return Response(await ctx.batcher.score(current, records), media_type="application/json"), len(records)
+
+    return await _observed(ctx, job, "score", handle)
 
 
 @router.get("/v1/jobs/{job}/scores/{id}", summary="The committed score of one id (latest day, or ?date=)")
 async def lookup(job: str, id: str, request: Request, date: str | None = None) -> Response:  # noqa: A002 - the path's name
     ctx = _context(request)
-    started = time.perf_counter()
-    status = 200
-    try:
+
+    async def handle() -> tuple[Response, int]:
         entry = ctx.job(job)
         day = _day(date)
         ids = id.split(",")
@@ -177,16 +167,25 @@ async def lookup(job: str, id: str, request: Request, date: str | None = None) -
                 row = _from_output(found, entry.config)
         if row is None:
             raise _Http(404, f"no committed score of id {id} in job {job}" + (f" on {day}" if day else ""), "check the id, or the day with ?date=YYYY-MM-DD")
-        return _json({"job": job, "id": id_values, **row})
+        return _json({"job": job, "id": id_values, **row}), 0
+
+    return await _observed(ctx, job, "lookup", handle)
+
+
+async def _observed(ctx: ServeContext, job: str, endpoint: str, handle) -> Response:
+    """``handle()``'s response, or the answer to the error it raised (``_answer``; a bug of ours
+    is re-raised, a 500), counted in the metrics either way with the records it scored."""
+    started = time.perf_counter()
+    try:
+        response, records = await handle()
     except Exception as exc:
         response = _answer(exc)
         if response is None:
-            status = 500
+            ctx.observe(job, endpoint, 500, started)
             raise
-        status = response.status_code
-        return response
-    finally:
-        ctx.observe(job, "lookup", status, started)
+        records = 0
+    ctx.observe(job, endpoint, response.status_code, started, records if response.status_code == 200 else 0)
+    return response
 
 
 @router.get("/healthz", summary="The process is up")
