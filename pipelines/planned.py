@@ -7,7 +7,6 @@ take, or cannot (it raises), goes through the pipeline itself, errors included.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
@@ -60,9 +59,6 @@ class PlannedPipeline:
         if name.startswith("__") or name in ("pipeline", "plan", "_verdicts", "_lock"):
             raise AttributeError(name)
         return getattr(self.pipeline, name)  # steps, classes_, named_steps...: the pipeline's
-
-    def __deepcopy__(self, memo) -> PlannedPipeline:
-        return PlannedPipeline(copy.deepcopy(self.pipeline, memo), self.plan)
 
     def predict_proba(self, X) -> np.ndarray:
         return self._call("predict_proba", X)
