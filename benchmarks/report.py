@@ -172,7 +172,8 @@ def render(result: dict) -> str:
     lines = [f"rows {result['rows']}, {result['repeat']} repetitions, chunk_size {result['chunk_size']}, "
              f"workers {result['workers']}, {result['cpus']} CPUs; every check passed: {result['all_checks_passed']}",
              f"load before: {result.get('uptime_before', '?')}", f"load after:  {result.get('uptime_after', '?')}",
-             "PostgreSQL: " + ", ".join(f"{k} {v}" for k, v in settings.items()), "",
+             "PostgreSQL: " + ", ".join(f"{k} {v}" for k, v in settings.items()),
+             "output tables' indexes: " + "; ".join(f"{t}: {', '.join(d) or 'none'}" for t, d in result.get("output_indexes", {}).items()), "",
              "| contender | rows | wall s (median) | wall s min-max | rows/s | peak RSS MiB, tree (max) | largest process MiB | CPU s | machine CPU s | checks |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["table"]:

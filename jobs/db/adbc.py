@@ -24,6 +24,8 @@ from pipelines.basics import first_line
 
 log = logging.getLogger(__name__)
 
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not exist
+
 # $1, $2 ... placeholders: what libpq (and so ADBC) binds.
 DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
 
@@ -33,7 +35,7 @@ def available(url: str | URL) -> bool:
     if not db.is_postgres(url):
         return False
     try:
-        import adbc_driver_postgresql.dbapi  # noqa: F401
+        import adbc_driver_postgresql  # noqa: F401  (not its DB-API module: see _low_level)
     except ImportError:
         log.info("adbc-driver-postgresql is not installed (pip install 'batchscore[postgres]'): "
                  "using the slower SQLAlchemy path")
@@ -70,36 +72,93 @@ def inline_dates(sql: str, params: tuple) -> str:
     return re.sub(r"\$(\d+)(?!\d)", literal, sql)
 
 
-def open_connection(url: str | URL, what: str, autocommit: bool = False):
-    """An ADBC connection in a transaction (autocommit off); the caller commits and closes.
-    ``autocommit``: no transaction, for reads (with it off, the driver sends BEGIN for each
-    new cursor, and the server warns of a transaction already in progress)."""
+def open_connection(url: str | URL, what: str):
+    """A DB-API ADBC connection in a transaction (autocommit off), for writing; the caller
+    commits and closes. Reads go through ``Reader``."""
     import adbc_driver_postgresql.dbapi as pg
 
     try:
-        return pg.connect(libpq_uri(url), autocommit=autocommit)
+        return pg.connect(libpq_uri(url), autocommit=False)
     except pg.Error as exc:
-        raise TransientError(
-            f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
-            hint="check that the database is up and the url is right; the run can be retried",
-        ) from exc
+        raise _cannot_connect(url, what, exc) from exc
+
+
+def _cannot_connect(url: str | URL, what: str, exc: BaseException) -> TransientError:
+    return TransientError(
+        f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
+        hint="check that the database is up and the url is right; the run can be retried",
+    )
+
+
+def _low_level():
+    """ADBC's driver manager and PostgreSQL driver without their DB-API module, whose import
+    imports ``pyarrow.dataset`` and, through it, pandas: about 0.2 s of the interpreter that
+    would come before a source's first row. Their errors are the DB-API's error classes."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql
+
+    return adbc_driver_manager, adbc_driver_postgresql
+
+
+class Reader:
+    """A read-only ADBC connection through the driver's low-level API, in autocommit mode
+    (no transaction: the driver sends no BEGIN, and the server warns of none in progress).
+    The source reads through it; the sink, which ingests, uses ``open_connection``."""
+
+    def __init__(self, url: str | URL, what: str) -> None:
+        manager, driver = _low_level()
+        self._manager = manager
+        database = None
+        try:
+            database = driver.connect(libpq_uri(url))
+            self._connection = manager.AdbcConnection(database)
+        except manager.Error as exc:
+            if database is not None:
+                database.close()
+            raise _cannot_connect(url, what, exc) from exc
+        self._database = database
+
+    @contextmanager
+    def query(self, sql: str) -> Iterator[pa.RecordBatchReader]:
+        """The result of ``sql`` (no parameters) as a stream of Arrow batches, open for the
+        block."""
+        statement = self._manager.AdbcStatement(self._connection)
+        try:
+            statement.set_sql_query(sql)
+            stream, _ = statement.execute_query()
+            with pa.RecordBatchReader.from_stream(stream) as batches:
+                yield batches
+        finally:
+            statement.close()
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        finally:
+            self._database.close()
 
 
 @contextmanager
-def connect(url: str | URL, what: str, autocommit: bool = False):
-    """``open_connection`` for the length of a block."""
-    conn = open_connection(url, what, autocommit)
+def reading(url: str | URL, what: str) -> Iterator[Reader]:
+    """A ``Reader`` for the length of a block."""
+    reader = Reader(url, what)
     try:
-        yield conn
+        yield reader
     finally:
-        conn.close()
+        reader.close()
+
+
+def undefined_table(exc: BaseException) -> bool:
+    """``exc`` is the driver's error for a table (or view) that does not exist."""
+    manager, _ = _low_level()
+    return isinstance(exc, manager.Error) and getattr(exc, "sqlstate", None) == UNDEFINED_TABLE
 
 
 def is_transient(exc: BaseException) -> bool:
     """A lost connection or a server going away, as opposed to bad SQL or bad data."""
-    import adbc_driver_postgresql.dbapi as pg
+    manager, _ = _low_level()
 
-    if isinstance(exc, pg.OperationalError):
+    if isinstance(exc, manager.OperationalError):
         return True
     text = str(exc).lower()
     return any(m in text for m in ("connection", "server closed", "terminating", "timeout"))
@@ -107,16 +166,12 @@ def is_transient(exc: BaseException) -> bool:
 
 # --- reading -------------------------------------------------------------------------------
 
-def read(conn, sql: str, params: tuple) -> Iterator[pa.RecordBatch]:
+def read(reader: Reader, sql: str, params: tuple) -> Iterator[pa.RecordBatch]:
     """The result of ``sql`` as Arrow batches, streamed (binary COPY), with the types the
     generic SQLAlchemy path gives for the same rows (see ``as_generic``)."""
-    cursor = conn.cursor()
-    try:
-        cursor.execute(inline_dates(sql, params))
-        for batch in cursor.fetch_record_batch():
+    with reader.query(inline_dates(sql, params)) as batches:
+        for batch in batches:
             yield as_generic(batch)
-    finally:
-        cursor.close()
 
 
 def as_generic(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -201,11 +256,11 @@ def ingest(conn, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.Dat
 @contextmanager
 def translated(action: str, permanent: type[BatchScoreError], hint: str):
     """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's)."""
-    import adbc_driver_postgresql.dbapi as pg
+    manager, _ = _low_level()
 
     try:
         yield
-    except pg.Error as exc:
+    except manager.Error as exc:
         if is_transient(exc):
             raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
         raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc

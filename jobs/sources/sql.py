@@ -24,8 +24,6 @@ from jobs.sources.batches import split
 
 log = logging.getLogger(__name__)
 
-UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not exist
-
 
 class SqlDaySource:
     def __init__(self, config: SqlSource, *, chunk_size: int, wanted: list[str]) -> None:
@@ -73,28 +71,25 @@ class SqlDaySource:
         rows, resolved as the day's query will be), then the day. No SQLAlchemy connection:
         its reflection cost the start about 0.4 s of the interpreter, which the model's load
         needs at that moment."""
-        with adbc.connect(url, "source", autocommit=True) as conn, adbc.translated(
+        with adbc.reading(url, "source") as reader, adbc.translated(
             f"reading {self.describe()}", SourceError, "check the source table or query"
         ):
             if self.config.query:
                 stmt, params = self._query_statement(day)
             else:
-                stmt, params = self._select(self._adbc_table(conn), day)
-            yield from adbc.read(conn, *adbc.compile_sql(stmt.params(params)))
+                stmt, params = self._select(self._adbc_table(reader), day)
+            yield from adbc.read(reader, *adbc.compile_sql(stmt.params(params)))
 
-    def _adbc_table(self, conn) -> sa.TableClause:
-        import adbc_driver_postgresql.dbapi as pg
-
+    def _adbc_table(self, reader: adbc.Reader) -> sa.TableClause:
         schema, name = db.table_parts(self.config.table)
         quoted = adbc.DIALECT.identifier_preparer.format_table(sa.table(name, schema=schema))
-        with conn.cursor() as cursor:
-            try:
-                cursor.execute(f"SELECT * FROM {quoted} LIMIT 0")
-            except pg.Error as exc:  # only a missing table is ours to name; the rest, translated
-                if getattr(exc, "sqlstate", None) == UNDEFINED_TABLE:
-                    raise self._missing_table() from exc
-                raise
-            names = [column[0] for column in cursor.description]
+        try:
+            with reader.query(f"SELECT * FROM {quoted} LIMIT 0") as result:
+                names = result.schema.names
+        except Exception as exc:  # only a missing table is ours to name; the rest, translated
+            if adbc.undefined_table(exc):
+                raise self._missing_table() from exc
+            raise
         return sa.table(name, *[sa.column(n) for n in names], schema=schema)
 
     def _table(self, conn: sa.Connection) -> sa.Table:

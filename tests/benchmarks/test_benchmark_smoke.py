@@ -40,6 +40,10 @@ def test_small_benchmark_run_checks_every_contenders_output_and_judges_the_targe
         assert runs[0]["check"]["ok"], name
         assert runs[0]["peak_rss_mib"] >= runs[0]["peak_rss_single_mib"] * 0.9, name  # the tree holds the largest process
     assert result["runs"]["batchscore PostgreSQL"][0]["check"]["max_abs_diff"] <= 1e-9
+    # Every contender writes into a table defined as batchscore's: the same index to maintain.
+    indexes = result["output_indexes"]
+    assert {"scores_naive", "scores_pipe", "scores_pipe_hgb", "scores_bs", "scores_bs_hgb"} <= set(indexes)
+    assert all(len(defs) == 1 and "USING brin (score_date)" in defs[0] for defs in indexes.values()), indexes
     assert set(result["limits"]) == {"lr", "hgb"}
     verdicts = {t["label"]: t["verdict"] for t in result["targets"]}
     assert "LR: batchscore / limit <= 1.2" in verdicts and "HGB: naive / batchscore >= 6.0" in verdicts

@@ -9,8 +9,11 @@ SQLAlchemy's own insert.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -25,6 +28,7 @@ from jobs.sources.sql import SqlDaySource
 from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
 
 DAY = date(2026, 11, 27)
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -85,6 +89,26 @@ def test_postgres_adbc_query_source_binds_score_date_and_keeps_percent_signs(pg_
     slow = _read(pg_rows, monkeypatch, False, query=query)
     assert fast.num_rows == len(FLOATS)
     assert _comparable(fast) == _comparable(slow)
+
+
+FIRST_BATCH_WITHOUT_PANDAS = """
+import sys
+from datetime import date
+from jobs.config import SqlSource
+from jobs.sources.sql import SqlDaySource
+source = SqlDaySource(SqlSource(kind="sql", url=sys.argv[1], table="src", date_column="snapshot_date"), chunk_size=3, wanted=["id", "x"])
+first = next(iter(source.iter_batches(date(2026, 11, 27))))
+print(first.num_rows, "pandas" in sys.modules)
+"""
+
+
+@pytest.mark.postgres
+def test_postgres_adbc_read_has_its_first_batch_before_pandas_is_imported(pg_rows):
+    # The pandas engine reads in a thread while the model loads; ADBC's DB-API module would
+    # import pyarrow.dataset and pandas (about 0.2 s) before the first row.
+    done = subprocess.run([sys.executable, "-c", FIRST_BATCH_WITHOUT_PANDAS, pg_rows], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "False"]
 
 
 @pytest.mark.postgres
