@@ -19,6 +19,21 @@ from jobs.errors import BatchScoreError, ConfigError, SourceError, StateError, T
 from pipelines.basics import first_line
 
 SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another one to commit
+# SQLite's keywords (its documentation's list). SQLAlchemy's SQLite dialect quotes only some
+# of them, and SQLite cannot read a column named `nothing` or `returning` unquoted: such a
+# passthrough column made the day's INSERT a syntax error. Quoting never hurts, so all are.
+SQLITE_KEYWORDS = frozenset("""
+    abort action add after all alter always analyze and as asc attach autoincrement before begin between by
+    cascade case cast check collate column commit conflict constraint create cross current current_date
+    current_time current_timestamp database default deferrable deferred delete desc detach distinct do drop
+    each else end escape except exclude exclusive exists explain fail filter first following for foreign from
+    full generated glob group groups having if ignore immediate in index indexed initially inner insert instead
+    intersect into is isnull join key last left like limit match materialized natural no not nothing notnull
+    null nulls of offset on or order others outer over partition plan pragma preceding primary query raise
+    range recursive references regexp reindex release rename replace restrict returning right rollback row
+    rows savepoint select set table temp temporary then ties to transaction trigger unbounded union unique
+    update using vacuum values view virtual when where window with without
+""".split())
 
 
 def parse_url(url: str) -> URL:
@@ -74,6 +89,7 @@ def make_engine(url: str, *, writer: bool = False, must_exist: bool = False) -> 
         engine = sa.create_engine(
             parsed, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
         )
+        _quote_sqlite_keywords(engine.dialect)
         _sqlite_transactions(engine, immediate=writer)
         return engine
     try:
@@ -83,6 +99,19 @@ def make_engine(url: str, *, writer: bool = False, must_exist: bool = False) -> 
             f"no driver for {parsed.drivername}: {exc.name} is not installed",
             hint="pip install 'batchscore[postgres]'" if is_postgres(parsed) else "install the database driver",
         ) from exc
+
+
+def sqlite_dialect() -> sa.Dialect:
+    """SQLAlchemy's SQLite dialect, quoting every SQLite keyword (SQL compiled for ADBC)."""
+    from sqlalchemy.dialects import sqlite
+
+    return _quote_sqlite_keywords(sqlite.dialect())
+
+
+def _quote_sqlite_keywords(dialect: sa.Dialect) -> sa.Dialect:
+    preparer = dialect.identifier_preparer
+    preparer.reserved_words = preparer.reserved_words | SQLITE_KEYWORDS  # this dialect's alone
+    return dialect
 
 
 def _sqlite_transactions(engine: Engine, *, immediate: bool) -> None:

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 
+from jobs import db
 from jobs.errors import SourceError
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 60_000  # as the generic path's SQLite engine (db.SQLITE_BUSY_TIMEOUT_S)
+BUSY_TIMEOUT_MS = db.SQLITE_BUSY_TIMEOUT_S * 1000  # as the generic path's SQLite engine
 # SQLite's storage classes each Arrow type is read from (REAL affinity stores integers as reals)
 STORED_AS = {pa.int64(): ("integer", "null"), pa.float64(): ("real", "integer", "null"),
              pa.string(): ("text", "null"), pa.date32(): ("text", "null")}
@@ -114,7 +114,7 @@ def read(path: Path, stmt: sa.Select, types: dict[str, tuple[pa.DataType, object
 
 
 def _batches(conn, stmt: sa.Select, chunk_size: int) -> Iterator[pa.RecordBatch]:
-    sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(stmt.compile(dialect=db.sqlite_dialect(), compile_kwargs={"literal_binds": True}))
     with conn.cursor() as cursor:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_size)})
@@ -134,7 +134,7 @@ def _odd_columns(path: Path, stmt: sa.Select, schema: pa.Schema) -> list[str]:
 
     checks = [sa.func.sum(sa.case((sa.func.typeof(column).not_in(STORED_AS[field.type]), 1), else_=0))
               for column, field in zip(stmt.selected_columns, schema, strict=True)]
-    sql = str(stmt.with_only_columns(*checks).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(stmt.with_only_columns(*checks).compile(dialect=db.sqlite_dialect(), compile_kwargs={"literal_binds": True}))
     con = sqlite3.connect(path)
     try:
         counts = con.execute(sql).fetchone()

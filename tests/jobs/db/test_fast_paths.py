@@ -254,3 +254,36 @@ def test_sqlite_adbc_read_of_text_in_a_float_column_reads_generically_or_names_t
     with pytest.raises(SourceError, match=message):
         list(batches)
 
+
+
+KEYWORD_COLUMNS = ["nothing", "returning", "window", "order"]  # SQLite keywords; SQLAlchemy quoted only "order"
+
+
+def test_sqlite_columns_named_after_sqlite_keywords_are_read_and_written(tmp_path, monkeypatch):
+    import sqlite3
+
+    from jobs.db import sqlite_adbc
+
+    path = tmp_path / "w.db"
+    con = sqlite3.connect(path)
+    con.execute(f"CREATE TABLE src (id INTEGER, snapshot_date DATE, {', '.join(f'[{c}] INTEGER' for c in KEYWORD_COLUMNS)})")
+    con.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", [(i, DAY.isoformat(), i, 7, i * 2, i % 2) for i in range(5)])
+    con.commit()
+    con.close()
+    url = f"sqlite:///{path}"
+    config = SqlSource(kind="sql", url=url, table="src", date_column="snapshot_date")
+    for fast in (True, False):
+        monkeypatch.setattr(sqlite_adbc, "available", lambda u, fast=fast: fast)
+        read = pa.Table.from_batches(list(SqlDaySource(config, chunk_size=2, wanted=["id", *KEYWORD_COLUMNS]).iter_batches(DAY)))
+        assert read.column("returning").to_pylist() == [7] * 5 and read.column("window").to_pylist() == [0, 2, 4, 6, 8], fast
+    # Written: "returning" has one value for the day (staged once, joined at the swap), the others vary.
+    batch = scored_batch(5)
+    for name in KEYWORD_COLUMNS:
+        batch = batch.append_column(name, read.column(name).combine_chunks())
+    sink = SqlDaySink(SqlOutput(kind="sql", url=url, table="scores"))
+    for _ in range(2):  # the second run replaces the first's day
+        assert sink.replace_day(DAY, batch.schema, iter([batch.slice(0, 2), batch.slice(2)])) == 5
+    con = sqlite3.connect(path)
+    stored = con.execute('SELECT customer_id, "nothing", "returning", "window", "order" FROM scores ORDER BY customer_id').fetchall()
+    con.close()
+    assert stored == [(i, i, 7, i * 2, i % 2) for i in range(5)]
