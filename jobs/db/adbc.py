@@ -254,13 +254,17 @@ def ingest(conn, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.Dat
 
 
 @contextmanager
-def translated(action: str, permanent: type[BatchScoreError], hint: str):
-    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's)."""
+def translated(action: str, permanent: type[BatchScoreError], hint: str, *, streaming: bool = False):
+    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's).
+    ``streaming``: the block reads a result's Arrow stream, through which a failure of the
+    driver mid-stream (the server gone, the connection terminated) arrives as Arrow's error,
+    an ``OSError`` or ``ArrowException``, not as the driver's."""
     manager, _ = _low_level()
+    caught = (manager.Error, OSError, pa.ArrowException) if streaming else manager.Error
 
     try:
         yield
-    except manager.Error as exc:
+    except caught as exc:
         if is_transient(exc):
             raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
         raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from jobs.db import adbc
 from jobs.config import SqlOutput, SqlSource
-from jobs.errors import SinkError
+from jobs.errors import SinkError, TransientError
 from jobs.sinks import sql as sql_sink, sqlite_stage
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
@@ -287,3 +287,26 @@ def test_sqlite_columns_named_after_sqlite_keywords_are_read_and_written(tmp_pat
     stored = con.execute('SELECT customer_id, "nothing", "returning", "window", "order" FROM scores ORDER BY customer_id').fetchall()
     con.close()
     assert stored == [(i, i, 7, i * 2, i % 2) for i in range(5)]
+
+
+@pytest.mark.postgres
+def test_postgres_source_connection_terminated_mid_read_is_a_transient_error_naming_the_read(pg_database):
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:  # about 60 MB: more than the first batch and the sockets' buffers hold
+        conn.execute(sa.text(
+            "CREATE TABLE big AS SELECT i AS id, DATE '2026-11-27' AS snapshot_date, i::float8 AS x, repeat('x', 100) AS pad "
+            "FROM generate_series(1, 400000) AS i"
+        ))
+    config = SqlSource(kind="sql", url=pg_database, table="big", date_column="snapshot_date")
+    batches = SqlDaySource(config, chunk_size=10_000, wanted=["id", "x", "pad"]).iter_batches(DAY)
+    assert next(batches).num_rows > 0
+    with engine.connect() as conn:
+        killed = conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query LIKE 'COPY%'"
+        )).scalars().all()
+    engine.dispose()
+    assert killed and all(killed)  # the COPY (with its parallel workers, if any)
+    with pytest.raises(TransientError, match="reading big failed: .*(server closed|terminat)"):
+        for _ in batches:
+            pass
