@@ -1,6 +1,6 @@
 """What the duplicate-id check costs: memory per row of its key set, and a 1M-row day's time.
 
-    .venv/bin/python -m benchmarks.duplicate_ids [--rows 1000000] [--repeat 3] [--before TREE]
+    .venv/bin/python -m benchmarks.duplicate_ids [--rows 1000000] [--repeat 3] [--before TREE] [--no-runs]
 
 Memory: ``IdTracker`` fed with int64 ids (one key column, exact keys) and with text ids
 (hashed keys) in chunks of 100 000, at 1M and 5M rows: the bytes held once the day has
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", type=Path, help="a tree of the code without the check")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-runs", action="store_true", help="the key set's memory and the check's CPU only")
     args = parser.parse_args()
 
     if not args.no_memory:
@@ -156,6 +157,8 @@ def main() -> None:
         stream, first = check_cpu(args.rows, workdir / "features")
         print(f"\nthe check's own CPU on {args.rows} int64 ids (best of 3): streaming check {stream:.3f}s, "
               f"reject's first pass over the Parquet ids {first:.3f}s")
+        if args.no_runs:
+            return
         variants = [("this tree, on_duplicate_ids: fail", REPO, "dup_fail"), ("this tree, reject", REPO, "dup_reject")]
         if args.before:
             variants.insert(0, (f"before ({args.before})", args.before, "dup_fail"))

@@ -1,11 +1,14 @@
 """Duplicate ids: the same id twice in one day's source, found while the day streams.
 
 A day's output has one row per (id, score_date); two source rows with one id would become
-two score rows. ``IdTracker`` keeps one 8-byte key per row seen, each chunk's keys sorted as
-they come; at the end (``result``) the chunks are merged into one sorted array and equal
-neighbours are the duplicates. Memory: 8 bytes per row while the day streams, and about as
-much at the end (the merge copies chunk by chunk into one array, freeing each chunk as it
-goes), never the rows themselves.
+two score rows. ``IdTracker`` keeps one 64-bit key per row seen, each chunk's keys sorted as
+they come and stored as the first key and the gaps between neighbours: 4 bytes a row when
+every gap fits 32 bits (integer ids a database hands out), else the keys themselves, 8
+bytes a row (hashed or sparse ids). At the end (``result``) the chunks are judged one slice
+of the key range at a time (about ``SLICE_ROWS`` keys): each slice's keys are gathered from
+every chunk, sorted, and equal neighbours are the duplicates. So the check holds 4 or 8
+bytes a row while the day streams and the verdict adds at most one slice's keys, never the
+rows themselves.
 
 Keys: a single integer id column is its own key (exact; a null id is counted apart: two
 null ids are a duplicate). Any other ids (text, several columns) are hashed to 64 bits
@@ -41,6 +44,8 @@ if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` 
     import pandas as pd
 
 MAX_EXAMPLES = 5  # duplicated ids named in the error line
+SLICE_ROWS = 1_000_000  # keys the verdict sorts at once (8 MB): its memory, whatever the day
+SAMPLE_PER_RUN = 256  # keys each chunk lends to choosing the slices' bounds
 REASON = "duplicate id"  # the rejects' reason
 
 Reread = Callable[[], Iterable[pa.RecordBatch]]  # the day's id columns, read again
@@ -107,15 +112,49 @@ class Duplicates:
         return hit
 
 
+class _Run:
+    """One chunk's sorted keys: the first one and the gaps to the next, as 32-bit integers
+    when every gap fits (4 bytes a key), else the keys themselves (8 bytes a key)."""
+
+    __slots__ = ("first", "last", "gaps", "keys")
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.first, self.last = int(keys[0]), int(keys[-1])
+        # Unsigned: the distance between two sorted int64 keys always fits 64 bits unsigned.
+        gaps = np.diff(keys.view(np.uint64))
+        if not len(gaps) or int(gaps.max()) <= np.iinfo(np.uint32).max:
+            self.gaps, self.keys = gaps.astype(np.uint32), None
+        else:
+            self.gaps, self.keys = None, keys
+
+    def __len__(self) -> int:
+        return len(self.keys) if self.keys is not None else len(self.gaps) + 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.nbytes if self.keys is not None else self.gaps.nbytes + 8
+
+    def decoded(self) -> np.ndarray:
+        """The sorted int64 keys (the first key plus the running sum of the gaps, in
+        wrapping 64-bit unsigned arithmetic, which gives each key back exactly)."""
+        if self.keys is not None:
+            return self.keys
+        out = np.empty(len(self.gaps) + 1, dtype=np.uint64)
+        out[0] = self.first & 0xFFFF_FFFF_FFFF_FFFF
+        np.cumsum(self.gaps, dtype=np.uint64, out=out[1:])
+        out[1:] += out[0]
+        return out.view(np.int64)
+
+
 class IdTracker:
-    """One run's ids, chunk by chunk: 8 bytes per row (module docstring)."""
+    """One run's ids, chunk by chunk: 4 or 8 bytes per row (module docstring)."""
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
         self.exact: bool | None = None  # decided by the first chunk's schema
         self.rows = 0
         self.null_rows = 0
-        self._chunks: list[np.ndarray] = []
+        self._runs: list[_Run] = []
 
     def keys_of(self, batch: pa.RecordBatch) -> tuple[np.ndarray, int, bool]:
         """A chunk's sorted keys, its null ids and exactness: computed outside any lock."""
@@ -132,7 +171,7 @@ class IdTracker:
         self.rows += len(keys) + null_rows
         self.null_rows += null_rows
         if len(keys):
-            self._chunks.append(keys)
+            self._runs.append(_Run(keys))
 
     def observe(self, batch: pa.RecordBatch) -> None:
         if self.columns and batch.num_rows:
@@ -143,16 +182,19 @@ class IdTracker:
         self.exact = other.exact if self.exact is None else self.exact
         self.rows += other.rows
         self.null_rows += other.null_rows
-        self._chunks.extend(other._chunks)
+        self._runs.extend(other._runs)
+
+    @property
+    def nbytes(self) -> int:
+        """What the keys kept so far take."""
+        return sum(run.nbytes for run in self._runs)
 
     def result(self, reread: Reread | None = None) -> Duplicates:
         """The duplicated ids (hashed keys: confirmed through ``reread``). Consumes the keys."""
         exact = bool(self.exact) if self.exact is not None else True
-        merged = _merge_sorted(self._chunks)
-        self._chunks = []
-        repeated = merged[1:][merged[1:] == merged[:-1]]  # one entry per extra occurrence
+        runs, self._runs = self._runs, []
+        repeated = _repeated(runs)  # one entry per extra occurrence
         keys = np.unique(repeated)
-        del merged
         null_id = exact and self.null_rows > 1
         if not len(keys) and not null_id:
             return Duplicates(self.columns, exact, keys)
@@ -202,18 +244,50 @@ def _confirm(columns: tuple[str, ...], candidates: np.ndarray, reread: Reread | 
                       rows=sum(repeated.values()), examples=examples)
 
 
-def _merge_sorted(chunks: list[np.ndarray]) -> np.ndarray:
-    """One sorted array of every chunk's keys; each chunk is freed once copied, so the peak
-    stays near one array (not two)."""
-    out = np.empty(sum(len(c) for c in chunks), dtype=np.int64)
-    at = 0
-    while chunks:
-        chunk = chunks.pop()
-        out[at:at + len(chunk)] = chunk
-        at += len(chunk)
-        del chunk
-    out.sort()  # in place; runs already sorted
-    return out
+def _repeated(runs: list[_Run | None]) -> np.ndarray:
+    """Every key the runs hold more than once, once per extra occurrence, sorted: judged one
+    slice of the key range at a time, each slice's keys copied into one array and sorted, so
+    that one slice's keys are held beside the runs (each run is freed once the last slice
+    has it). A key and its copies always fall in the same slice. Consumes ``runs``."""
+    edges = [None, *_slice_bounds(runs), None]
+    found = []
+    for lo, hi in zip(edges, edges[1:]):
+        spans = [(i, *_span(run, lo, hi)) for i, run in enumerate(runs) if _overlaps(run, lo, hi)]
+        merged = np.empty(sum(stop - start for _, start, stop in spans), dtype=np.int64)
+        at = 0
+        for i, start, stop in spans:
+            merged[at:at + stop - start] = runs[i].decoded()[start:stop]
+            at += stop - start
+            if hi is None:
+                runs[i] = None  # the last slice has its keys: nothing more to take from it
+        merged.sort()
+        found.append(merged[1:][merged[1:] == merged[:-1]])
+        del merged
+    return np.concatenate(found)
+
+
+def _overlaps(run: _Run | None, lo: int | None, hi: int | None) -> bool:
+    return run is not None and (hi is None or run.first < hi) and (lo is None or run.last >= lo)
+
+
+def _span(run: _Run, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """Where the run's keys in [lo, hi) start and stop."""
+    if (lo is None or run.first >= lo) and (hi is None or run.last < hi):
+        return 0, len(run)
+    keys = run.decoded()
+    return (0 if lo is None else int(np.searchsorted(keys, lo))), (len(keys) if hi is None else int(np.searchsorted(keys, hi)))
+
+
+def _slice_bounds(runs: list[_Run | None]) -> list[int]:
+    """Keys that split the runs' keys into slices of about ``SLICE_ROWS`` (none for fewer):
+    quantiles of a sample of every run."""
+    total = sum(len(run) for run in runs)
+    slices = -(-total // SLICE_ROWS)
+    if slices <= 1:
+        return []
+    sample = np.sort(np.concatenate([run.decoded()[:: max(1, len(run) // SAMPLE_PER_RUN)].copy() for run in runs]))
+    picks = sample[(np.arange(1, slices) * len(sample)) // slices]
+    return sorted(set(picks.tolist()))
 
 
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

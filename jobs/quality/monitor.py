@@ -119,7 +119,7 @@ class RunMonitor:
         self.add_counts(len(features), nulls, unseen, ranges, drift)
 
     def observe_ids(self, batch) -> None:
-        """Keep the chunk's id keys (8 bytes a row) for the duplicate-id check at the end."""
+        """Keep the chunk's id keys (4 or 8 bytes a row) for the duplicate-id check at the end."""
         if not self._id_columns or not batch.num_rows:
             return
         keys = self._ids.keys_of(batch)  # sorted outside the lock

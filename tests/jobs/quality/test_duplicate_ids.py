@@ -198,12 +198,39 @@ def test_null_ids_twice_are_a_duplicate():
     assert not find_duplicates(pa.table({"id": pa.array([1, None, 2], pa.int64())}).to_batches(), ["id"])
 
 
-def test_the_tracker_keeps_eight_bytes_a_row():
-    tracker = IdTracker(["id"])
+def test_the_tracker_keeps_four_bytes_a_row_for_dense_integer_ids_and_eight_for_others():
+    dense, hashed = IdTracker(["id"]), IdTracker(["id"])
     for start in range(0, 1_000_000, 100_000):
-        tracker.observe(pa.record_batch({"id": pa.array(np.arange(start, start + 100_000), pa.int64())}))
-    assert sum(c.nbytes for c in tracker._chunks) == 8 * 1_000_000
-    assert not tracker.result()
+        dense.observe(pa.record_batch({"id": pa.array(np.arange(start, start + 100_000) * 3, pa.int64())}))
+        hashed.observe(pa.record_batch({"id": pa.array([str(i) for i in range(start, start + 100_000)])}))
+    assert dense.nbytes == 4 * 1_000_000 - 4 * 10 + 8 * 10  # the gaps, and each chunk's first key
+    assert hashed.nbytes == 8 * 1_000_000
+    assert not dense.result() and not hashed.result()
+
+
+KEY_SETS = {
+    "dense": lambda rng: rng.permutation(3000),
+    "sparse": lambda rng: rng.choice(np.array([-(2**63), 2**63 - 1, -1, 0, 1, 2**40, 2**33 + 7], np.int64), 3000),
+    "wide": lambda rng: rng.integers(-(2**62), 2**62, 3000),
+    "mixed": lambda rng: np.concatenate([rng.integers(0, 500, 1500), rng.integers(2**50, 2**50 + 2**34, 1500)]),
+}
+
+
+@pytest.mark.parametrize("slice_rows", [1_000_000, 700, 1])
+@pytest.mark.parametrize("kind", sorted(KEY_SETS))
+def test_the_tracker_finds_exactly_the_repeated_keys_however_they_are_stored_and_sliced(monkeypatch, kind, slice_rows):
+    monkeypatch.setattr(dup_mod, "SLICE_ROWS", slice_rows)  # the verdict judged in slices of that many keys
+    rng = np.random.default_rng(len(kind) + slice_rows)
+    ids = KEY_SETS[kind](rng).astype(np.int64)
+    ids = np.concatenate([ids, rng.choice(ids, 40)])  # some copies, anywhere in the day
+    rng.shuffle(ids)
+    tracker = IdTracker(["id"])
+    for start in range(0, len(ids), 250):
+        tracker.observe(pa.record_batch({"id": pa.array(ids[start:start + 250], pa.int64())}))
+    found = tracker.result()
+    values, counts = np.unique(ids, return_counts=True)
+    assert found.keys.tolist() == values[counts > 1].tolist()
+    assert (found.count, found.rows) == (int((counts > 1).sum()), int(counts[counts > 1].sum()))
 
 
 # --- spark --------------------------------------------------------------------------------------
