@@ -175,6 +175,22 @@ def drop_database(url: str) -> None:
     _admin(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
 
+def terminate_backends(url: str, condition: str) -> list[bool]:
+    """pg_terminate_backend for every other session of ``url``'s database matching
+    ``condition`` (SQL over pg_stat_activity); what it returned for each."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = current_database() AND pid <> pg_backend_pid() AND ({condition})"
+            )).scalars().all()
+    finally:
+        engine.dispose()
+
+
 def _admin(url: str, statement: str) -> None:
     import sqlalchemy as sa
 

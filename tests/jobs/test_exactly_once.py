@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from jobs.faults import AFTER_FIRST_CHUNK, AFTER_STAGE, BEFORE_COMMIT, PAUSE_ENV
 from jobs.ledger import Ledger
 from tests.jobs.helpers import DAY, N_CUSTOMERS
+from tests.pgserver import terminate_backends
 
 CHUNK = 50  # 10 chunks: after the first one the day is well under way
 POLL_S = 0.003
@@ -256,13 +257,7 @@ def test_postgres_connection_terminated_mid_write_fails_the_run_and_leaves_the_o
     reader.start()
     try:
         child, lines = _pause(project, monkeypatch, AFTER_FIRST_CHUNK)
-        admin = sa.create_engine(pg_database)
-        with admin.connect() as conn:
-            killed = conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
-            )).scalars().all()
-        admin.dispose()
+        killed = terminate_backends(pg_database, "state LIKE 'idle in transaction%'")
         assert killed and all(killed)  # the run's open write transaction
         child.send_signal(signal.SIGUSR1)  # let it go on, into the dead connection
         assert child.wait(timeout=60) == 1

@@ -26,6 +26,7 @@ from jobs.sinks import sql as sql_sink, sqlite_stage
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
 from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
+from tests.pgserver import terminate_backends
 
 DAY = date(2026, 11, 27)
 REPO = Path(__file__).resolve().parents[3]
@@ -300,12 +301,8 @@ def test_postgres_source_connection_terminated_mid_read_is_a_transient_error_nam
     config = SqlSource(kind="sql", url=pg_database, table="big", date_column="snapshot_date")
     batches = SqlDaySource(config, chunk_size=10_000, wanted=["id", "x", "pad"]).iter_batches(DAY)
     assert next(batches).num_rows > 0
-    with engine.connect() as conn:
-        killed = conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND query LIKE 'COPY%'"
-        )).scalars().all()
     engine.dispose()
+    killed = terminate_backends(pg_database, "query LIKE 'COPY%'")
     assert killed and all(killed)  # the COPY (with its parallel workers, if any)
     with pytest.raises(TransientError, match="reading big failed: .*(server closed|terminat)"):
         for _ in batches:
