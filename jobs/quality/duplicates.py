@@ -247,35 +247,25 @@ def _confirm(columns: tuple[str, ...], candidates: np.ndarray, reread: Reread | 
 def _repeated(runs: list[_Run | None]) -> np.ndarray:
     """Every key the runs hold more than once, once per extra occurrence, sorted: judged one
     slice of the key range at a time, each slice's keys copied into one array and sorted, so
-    that one slice's keys are held beside the runs (each run is freed once the last slice
-    has it). A key and its copies always fall in the same slice. Consumes ``runs``."""
-    edges = [None, *_slice_bounds(runs), None]
+    that one slice's keys are held beside the runs (a run is freed once its last slice has
+    its keys). A key and its copies always fall in the same slice. Consumes ``runs``."""
+    bounds = np.array(_slice_bounds(runs), dtype=np.int64)
+    # Run i's keys of slice j are decoded()[cuts[i][j]:cuts[i][j + 1]].
+    cuts = [[0, *(np.searchsorted(run.decoded(), bounds).tolist() if len(bounds) else []), len(run)] for run in runs]
     found = []
-    for lo, hi in zip(edges, edges[1:]):
-        spans = [(i, *_span(run, lo, hi)) for i, run in enumerate(runs) if _overlaps(run, lo, hi)]
+    for j in range(len(bounds) + 1):
+        spans = [(i, c[j], c[j + 1]) for i, c in enumerate(cuts) if c[j + 1] > c[j]]
         merged = np.empty(sum(stop - start for _, start, stop in spans), dtype=np.int64)
         at = 0
         for i, start, stop in spans:
             merged[at:at + stop - start] = runs[i].decoded()[start:stop]
             at += stop - start
-            if hi is None:
-                runs[i] = None  # the last slice has its keys: nothing more to take from it
+            if stop == cuts[i][-1]:
+                runs[i] = None  # every one of its keys is judged or in this slice
         merged.sort()
         found.append(merged[1:][merged[1:] == merged[:-1]])
         del merged
     return np.concatenate(found)
-
-
-def _overlaps(run: _Run | None, lo: int | None, hi: int | None) -> bool:
-    return run is not None and (hi is None or run.first < hi) and (lo is None or run.last >= lo)
-
-
-def _span(run: _Run, lo: int | None, hi: int | None) -> tuple[int, int]:
-    """Where the run's keys in [lo, hi) start and stop."""
-    if (lo is None or run.first >= lo) and (hi is None or run.last < hi):
-        return 0, len(run)
-    keys = run.decoded()
-    return (0 if lo is None else int(np.searchsorted(keys, lo))), (len(keys) if hi is None else int(np.searchsorted(keys, hi)))
 
 
 def _slice_bounds(runs: list[_Run | None]) -> list[int]:
