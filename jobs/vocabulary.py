@@ -46,4 +46,5 @@ def workers_setting(value: object) -> int | str:
         return value
     raise ValueError(f"workers must be a whole number >= 1 or {WORKERS_AUTO}, not {value!r}")
 
+
 DEFAULT_MAX_NULL_FRACTION = 0.05  # quality.max_null_fraction, and columns a mapping leaves out

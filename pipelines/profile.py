@@ -87,9 +87,9 @@ def fitted_categories(pipeline) -> dict[str, list]:
     """Column -> categories its encoder was fitted on (missing ones left out), for every
     encoder we can map to columns. Kept as the encoder holds them (str, int, float, bool), so
     that values are compared with them as the encoder compares them, not by their text."""
-    found: dict[str, list[str]] = {}
     from pipelines.planned import unplanned
 
+    found: dict[str, list[str]] = {}
     for transformer, columns in _column_transformers(unplanned(pipeline)):
         encoder = _last_encoder(transformer)
         if encoder is None or not all(isinstance(c, str) for c in columns):

@@ -87,6 +87,7 @@ class Registry:
         scikit-learn on ``training_frame`` (``pipelines.runtime``); ``RuntimeRefused`` if it differs.
         """
         import joblib
+
         _check_name(name, "model name")
         if alias is not None:
             _check_name(alias, "alias")
@@ -122,6 +123,7 @@ class Registry:
     ) -> int:
         """Register a pipeline saved with joblib; it must be a fitted scikit-learn estimator."""
         import joblib
+
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"{path}: no such file", hint="give the path of a .joblib file")

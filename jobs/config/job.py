@@ -29,10 +29,9 @@ from jobs.config.sections import (
     _column_name,
     _Frozen,
     check_cron,
-    workers_setting,
 )
 from jobs.output import RESERVED_COLUMNS
-from jobs.vocabulary import Engine
+from jobs.vocabulary import Engine, workers_setting
 
 
 class JobConfig(_Frozen):

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from jobs.schedule.cron import trigger
 from jobs.vocabulary import DEFAULT_ALIAS, DEFAULT_MAX_NULL_FRACTION, PARQUET, SQL
-from jobs.vocabulary import workers_setting  # noqa: F401  (re-exported: the job file's workers: is checked with it)
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TABLE_NAME = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})?$")
