@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -100,6 +101,13 @@ def _low_level():
     return adbc_driver_manager, adbc_driver_postgresql
 
 
+class Result(NamedTuple):
+    """A query's result: its columns, and its batches as they stream."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+
+
 class Reader:
     """A read-only ADBC connection through the driver's low-level API, in autocommit mode
     (no transaction: the driver sends no BEGIN, and the server warns of none in progress).
@@ -119,17 +127,27 @@ class Reader:
         self._database = database
 
     @contextmanager
-    def query(self, sql: str) -> Iterator[pa.RecordBatchReader]:
-        """The result of ``sql`` (no parameters) as a stream of Arrow batches, open for the
-        block."""
+    def query(self, sql: str) -> Iterator[Result]:
+        """The result of ``sql`` (no parameters), its batches streamed, open for the block."""
         statement = self._manager.AdbcStatement(self._connection)
         try:
             statement.set_sql_query(sql)
             stream, _ = statement.execute_query()
             with pa.RecordBatchReader.from_stream(stream) as batches:
-                yield batches
+                yield Result(batches.schema, self._driver_errors(batches))
         finally:
             statement.close()
+
+    def _driver_errors(self, batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        """``batches``, with a failure of the driver mid-stream (the server gone, the
+        connection terminated), which Arrow raises as ``OSError`` or ``ArrowException``,
+        raised as the driver's own error class, as every other failure of the driver is."""
+        try:
+            yield from batches
+        except OSError as exc:
+            raise self._manager.OperationalError(str(exc), status_code=self._manager.AdbcStatusCode.IO) from exc
+        except pa.ArrowException as exc:
+            raise self._manager.DatabaseError(str(exc), status_code=self._manager.AdbcStatusCode.INTERNAL) from exc
 
     def close(self) -> None:
         try:
@@ -169,8 +187,8 @@ def is_transient(exc: BaseException) -> bool:
 def read(reader: Reader, sql: str, params: tuple) -> Iterator[pa.RecordBatch]:
     """The result of ``sql`` as Arrow batches, streamed (binary COPY), with the types the
     generic SQLAlchemy path gives for the same rows (see ``as_generic``)."""
-    with reader.query(inline_dates(sql, params)) as batches:
-        for batch in batches:
+    with reader.query(inline_dates(sql, params)) as result:
+        for batch in result.batches:
             yield as_generic(batch)
 
 
@@ -254,17 +272,13 @@ def ingest(conn, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.Dat
 
 
 @contextmanager
-def translated(action: str, permanent: type[BatchScoreError], hint: str, *, streaming: bool = False):
-    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's).
-    ``streaming``: the block reads a result's Arrow stream, through which a failure of the
-    driver mid-stream (the server gone, the connection terminated) arrives as Arrow's error,
-    an ``OSError`` or ``ArrowException``, not as the driver's."""
+def translated(action: str, permanent: type[BatchScoreError], hint: str):
+    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's)."""
     manager, _ = _low_level()
-    caught = (manager.Error, OSError, pa.ArrowException) if streaming else manager.Error
 
     try:
         yield
-    except caught as exc:
+    except manager.Error as exc:
         if is_transient(exc):
             raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
         raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc

@@ -72,7 +72,7 @@ class SqlDaySource:
         its reflection cost the start about 0.4 s of the interpreter, which the model's load
         needs at that moment."""
         with adbc.reading(url, "source") as reader, adbc.translated(
-            f"reading {self.describe()}", SourceError, "check the source table or query", streaming=True
+            f"reading {self.describe()}", SourceError, "check the source table or query"
         ):
             if self.config.query:
                 stmt, params = self._query_statement(day)
