@@ -336,16 +336,6 @@ def _ledger_timings(python: str, common: list[str], job: str, days: int = 1) -> 
     return timings + [{}] * (days - len(timings))
 
 
-def _pg(url: str, *statements: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    engine.dispose()
-
-
 def _settle(url: str) -> None:
     """The same start for every contender: no dead rows of the last one, no dirty pages."""
     import sqlalchemy as sa
