@@ -1,8 +1,9 @@
-"""ADBC (Arrow Database Connectivity) for PostgreSQL: the Arrow-native fast path of the SQL
-source and sink. Rows travel as Arrow batches (binary COPY both ways), never as Python rows.
+"""ADBC (Arrow Database Connectivity) for PostgreSQL: the Arrow-native read of the SQL source.
+Rows arrive as Arrow batches (binary COPY), never as Python rows. (The sink writes with binary
+COPY through ``jobs.db.binary_copy``.)
 
-Optional: without ``adbc-driver-postgresql`` (the ``postgres`` extra) the SQL source and
-sink use their generic SQLAlchemy paths, which give the same data, more slowly.
+Optional: without ``adbc-driver-postgresql`` (the ``postgres`` extra) the SQL source uses its
+generic SQLAlchemy path, which gives the same data, more slowly.
 """
 
 from __future__ import annotations
@@ -73,17 +74,6 @@ def inline_dates(sql: str, params: tuple) -> str:
     return re.sub(r"\$(\d+)(?!\d)", literal, sql)
 
 
-def open_connection(url: str | URL, what: str):
-    """A DB-API ADBC connection in a transaction (autocommit off), for writing; the caller
-    commits and closes. Reads go through ``Reader``."""
-    import adbc_driver_postgresql.dbapi as pg
-
-    try:
-        return pg.connect(libpq_uri(url), autocommit=False)
-    except pg.Error as exc:
-        raise _cannot_connect(url, what, exc) from exc
-
-
 def _cannot_connect(url: str | URL, what: str, exc: BaseException) -> TransientError:
     return TransientError(
         f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
@@ -110,8 +100,7 @@ class Result(NamedTuple):
 
 class Reader:
     """A read-only ADBC connection through the driver's low-level API, in autocommit mode
-    (no transaction: the driver sends no BEGIN, and the server warns of none in progress).
-    The source reads through it; the sink, which ingests, uses ``open_connection``."""
+    (no transaction: the driver sends no BEGIN, and the server warns of none in progress)."""
 
     def __init__(self, url: str | URL, what: str) -> None:
         manager, driver = _low_level()
@@ -213,62 +202,6 @@ def as_generic(batch: pa.RecordBatch) -> pa.RecordBatch:
         arrays.append(column)
         fields.append(pa.field(field.name, column.type))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
-
-
-# --- writing -------------------------------------------------------------------------------
-
-def ingest_types(columns: dict[str, sa.types.TypeEngine], schema: pa.Schema) -> dict[str, pa.DataType] | None:
-    """For each output column, the Arrow type whose binary COPY PostgreSQL accepts for the
-    table's real column type; None if one has no such type (the sink then uses text COPY,
-    where the server converts)."""
-    types = {}
-    for field in schema:
-        want = _binary_type(columns[field.name], field.type)
-        if want is None:
-            return None
-        if pa.types.is_timestamp(want) and pa.types.is_timestamp(field.type) and (want.tz is None) != (field.type.tz is None):
-            return None  # naive <-> aware follows the server's time zone: let it convert
-        types[field.name] = want
-    return types
-
-
-def _binary_type(kind: sa.types.TypeEngine, current: pa.DataType) -> pa.DataType | None:
-    if isinstance(kind, sa.Boolean):
-        return pa.bool_()
-    if isinstance(kind, sa.SmallInteger):
-        return pa.int16()
-    if isinstance(kind, sa.BigInteger):
-        return pa.int64()
-    if isinstance(kind, sa.Integer):
-        return pa.int32()
-    if isinstance(kind, sa.Float):  # before Numeric: a Float is a Numeric in SQLAlchemy
-        return pa.float32() if isinstance(kind, postgresql.REAL) else pa.float64()
-    if isinstance(kind, sa.Numeric):
-        if kind.precision is not None:
-            return pa.decimal128(kind.precision, kind.scale or 0)
-        return current if pa.types.is_decimal(current) else None
-    if isinstance(kind, sa.DateTime):
-        return pa.timestamp("us", tz="UTC") if kind.timezone else pa.timestamp("us")
-    if isinstance(kind, sa.Date):
-        return pa.date32()
-    if isinstance(kind, (sa.Text, sa.String)) and not isinstance(kind, sa.Enum):
-        return pa.string() if pa.types.is_string(current) or pa.types.is_large_string(current) else None
-    return None
-
-
-def ingest(conn, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> int:
-    """Append one batch with binary COPY, in the connection's open transaction. Columns are
-    cast to the table's types first (a value that does not fit raises ``pa.ArrowInvalid``)."""
-    if not batch.num_rows:
-        return 0
-    arrays = [
-        column if column.type == types[name] else column.cast(types[name])
-        for name, column in zip(batch.schema.names, batch.columns, strict=True)
-    ]
-    batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-    with conn.cursor() as cursor:
-        cursor.adbc_ingest(table.name, batch, mode="append", db_schema_name=table.schema)
-    return batch.num_rows
 
 
 @contextmanager

@@ -1,8 +1,8 @@
 """SQL sink: delete the day and insert its scores (and its rejects) in ONE transaction.
 
 PostgreSQL: ``COPY`` inside the transaction (MVCC keeps readers on the old day until commit):
-binary COPY straight from Arrow through ADBC when the driver is installed and every column
-has a binary form, else text COPY through psycopg.
+binary COPY straight from Arrow (``jobs.db.binary_copy``) when its encoder is installed and
+every column has a binary form, else text COPY through psycopg.
 SQLite: batches are staged in TEMP tables first (``jobs.sinks.sqlite_stage``), so the
 database's write lock is held only for the short delete + insert-select at the end, not while
 the day is being scored.
@@ -24,8 +24,8 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from jobs.db import adbc
 from jobs import db
+from jobs.db import binary_copy
 from jobs.config import SqlOutput
 from jobs.errors import SinkError
 from jobs.faults import BEFORE_COMMIT, pause_point
@@ -53,11 +53,11 @@ class SqlDaySink:
     @contextmanager
     def begin(self, day: date) -> Iterator[None]:
         """Begin the day's transaction ahead of its rows, where that saves time: on PostgreSQL
-        through ADBC, the wait for the day's lock and the delete of its old rows run on the
+        with binary COPY, the wait for the day's lock and the delete of its old rows run on the
         server while this process loads the model. Nothing is committed before
         ``replace_day``; leaving the block without it rolls back."""
         url = db.parse_url(self.config.url)
-        if not adbc.available(url):
+        if not binary_copy.available(url):
             yield
             return
         self._ahead = _DayAhead(url, self.config.table, day)
@@ -81,7 +81,8 @@ class SqlDaySink:
             if db.is_sqlite(engine.url):
                 return _replace_sqlite(conn, parts, day)
             existing = [ensure_table(conn, part.table) for part in parts]
-            types = [adbc.ingest_types(e, part.schema) for e, part in zip(existing, parts, strict=True)] if adbc.available(engine.url) else [None]
+            fast = binary_copy.available(engine.url)
+            types = [binary_copy.ingest_types(e, part.schema) for e, part in zip(existing, parts, strict=True)] if fast else [None]
             if None in types:
                 if ahead is not None:
                     ahead.close()  # its lock would keep this connection waiting on our own
@@ -95,7 +96,7 @@ class SqlDaySink:
                         counts.append(sum(write(conn, part.table, batch) for batch in part.batches))
                     pause_point(BEFORE_COMMIT)
                     return counts[0]
-        return _replace_postgres_adbc(engine.url, parts, types, day, ahead)
+        return _replace_postgres_binary(engine.url, parts, types, day, ahead)
 
 
 class _Part(NamedTuple):
@@ -164,20 +165,20 @@ def swap_day(conn: sa.Connection, table: sa.Table, rows: sa.Select, day: date, *
     conn.execute(table.insert().from_select([c.name for c in table.columns], rows))
 
 
-def _replace_postgres_adbc(url, parts: list[_Part], types: list[dict], day: date, ahead: _DayAhead | None) -> int:
-    """Lock, delete and binary-COPY the day, table after table, on one ADBC connection,
+def _replace_postgres_binary(url, parts: list[_Part], types: list[dict], day: date, ahead: _DayAhead | None) -> int:
+    """Lock, delete and binary-COPY the day, table after table, on one psycopg connection,
     committed once (the scores' lock and delete may have been done ahead, by
     ``SqlDaySink.begin``). Returns the scores' count."""
     action = f"writing {parts[0].table.fullname} (nothing was committed)"
-    conn, cleared = ahead.take() if ahead is not None else (adbc.open_connection(url, "output"), False)
+    conn, cleared = ahead.take() if ahead is not None else (binary_copy.connect(url, "output"), False)
     try:
-        with adbc.translated(action, SinkError, "check the output table and its permissions"):
+        with binary_copy.translated(action, SinkError, "check the output table and its permissions"):
             counts = []
             for part, kinds in zip(parts, types, strict=True):
                 if not (cleared and part is parts[0]):
                     _lock_and_clear(conn, part.table.fullname, day)
                 try:
-                    counts.append(sum(adbc.ingest(conn, part.table, batch, kinds) for batch in part.batches))
+                    counts.append(sum(binary_copy.copy_batch(conn, part.table, batch, kinds) for batch in part.batches))
                 except pa.ArrowInvalid as exc:
                     raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
             pause_point(BEFORE_COMMIT)
@@ -200,24 +201,21 @@ def _rollback_quietly(conn) -> None:
 
 
 def _lock_and_clear(conn, name: str, day: date) -> bool:
-    """In ``conn``'s transaction (ADBC): wait for the day's lock, then delete the day's rows
-    if the table exists. True when it does."""
+    """In ``conn``'s transaction (psycopg): wait for the day's lock, then delete the day's
+    rows if the table exists. True when it does."""
     schema, table_name = db.table_parts(name)
     table = sa.table(table_name, sa.column(SCORE_DATE), schema=schema)
-    with conn.cursor() as cursor:
-        lock, params = day_lock(name, day)
-        cursor.execute(*adbc.compile_sql(lock.bindparams(**params)))
-        quoted = adbc.DIALECT.identifier_preparer.format_table(table)
-        cursor.execute(*adbc.compile_sql(sa.select(sa.func.to_regclass(sa.literal(quoted, sa.Text)))))
-        if cursor.fetchone()[0] is None:
-            return False
-        delete = table.delete().where(table.c[SCORE_DATE] == sa.bindparam("day", day, type_=sa.Date))
-        cursor.execute(*adbc.compile_sql(delete))
+    lock, params = day_lock(name, day)
+    binary_copy.execute(conn, lock.bindparams(**params))
+    quoted = binary_copy.QUOTE.format_table(table)
+    if binary_copy.execute(conn, sa.select(sa.func.to_regclass(sa.literal(quoted, sa.Text))))[0][0] is None:
+        return False
+    binary_copy.execute(conn, table.delete().where(table.c[SCORE_DATE] == sa.bindparam("day", day, type_=sa.Date)))
     return True
 
 
 class _DayAhead:
-    """The day's transaction begun in a thread, ahead of its rows: an ADBC connection, the
+    """The day's transaction begun in a thread, ahead of its rows: a psycopg connection, the
     day's lock and (when the table exists) the delete of its old rows. Taken by
     ``replace_day``; otherwise rolled back on ``close``."""
 
@@ -232,8 +230,8 @@ class _DayAhead:
 
     def _begin(self, url, name: str) -> None:
         try:
-            self._conn = adbc.open_connection(url, "output")
-            with adbc.translated(f"writing {name} (nothing was committed)", SinkError, "check the output table and its permissions"):
+            self._conn = binary_copy.connect(url, "output")
+            with binary_copy.translated(f"writing {name} (nothing was committed)", SinkError, "check the output table and its permissions"):
                 self._cleared = _lock_and_clear(self._conn, name, self.day)
         except BaseException as exc:  # handed over by take(), in the run's thread
             self._error = exc
@@ -257,7 +255,7 @@ class _DayAhead:
         while self._thread.is_alive():
             conn = self._conn
             if conn is not None:
-                conn.adbc_cancel()
+                binary_copy.cancel(conn)
             self._thread.join(0.1)
         conn, self._conn = self._conn, None
         if conn is not None:

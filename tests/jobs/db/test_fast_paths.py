@@ -1,6 +1,6 @@
 """The Arrow-native fast paths give the same data as the generic SQLAlchemy paths.
 
-PostgreSQL: ADBC reads and binary-COPY writes against the SQLAlchemy/psycopg paths on the same
+PostgreSQL: ADBC reads and binary-COPY writes (pgpq's encoder) against the SQLAlchemy/psycopg paths on the same
 rows (NUMERIC, dates, timestamps with time zone, text with NULLs and empty strings, floats to
 the bit). SQLite: ADBC reads against SQLAlchemy's rows; the column-wise staging insert against
 SQLAlchemy's own insert.
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from jobs.db import adbc
+from jobs.db import adbc, binary_copy
 from jobs.config import SqlOutput, SqlSource
 from jobs.errors import SinkError, TransientError
 from jobs.sinks import sql as sql_sink, sqlite_stage
@@ -113,18 +113,18 @@ def test_postgres_adbc_read_has_its_first_batch_before_pandas_is_imported(pg_row
 
 
 @pytest.mark.postgres
-def test_postgres_adbc_write_stores_what_text_copy_stores(pg_database, monkeypatch):
+def test_postgres_binary_copy_write_stores_what_text_copy_stores(pg_database, monkeypatch):
     batches = [scored_batch(5), scored_batch(4, start=5)]
-    monkeypatch.setattr(adbc, "available", lambda u: True)
+    monkeypatch.setattr(binary_copy, "available", lambda u: True)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="fast")).replace_day(DAY, batches[0].schema, iter(batches)) == 9
-    monkeypatch.setattr(adbc, "available", lambda u: False)
+    monkeypatch.setattr(binary_copy, "available", lambda u: False)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="slow")).replace_day(DAY, batches[0].schema, iter(batches)) == 9
     assert table_rows(pg_database, "fast") == table_rows(pg_database, "slow")
     assert len(table_rows(pg_database, "fast")) == 9
 
 
 @pytest.mark.postgres
-def test_postgres_adbc_write_casts_to_an_existing_tables_narrower_types(pg_database):
+def test_postgres_binary_copy_write_casts_to_an_existing_tables_narrower_types(pg_database):
     engine = sa.create_engine(pg_database)
     with engine.begin() as conn:
         conn.execute(sa.text(
@@ -140,7 +140,24 @@ def test_postgres_adbc_write_casts_to_an_existing_tables_narrower_types(pg_datab
 
 
 @pytest.mark.postgres
-def test_postgres_adbc_write_failing_midway_leaves_the_old_day(pg_database):
+def test_postgres_write_into_a_column_binary_copy_cannot_encode_goes_through_text_copy(pg_database, monkeypatch):
+    """A NUMERIC of more than 38 digits has no Arrow decimal128: that table is written by text
+    COPY, where the server converts, and stores the same values."""
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE wide (customer_id bigint, score_date date, score double precision, note text, price numeric(50, 4), "
+            "seen timestamptz, model_name text, model_version integer, run_id text, scored_at timestamptz)"
+        ))
+    engine.dispose()
+    monkeypatch.setattr(binary_copy, "copy_batch", lambda *a: pytest.fail("binary COPY of numeric(50, 4)"))
+    batch = scored_batch(6)
+    assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="wide")).replace_day(DAY, batch.schema, iter([batch])) == 6
+    assert [r[4] for r in table_rows(pg_database, "wide")] == [Decimal("1.2345") if i % 2 else None for i in range(6)]
+
+
+@pytest.mark.postgres
+def test_postgres_binary_copy_write_failing_midway_leaves_the_old_day(pg_database):
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
     first = scored_batch(3)
     assert sink.replace_day(DAY, first.schema, iter([first])) == 3

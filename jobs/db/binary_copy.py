@@ -1,0 +1,158 @@
+"""PostgreSQL's binary COPY from Arrow: the SQL sink's write path.
+
+Rows go from Arrow batches to the server as binary COPY, never as Python rows: pgpq encodes
+each batch (Rust), psycopg sends it, inside the sink's one transaction. ADBC's PostgreSQL
+driver can ingest Arrow too, but its wheels from 1.9.0 on are built without optimization: it
+spent 0.57 s of CPU writing the benchmark day's 1M output rows where this path spends 0.16 s
+(benchmarks/RESULTS.md, "Eighth session"). Reads stay with ADBC (``jobs.db.adbc``).
+
+Optional: without ``pgpq`` and ``psycopg`` (the ``postgres`` extra) the sink uses its generic
+SQLAlchemy path, which stores the same values, more slowly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
+
+from jobs import db
+from jobs.errors import BatchScoreError, TransientError
+from pipelines.basics import first_line
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+DIALECT = postgresql.psycopg.dialect()  # %(name)s placeholders, as psycopg binds them
+QUOTE = DIALECT.identifier_preparer
+
+
+def available(url: str | URL) -> bool:
+    """True when ``url`` is PostgreSQL and the encoder and psycopg are installed."""
+    if not db.is_postgres(url):
+        return False
+    missing = [name for name in ("pgpq", "psycopg") if importlib.util.find_spec(name) is None]
+    if missing:
+        log.info("%s not installed (pip install 'batchscore[postgres]'): writing through the slower "
+                 "SQLAlchemy path", " and ".join(missing))
+        return False
+    return True
+
+
+def connect(url: str | URL, what: str) -> psycopg.Connection:
+    """A psycopg connection in a transaction (autocommit off); the caller commits and closes."""
+    import psycopg
+
+    from jobs.db.adbc import libpq_uri
+
+    try:
+        return psycopg.connect(libpq_uri(url), autocommit=False)
+    except psycopg.Error as exc:
+        raise TransientError(
+            f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
+            hint="check that the database is up and the url is right; the run can be retried",
+        ) from exc
+
+
+def execute(conn: psycopg.Connection, statement: sa.sql.ClauseElement) -> list[tuple]:
+    """Run a SQLAlchemy statement with its bound values in ``conn``'s transaction; its rows."""
+    compiled = statement.compile(dialect=DIALECT)
+    with conn.cursor() as cursor:
+        cursor.execute(compiled.string, compiled.construct_params())
+        return cursor.fetchall() if cursor.description else []
+
+
+def cancel(conn: psycopg.Connection) -> None:
+    """Cancel what ``conn`` is running (from another thread): a lock being awaited."""
+    conn.cancel_safe()
+
+
+def ingest_types(columns: dict[str, sa.types.TypeEngine], schema: pa.Schema) -> dict[str, pa.DataType] | None:
+    """For each output column, the Arrow type whose binary COPY PostgreSQL accepts for the
+    table's real column type; None if one has no such type or the encoder cannot encode it
+    (the sink then uses text COPY, where the server converts)."""
+    import pgpq
+
+    types = {}
+    for field in schema:
+        want = _binary_type(columns[field.name], field.type)
+        if want is None:
+            return None
+        if pa.types.is_timestamp(want) and pa.types.is_timestamp(field.type) and (want.tz is None) != (field.type.tz is None):
+            return None  # naive <-> aware follows the server's time zone: let it convert
+        types[field.name] = want
+    try:
+        pgpq.ArrowToPostgresBinaryEncoder(pa.schema(list(types.items())))
+    except ValueError as exc:  # a type the encoder does not know (a decimal over 38 digits)
+        log.info("writing through text COPY: %s", first_line(exc))
+        return None
+    return types
+
+
+def _binary_type(kind: sa.types.TypeEngine, current: pa.DataType) -> pa.DataType | None:
+    if isinstance(kind, sa.Boolean):
+        return pa.bool_()
+    if isinstance(kind, sa.SmallInteger):
+        return pa.int16()
+    if isinstance(kind, sa.BigInteger):
+        return pa.int64()
+    if isinstance(kind, sa.Integer):
+        return pa.int32()
+    if isinstance(kind, sa.Float):  # before Numeric: a Float is a Numeric in SQLAlchemy
+        return pa.float32() if isinstance(kind, postgresql.REAL) else pa.float64()
+    if isinstance(kind, sa.Numeric):
+        if kind.precision is not None:
+            return pa.decimal128(kind.precision, kind.scale or 0) if kind.precision <= 38 else None
+        return current if pa.types.is_decimal128(current) else None
+    if isinstance(kind, sa.DateTime):
+        return pa.timestamp("us", tz="UTC") if kind.timezone else pa.timestamp("us")
+    if isinstance(kind, sa.Date):
+        return pa.date32()
+    if isinstance(kind, (sa.Text, sa.String)) and not isinstance(kind, sa.Enum):
+        return pa.string() if pa.types.is_string(current) or pa.types.is_large_string(current) else None
+    return None
+
+
+def copy_batch(conn: psycopg.Connection, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> int:
+    """Append one batch with binary COPY, in ``conn``'s open transaction. Columns are cast to
+    the table's types first (a value that does not fit raises ``pa.ArrowInvalid``)."""
+    import pgpq
+
+    if not batch.num_rows:
+        return 0
+    arrays = [
+        column if column.type == types[name] else column.cast(types[name])
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(batch.schema)
+    columns = ", ".join(QUOTE.quote(name) for name in batch.schema.names)
+    with conn.cursor() as cursor, cursor.copy(
+        f"COPY {QUOTE.format_table(table)} ({columns}) FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.write(encoder.write_header())
+        copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
+    return batch.num_rows
+
+
+@contextmanager
+def translated(action: str, permanent: type[BatchScoreError], hint: str):
+    """psycopg's errors become ours, once (as ``db.translated`` does for SQLAlchemy's): a lost
+    connection, a server shutting down or a cancelled statement can be retried."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError):
+            raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
+        raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc
