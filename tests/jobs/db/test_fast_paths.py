@@ -112,6 +112,13 @@ def test_postgres_adbc_read_has_its_first_batch_before_pandas_is_imported(pg_row
     assert done.stdout.split() == ["3", "False"]
 
 
+def _sql(url: str, statement: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(statement))
+    engine.dispose()
+
+
 @pytest.mark.postgres
 def test_postgres_binary_copy_write_stores_what_text_copy_stores(pg_database, monkeypatch):
     batches = [scored_batch(5), scored_batch(4, start=5)]
@@ -125,13 +132,9 @@ def test_postgres_binary_copy_write_stores_what_text_copy_stores(pg_database, mo
 
 @pytest.mark.postgres
 def test_postgres_binary_copy_write_casts_to_an_existing_tables_narrower_types(pg_database):
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE TABLE narrow (customer_id integer, score_date date, score real, note varchar(100), price numeric(12, 4), "
-            "seen timestamptz, model_name text, model_version smallint, run_id text, scored_at timestamptz, extra text DEFAULT 'kept')"
-        ))
-    engine.dispose()
+    _sql(pg_database,
+         "CREATE TABLE narrow (customer_id integer, score_date date, score real, note varchar(100), price numeric(12, 4), "
+         "seen timestamptz, model_name text, model_version smallint, run_id text, scored_at timestamptz, extra text DEFAULT 'kept')")
     batch = scored_batch(6)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="narrow")).replace_day(DAY, batch.schema, iter([batch])) == 6
     rows = table_rows(pg_database, "narrow")
@@ -143,13 +146,9 @@ def test_postgres_binary_copy_write_casts_to_an_existing_tables_narrower_types(p
 def test_postgres_write_into_a_column_binary_copy_cannot_encode_goes_through_text_copy(pg_database, monkeypatch):
     """A NUMERIC of more than 38 digits has no Arrow decimal128: that table is written by text
     COPY, where the server converts, and stores the same values."""
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE TABLE wide (customer_id bigint, score_date date, score double precision, note text, price numeric(50, 4), "
-            "seen timestamptz, model_name text, model_version integer, run_id text, scored_at timestamptz)"
-        ))
-    engine.dispose()
+    _sql(pg_database,
+         "CREATE TABLE wide (customer_id bigint, score_date date, score double precision, note text, price numeric(50, 4), "
+         "seen timestamptz, model_name text, model_version integer, run_id text, scored_at timestamptz)")
     monkeypatch.setattr(binary_copy, "copy_batch", lambda *a: pytest.fail("binary COPY of numeric(50, 4)"))
     batch = scored_batch(6)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="wide")).replace_day(DAY, batch.schema, iter([batch])) == 6
@@ -170,10 +169,7 @@ def test_postgres_binary_copy_write_failing_midway_leaves_the_old_day(pg_databas
         sink.replace_day(DAY, first.schema, broken())
     assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
 
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE scores ALTER COLUMN customer_id TYPE integer"))
-    engine.dispose()
+    _sql(pg_database, "ALTER TABLE scores ALTER COLUMN customer_id TYPE integer")
     too_big = scored_batch(2, start=2**40)
     with pytest.raises(SinkError, match="does not fit|out of range|overflow"):
         sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=20), too_big]))
