@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ def day_batches(rows: int) -> list[pa.RecordBatch]:
     from jobs.output import output_schema
 
     schema = output_schema([pa.field("customer_id", pa.int64())], [], "binary")
-    scored_at = datetime.now(timezone.utc)
+    scored_at = datetime.now(UTC)
     rng = np.random.default_rng(0)
     batches = []
     for start in range(0, rows, CHUNK):
