@@ -13,7 +13,8 @@ after a DELETE of the day:
 
 Prints each ADBC driver library's frame-pointer prologue count (thousands: a build without
 optimization), every repetition's wall and the writing process's own CPU seconds (the
-server's work is the same rows either way), and the per-repetition ratios.
+server's work is the same rows either way) with the day's row count after it, and the
+per-repetition ratios.
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ def child(url: str, path: str, rows: int) -> dict:
             conn.commit()
         finally:
             conn.close()
-    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu}
+    figures = {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu}
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as check:
+            figures["rows"] = check.execute(sa.text(f"SELECT count(*) FROM {TABLE} WHERE score_date = :d"), {"d": data.DAY}).scalar()
+    finally:
+        engine.dispose()
+    return figures
 
 
 def table_schema(schema: pa.Schema) -> pa.Schema:
@@ -150,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 figures = json.loads(out.stdout)
                 seen[path].append(figures)
-                print(f"rep {rep} {path:12s} wall {figures['wall']:5.2f} s  cpu {figures['cpu']:5.2f} s", flush=True)
+                print(f"rep {rep} {path:12s} wall {figures['wall']:5.2f} s  cpu {figures['cpu']:5.2f} s"
+                      f"  rows of the day after it: {figures['rows']}", flush=True)
         print(f"load after: {_uptime()}")
         for figure in ("wall", "cpu"):
             ratios = [b[figure] / a[figure] for a, b in zip(seen["adbc"], seen["binary_copy"], strict=True)]
