@@ -9,7 +9,7 @@ table made by ``jobs.sinks.sql.table_for`` (its BRIN index included), in one tra
 after a DELETE of the day:
 
 - ``adbc``: ADBC's ``adbc_ingest`` (what the sink used before, and the hand-built scripts use);
-- ``binary_copy``: ``jobs.db.binary_copy.copy_batch`` (pgpq's encoder, psycopg's COPY).
+- ``binary_copy``: ``jobs.db.binary_copy.copy_batches`` (pgpq's encoder, psycopg's COPY).
 
 Prints each ADBC driver library's frame-pointer prologue count (thousands: a build without
 optimization), every repetition's wall and the writing process's own CPU seconds (the
@@ -67,8 +67,7 @@ def child(url: str, path: str, rows: int) -> dict:
     """Write the day through ``path`` in this process: wall and own CPU seconds."""
     import sqlalchemy as sa
 
-    from jobs.db import binary_copy
-    from jobs.db.adbc import libpq_uri
+    from jobs.db import binary_copy, libpq_uri
     from jobs.sinks.sql import table_for
 
     batches = day_batches(rows)
@@ -87,8 +86,7 @@ def child(url: str, path: str, rows: int) -> dict:
         try:
             binary_copy.execute(conn, sa.text(f"DELETE FROM {TABLE} WHERE score_date = :d").bindparams(d=data.DAY))
             types = {f.name: f.type for f in table_schema(batches[0].schema)}
-            for batch in batches:
-                binary_copy.copy_batch(conn, table, batch, types)
+            binary_copy.copy_batches(conn, table, batches, types)
             conn.commit()
         finally:
             conn.close()

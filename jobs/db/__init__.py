@@ -7,6 +7,7 @@ Connection failures become ``TransientError`` here, once, with the password hidd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -136,10 +137,7 @@ def connect(engine: Engine, what: str, *, begin: bool = False):
         cm = engine.begin() if begin else engine.connect()
         conn = cm.__enter__()
     except sa.exc.OperationalError as exc:
-        raise TransientError(
-            f"cannot connect to the {what} database {redact(engine.url)}: {first_line(exc.orig)}",
-            hint="check that the database is up and the url is right; the run can be retried",
-        ) from exc
+        raise cannot_connect(engine.url, what, exc.orig) from exc
     try:
         yield conn
     except BaseException as exc:
@@ -147,6 +145,21 @@ def connect(engine: Engine, what: str, *, begin: bool = False):
         raise
     else:
         cm.__exit__(None, None, None)
+
+
+def cannot_connect(url: str | URL, what: str, cause: BaseException) -> TransientError:
+    """The error for a database that refused or failed a connection, whichever driver tried."""
+    return TransientError(
+        f"cannot connect to the {what} database {redact(url)}: {first_line(cause)}",
+        hint="check that the database is up and the url is right; the run can be retried",
+    )
+
+
+def libpq_uri(url: str | URL) -> str:
+    """The libpq URI of a SQLAlchemy URL (``postgresql+psycopg://`` -> ``postgresql://``),
+    for the drivers that take one (ADBC's, psycopg's own connections)."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def is_disconnect(exc: BaseException) -> bool:
@@ -166,17 +179,24 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-@contextmanager
 def translated(action: str, permanent: type[BatchScoreError], hint: str):
-    """Database errors raised inside become ours, once: transient ones retryable."""
+    """SQLAlchemy's errors raised inside become ours, once: transient ones retryable."""
+    return translating(action, permanent, hint, errors=sa.exc.SQLAlchemyError, transient=is_transient,
+                       describe=describe_db_error)
+
+
+@contextmanager
+def translating(action: str, permanent: type[BatchScoreError], hint: str, *, errors: type[BaseException] | tuple,
+                transient: Callable[[BaseException], bool], describe: Callable[[BaseException], str] = first_line):
+    """A driver's ``errors`` raised inside become ours, once: a ``TransientError`` (the run can
+    be retried) where ``transient`` says so, else ``permanent`` with ``hint``. The one
+    translation of every database path (SQLAlchemy's, ADBC's, psycopg's COPY)."""
     try:
         yield
-    except sa.exc.SQLAlchemyError as exc:
-        if is_transient(exc):
-            raise TransientError(
-                f"{action} failed: {describe_db_error(exc)}", hint="the run can be retried"
-            ) from exc
-        raise permanent(f"{action} failed: {describe_db_error(exc)}", hint=hint) from exc
+    except errors as exc:
+        if transient(exc):
+            raise TransientError(f"{action} failed: {describe(exc)}", hint="the run can be retried") from exc
+        raise permanent(f"{action} failed: {describe(exc)}", hint=hint) from exc
 
 
 def describe_db_error(exc: BaseException) -> str:

@@ -21,8 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from jobs import db
-from jobs.errors import BatchScoreError, SourceError, TransientError
-from pipelines.basics import first_line
+from jobs.errors import BatchScoreError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,6 @@ def available(url: str | URL) -> bool:
                  "using the slower SQLAlchemy path")
         return False
     return True
-
-
-def libpq_uri(url: str | URL) -> str:
-    """The libpq URI of a SQLAlchemy URL (``postgresql+psycopg://`` -> ``postgresql://``)."""
-    parsed = db.parse_url(url) if isinstance(url, str) else url
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def compile_sql(stmt: sa.sql.ClauseElement) -> tuple[str, tuple]:
@@ -72,13 +65,6 @@ def inline_dates(sql: str, params: tuple) -> str:
         return f"CAST('{value.isoformat()}' AS DATE)"
 
     return re.sub(r"\$(\d+)(?!\d)", literal, sql)
-
-
-def _cannot_connect(url: str | URL, what: str, exc: BaseException) -> TransientError:
-    return TransientError(
-        f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
-        hint="check that the database is up and the url is right; the run can be retried",
-    )
 
 
 def _low_level():
@@ -107,12 +93,12 @@ class Reader:
         self._manager = manager
         database = None
         try:
-            database = driver.connect(libpq_uri(url))
+            database = driver.connect(db.libpq_uri(url))
             self._connection = manager.AdbcConnection(database)
         except manager.Error as exc:
             if database is not None:
                 database.close()
-            raise _cannot_connect(url, what, exc) from exc
+            raise db.cannot_connect(url, what, exc) from exc
         self._database = database
 
     @contextmanager
@@ -204,17 +190,10 @@ def as_generic(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-@contextmanager
 def translated(action: str, permanent: type[BatchScoreError], hint: str):
-    """ADBC's driver errors become ours, once (as ``db.translated`` does for SQLAlchemy's)."""
+    """ADBC's driver errors become ours, once (``db.translating``)."""
     manager, _ = _low_level()
-
-    try:
-        yield
-    except manager.Error as exc:
-        if is_transient(exc):
-            raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
-        raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc
+    return db.translating(action, permanent, hint, errors=manager.Error, transient=is_transient)
 
 
 def _numeric(field: pa.Field, text: pa.Array) -> pa.Array:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from jobs import db
-from jobs.errors import BatchScoreError, TransientError
+from jobs.errors import BatchScoreError
 from pipelines.basics import first_line
 
 if TYPE_CHECKING:
@@ -52,15 +52,10 @@ def connect(url: str | URL, what: str) -> psycopg.Connection:
     """A psycopg connection in a transaction (autocommit off); the caller commits and closes."""
     import psycopg
 
-    from jobs.db.adbc import libpq_uri
-
     try:
-        return psycopg.connect(libpq_uri(url), autocommit=False)
+        return psycopg.connect(db.libpq_uri(url), autocommit=False)
     except psycopg.Error as exc:
-        raise TransientError(
-            f"cannot connect to the {what} database {db.redact(url)}: {first_line(exc)}",
-            hint="check that the database is up and the url is right; the run can be retried",
-        ) from exc
+        raise db.cannot_connect(url, what, exc) from exc
 
 
 def execute(conn: psycopg.Connection, statement: sa.sql.ClauseElement) -> list[tuple]:
@@ -122,38 +117,36 @@ def _binary_type(kind: sa.types.TypeEngine, current: pa.DataType) -> pa.DataType
     return None
 
 
-def copy_batch(conn: psycopg.Connection, table: sa.Table, batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> int:
-    """Append one batch with binary COPY, in ``conn``'s open transaction. Columns are cast to
-    the table's types first (a value that does not fit raises ``pa.ArrowInvalid``)."""
+def copy_batches(conn: psycopg.Connection, table: sa.Table, batches: Iterable[pa.RecordBatch],
+                 types: dict[str, pa.DataType]) -> int:
+    """Append the batches with one binary COPY, in ``conn``'s open transaction; the rows'
+    count. Each batch is cast to the table's types (a value that does not fit raises
+    ``pa.ArrowInvalid``), encoded and sent as it comes: one batch in memory at a time."""
     import pgpq
 
-    if not batch.num_rows:
-        return 0
-    arrays = [
-        column if column.type == types[name] else column.cast(types[name])
-        for name, column in zip(batch.schema.names, batch.columns, strict=True)
-    ]
-    batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-    encoder = pgpq.ArrowToPostgresBinaryEncoder(batch.schema)
-    columns = ", ".join(QUOTE.quote(name) for name in batch.schema.names)
+    names = list(types)
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(pa.schema(list(types.items())))
+    columns = ", ".join(QUOTE.quote(name) for name in names)
+    rows = 0
     with conn.cursor() as cursor, cursor.copy(
         f"COPY {QUOTE.format_table(table)} ({columns}) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
         copy.write(encoder.write_header())
-        copy.write(encoder.write_batch(batch))
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            arrays = [batch.column(name) for name in names]
+            arrays = [a if a.type == types[n] else a.cast(types[n]) for n, a in zip(names, arrays, strict=True)]
+            copy.write(encoder.write_batch(pa.RecordBatch.from_arrays(arrays, names=names)))
+            rows += batch.num_rows
         copy.write(encoder.finish())
-    return batch.num_rows
+    return rows
 
 
-@contextmanager
 def translated(action: str, permanent: type[BatchScoreError], hint: str):
-    """psycopg's errors become ours, once (as ``db.translated`` does for SQLAlchemy's): a lost
-    connection, a server shutting down or a cancelled statement can be retried."""
+    """psycopg's errors become ours, once (``db.translating``): a lost connection, a server
+    shutting down or a cancelled statement (an ``OperationalError``) can be retried."""
     import psycopg
 
-    try:
-        yield
-    except psycopg.Error as exc:
-        if isinstance(exc, psycopg.OperationalError):
-            raise TransientError(f"{action} failed: {first_line(exc)}", hint="the run can be retried") from exc
-        raise permanent(f"{action} failed: {first_line(exc)}", hint=hint) from exc
+    return db.translating(action, permanent, hint, errors=psycopg.Error,
+                          transient=lambda exc: isinstance(exc, psycopg.OperationalError))

@@ -178,7 +178,7 @@ def _replace_postgres_binary(url, parts: list[_Part], types: list[dict], day: da
                 if not (cleared and part is parts[0]):
                     _lock_and_clear(conn, part.table.fullname, day)
                 try:
-                    counts.append(sum(binary_copy.copy_batch(conn, part.table, batch, kinds) for batch in part.batches))
+                    counts.append(binary_copy.copy_batches(conn, part.table, part.batches, kinds))
                 except pa.ArrowInvalid as exc:
                     raise SinkError(f"{action}: {exc}", hint="a value does not fit its column: widen the column") from exc
             pause_point(BEFORE_COMMIT)

@@ -149,7 +149,7 @@ def test_postgres_write_into_a_column_binary_copy_cannot_encode_goes_through_tex
     _sql(pg_database,
          "CREATE TABLE wide (customer_id bigint, score_date date, score double precision, note text, price numeric(50, 4), "
          "seen timestamptz, model_name text, model_version integer, run_id text, scored_at timestamptz)")
-    monkeypatch.setattr(binary_copy, "copy_batch", lambda *a: pytest.fail("binary COPY of numeric(50, 4)"))
+    monkeypatch.setattr(binary_copy, "copy_batches", lambda *a: pytest.fail("binary COPY of numeric(50, 4)"))
     batch = scored_batch(6)
     assert SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="wide")).replace_day(DAY, batch.schema, iter([batch])) == 6
     assert [r[4] for r in table_rows(pg_database, "wide")] == [Decimal("1.2345") if i % 2 else None for i in range(6)]
@@ -174,6 +174,21 @@ def test_postgres_binary_copy_write_failing_midway_leaves_the_old_day(pg_databas
     with pytest.raises(SinkError, match="does not fit|out of range|overflow"):
         sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=20), too_big]))
     assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
+
+
+@pytest.mark.postgres
+def test_postgres_binary_copy_write_refused_by_the_server_is_a_sink_error_and_leaves_the_old_day(pg_database):
+    """A row the table refuses (a CHECK constraint here) fails the COPY on the server: the
+    run's error is one SinkError naming the table and the server's reason, not psycopg's."""
+    sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="checked"))
+    first = scored_batch(3)
+    assert sink.replace_day(DAY, first.schema, iter([first])) == 3
+    _sql(pg_database, "ALTER TABLE checked ADD CONSTRAINT small_ids CHECK (customer_id < 100)")
+    with pytest.raises(SinkError) as raised:
+        sink.replace_day(DAY, first.schema, iter([scored_batch(2, start=10), scored_batch(2, start=100)]))
+    assert "writing checked (nothing was committed) failed" in str(raised.value)
+    assert "small_ids" in str(raised.value) and "\n" not in str(raised.value)
+    assert [r[0] for r in table_rows(pg_database, "checked")] == [0, 1, 2]
 
 
 def test_sqlite_column_wise_staging_stores_what_sqlalchemy_stores(tmp_path):

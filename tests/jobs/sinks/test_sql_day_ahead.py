@@ -15,7 +15,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from jobs.db import adbc
+from jobs import db
+from jobs.db import binary_copy
 from jobs.config import SqlOutput
 from jobs.errors import SchemaMismatch
 from jobs.sinks.sql import SqlDaySink
@@ -51,7 +52,7 @@ def _finished_while(holder: psycopg.Connection, work) -> dict:
 
 
 def _libpq(url: str) -> str:
-    return adbc.libpq_uri(url)
+    return db.libpq_uri(url)
 
 
 def _until_the_day_is_locked(url: str) -> None:
@@ -103,10 +104,10 @@ def test_a_run_failing_early_does_not_wait_for_another_writer_of_its_day(pg_data
     assert [r[0] for r in table_rows(pg_database, "scores")] == [0, 1, 2]
 
 
-@pytest.mark.parametrize("fast", [True, False], ids=["adbc", "generic"])
+@pytest.mark.parametrize("fast", [True, False], ids=["binary_copy", "generic"])
 def test_a_day_is_written_while_another_day_of_the_table_is_open(pg_database, monkeypatch, fast):
     if not fast:
-        monkeypatch.setattr(adbc, "available", lambda u: False)
+        monkeypatch.setattr(binary_copy, "available", lambda u: False)
     sink = SqlDaySink(SqlOutput(kind="sql", url=pg_database, table="scores"))
     first = scored_batch(3)
     sink.replace_day(DAY, first.schema, iter([first]))
