@@ -3,8 +3,8 @@
 Rows go from Arrow batches to the server as binary COPY, never as Python rows: pgpq encodes
 each batch (Rust), psycopg sends it, inside the sink's one transaction. ADBC's PostgreSQL
 driver can ingest Arrow too, but its wheels from 1.9.0 on are built without optimization: it
-spent 0.62-0.63 s of CPU writing the benchmark day's 1M output rows where this path spends
-0.30-0.32 s (``python -m benchmarks.write_paths``; benchmarks/RESULTS.md, "Eighth session").
+spent 0.62-0.66 s of CPU writing the benchmark day's 1M output rows where this path spends
+0.18-0.19 s (``python -m benchmarks.write_paths``; benchmarks/RESULTS.md, "Eighth session").
 Reads stay with ADBC (``jobs.db.adbc``).
 
 Optional: without ``pgpq`` and ``psycopg`` (the ``postgres`` extra) the sink uses its generic
