@@ -26,7 +26,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from jobs import db
-from jobs.errors import SourceError
+from jobs.errors import SourceError, TransientError
+from pipelines.basics import first_line
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ def read(path: Path, stmt: sa.Select, types: dict[str, tuple[pa.DataType, object
                     handed = True
                     yield batch
     except (adbc_sqlite.Error, OSError, pa.ArrowInvalid) as exc:
+        if "database is locked" in str(exc):  # another process's write outlasted the busy timeout
+            raise TransientError(f"reading {what} failed: {first_line(exc)}", hint="the run can be retried") from exc
         if not handed:
             raise Unread(str(exc)) from exc
         odd = _odd_columns(path, stmt, schema)

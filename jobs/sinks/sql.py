@@ -43,6 +43,7 @@ class SqlDaySink:
     def __init__(self, config: SqlOutput) -> None:
         self.config = config
         self._ahead: _DayAhead | None = None
+        self._sqlite: tuple[date, sa.Connection] | None = None
 
     def describe(self) -> str:
         return self.config.table
@@ -57,6 +58,10 @@ class SqlDaySink:
         server while this process loads the model. Nothing is committed before
         ``replace_day``; leaving the block without it rolls back."""
         url = db.parse_url(self.config.url)
+        if db.is_sqlite(url):
+            with self._sqlite_ahead(day):
+                yield
+            return
         if not binary_copy.available(url):
             yield
             return
@@ -67,18 +72,49 @@ class SqlDaySink:
             ahead, self._ahead = self._ahead, None
             ahead.close()
 
+    @contextmanager
+    def _sqlite_ahead(self, day: date) -> Iterator[None]:
+        """SQLite: the output connection opened, and the database's schema read, before the
+        source is: staging then touches the TEMP database only. A connection that first read
+        the schema mid-day would wait for another process's commit, which waits for our
+        source's read to end (the source's driver links its own SQLite, so this process's
+        read lock does not let this connection through): neither would move until a busy
+        timeout ran out."""
+        engine = db.make_engine(self.config.url, writer=True)
+        with db.connect(engine, "output") as conn, self._errors():
+            conn.execution_options(sqlite_begin="BEGIN")
+            with conn.begin():
+                # SQLite's default page cache (2 MiB) fills with the swap's dirty pages many
+                # times over; each spill syncs the journal and locks the file exclusively.
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+            self._sqlite = (day, conn)
+            try:
+                yield
+            finally:
+                self._sqlite = None
+
+    def _errors(self):
+        return db.translated(
+            f"writing {self.config.table} (nothing was committed)", SinkError, "check the output table and its permissions"
+        )
+
     def replace_day(
         self, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch], asides: Sequence[Aside] = ()
     ) -> int:
         """The day's rows (and each aside's, in its table) in one transaction; the scores' count."""
-        engine = db.make_engine(self.config.url, writer=True)
         parts = [_Part(table_for(self.config.table, schema), schema, batches)]
         parts += [_Part(table_for(aside.name, aside.schema), aside.schema, aside.batches) for aside in asides]
+        if self._sqlite is not None and self._sqlite[0] == day:
+            with self._errors():
+                return _replace_sqlite(self._sqlite[1], parts, day)
+        engine = db.make_engine(self.config.url, writer=True)
         ahead = self._ahead if self._ahead is not None and self._ahead.day == day else None
-        with db.connect(engine, "output") as conn, db.translated(
-            f"writing {self.config.table} (nothing was committed)", SinkError, "check the output table and its permissions"
-        ):
+        with db.connect(engine, "output") as conn, self._errors():
             if db.is_sqlite(engine.url):
+                conn.execution_options(sqlite_begin="BEGIN")
+                with conn.begin():
+                    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
                 return _replace_sqlite(conn, parts, day)
             existing = [ensure_table(conn, part.table) for part in parts]
             fast = binary_copy.available(engine.url)
@@ -301,13 +337,10 @@ def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
 
 
 def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
-    # Staging touches only the connection's temp database: a plain BEGIN, no write lock on
-    # the main file, so readers (our own source included) go on while the day is scored.
+    # Staging touches only the connection's temp database: a plain BEGIN, no lock on the
+    # main file, so readers (our own source included) and other writers go on while the day
+    # is scored. The caller set the page cache.
     conn.execution_options(sqlite_begin="BEGIN")
-    with conn.begin():
-        # SQLite's default page cache (2 MiB) fills with the swap's dirty pages many times
-        # over; each spill syncs the journal and locks the file exclusively, in mid-swap.
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     stages = [Staging(part.table) for part in parts]
     counts = [stage.fill(conn, part.batches) for part, stage in zip(parts, stages, strict=True)]
     # The source is exhausted by now (its cursor held a read lock on the file until then):

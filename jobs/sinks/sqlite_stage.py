@@ -38,7 +38,7 @@ class Staging:
         """Stage every batch (a short transaction each, in the TEMP database only); the row count."""
         with conn.begin():  # a failed run's, had this connection made one
             for prefix in (STAGE_PREFIX, STAGE_PREFIX + "all_", CONST_PREFIX):
-                self._temp(prefix, []).drop(conn, checkfirst=True)
+                _drop(conn, self._temp(prefix, []))
         rows = 0
         for batch in batches:
             if not batch.num_rows:
@@ -64,9 +64,9 @@ class Staging:
 
     def drop(self, conn: sa.Connection) -> None:
         """Drop the TEMP tables."""
-        self._stage.drop(conn, checkfirst=True)
+        _drop(conn, self._stage)
         if self._const is not None:
-            self._const.drop(conn, checkfirst=True)
+            _drop(conn, self._const)
 
     def _start(self, conn: sa.Connection, first: pa.RecordBatch) -> None:
         """Lift the first batch's one-value columns (floats never: -0.0 and 0.0 pass for one value)."""
@@ -97,11 +97,17 @@ class Staging:
         self._stage, self._const, self.constants = full, None, {}
 
     def _temp(self, prefix: str, names: list[str]) -> sa.Table:
-        """A TEMP table of the output table's ``names`` columns, of the same declared types."""
+        """A TEMP table of the output table's ``names`` columns, of the same declared types.
+        Named in ``temp`` (never looked up in the main database, whose lock staging never takes)."""
         return sa.Table(
             f"{prefix}{self.table.name}", sa.MetaData(),
-            *[sa.Column(name, self.table.c[name].type) for name in names], prefixes=["TEMPORARY"],
+            *[sa.Column(name, self.table.c[name].type) for name in names], prefixes=["TEMPORARY"], schema="temp",
         )
+
+
+def _drop(conn: sa.Connection, table: sa.Table) -> None:
+    """DROP TABLE IF EXISTS: SQLAlchemy's ``checkfirst`` asks the main database's schema too."""
+    conn.execute(sa.schema.DropTable(table, if_exists=True))
 
 
 def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) -> int:

@@ -178,8 +178,9 @@ def test_two_daemons_on_postgresql_share_the_days_and_never_score_one_twice(tmp_
 
     rows = ledger_rows(settings)
     done = [r for r in rows if r["status"] == "succeeded"]
-    assert sorted(r["score_date"] for r in done) == window  # every day once
-    assert [r for r in rows if r["status"] != "succeeded"] == []  # a lost race is no failed run
+    seen = [(r["score_date"], r["status"], r["error"]) for r in rows]
+    assert sorted(r["score_date"] for r in done) == window, (seen, messages(logs))  # every day once
+    assert [r for r in rows if r["status"] != "succeeded"] == [], (seen, messages(logs))  # a lost race is no failed run
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}")
     with engine.connect() as conn:
         per_day = conn.execute(sa.text("SELECT score_date, COUNT(*), COUNT(DISTINCT run_id) FROM churn_scores "
