@@ -13,6 +13,7 @@ SQLAlchemy path, which stores the same values, more slowly.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from collections.abc import Iterable
@@ -38,14 +39,17 @@ QUOTE = DIALECT.identifier_preparer
 
 def available(url: str | URL) -> bool:
     """True when ``url`` is PostgreSQL and the encoder and psycopg are installed."""
-    if not db.is_postgres(url):
-        return False
+    return db.is_postgres(url) and not _missing()
+
+
+@functools.cache
+def _missing() -> list[str]:
+    """The encoder's packages not installed; said once per process, not once per question."""
     missing = [name for name in ("pgpq", "psycopg") if importlib.util.find_spec(name) is None]
     if missing:
         log.info("%s not installed (pip install 'batchscore[postgres]'): writing through the slower "
                  "SQLAlchemy path", " and ".join(missing))
-        return False
-    return True
+    return missing
 
 
 def connect(url: str | URL, what: str) -> psycopg.Connection:

@@ -82,12 +82,7 @@ class SqlDaySink:
         timeout ran out."""
         engine = db.make_engine(self.config.url, writer=True)
         with db.connect(engine, "output") as conn, self._errors():
-            conn.execution_options(sqlite_begin="BEGIN")
-            with conn.begin():
-                # SQLite's default page cache (2 MiB) fills with the swap's dirty pages many
-                # times over; each spill syncs the journal and locks the file exclusively.
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+            _sqlite_writer(conn)
             self._sqlite = (day, conn)
             try:
                 yield
@@ -112,10 +107,7 @@ class SqlDaySink:
         ahead = self._ahead if self._ahead is not None and self._ahead.day == day else None
         with db.connect(engine, "output") as conn, self._errors():
             if db.is_sqlite(engine.url):
-                conn.execution_options(sqlite_begin="BEGIN")
-                with conn.begin():
-                    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                return _replace_sqlite(conn, parts, day)
+                return _replace_sqlite(_sqlite_writer(conn), parts, day)
             existing = [ensure_table(conn, part.table) for part in parts]
             fast = binary_copy.available(engine.url)
             types = [binary_copy.ingest_types(e, part.schema) for e, part in zip(existing, parts, strict=True)] if fast else [None]
@@ -336,10 +328,23 @@ def _copy_postgres(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
     return batch.num_rows
 
 
+def _sqlite_writer(conn: sa.Connection) -> sa.Connection:
+    """A SQLite connection made ready for ``_replace_sqlite``: its page cache set and the
+    database's schema read (once read, statements on the TEMP database alone take no lock on
+    the main file)."""
+    conn.execution_options(sqlite_begin="BEGIN")
+    with conn.begin():
+        # SQLite's default page cache (2 MiB) fills with the swap's dirty pages many times
+        # over; each spill syncs the journal and locks the file exclusively, in mid-swap.
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+    return conn
+
+
 def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
     # Staging touches only the connection's temp database: a plain BEGIN, no lock on the
     # main file, so readers (our own source included) and other writers go on while the day
-    # is scored. The caller set the page cache.
+    # is scored.
     conn.execution_options(sqlite_begin="BEGIN")
     stages = [Staging(part.table) for part in parts]
     counts = [stage.fill(conn, part.batches) for part, stage in zip(parts, stages, strict=True)]
