@@ -72,6 +72,13 @@ def sqlite_path(url: str | URL) -> Path | None:
     return None if not db or db == ":memory:" else Path(db)
 
 
+def holds_state(url: str | URL) -> bool:
+    """Whether ``url`` is a SQLite file this process keeps state in: the ledger's connections
+    open, write and close it all through a run (its lock's heartbeat)."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    return path is not None and path.resolve() in _STATE_FILES
+
+
 def make_engine(url: str, *, writer: bool = False, must_exist: bool = False) -> Engine:
     """An engine with no pool kept between runs (cron processes are short-lived).
 
@@ -211,12 +218,18 @@ def table_parts(name: str) -> tuple[str | None, str]:
     return (schema or None), table
 
 
+_STATE_FILES: set[Path] = set()  # the SQLite files this process keeps its state in
+
+
 def state_engine(url: str, metadata: sa.MetaData, what: str) -> Engine:
     """An engine on the state database with ``metadata``'s tables created when missing. Two
     processes creating them at once (two daemons started together on a new PostgreSQL
     database) would collide in its catalog: there they are created one process at a time.
     ``what`` names the tables in errors."""
     engine = make_engine(url, writer=True)
+    path = sqlite_path(engine.url) if is_sqlite(engine.url) else None
+    if path is not None:
+        _STATE_FILES.add(path.resolve())
     with translated(f"updating {what}", StateError, "check the state database (BATCHSCORE_STATE_URL)"), \
             connect(engine, "state", begin=True) as conn:
         if is_postgres(engine.url):

@@ -42,12 +42,22 @@ class Unread(Exception):
 
 
 def available(url) -> bool:
-    """True when the SQLite ADBC driver is installed (``url`` is a SQLite URL)."""
+    """True when the SQLite ADBC driver is installed and may read ``url`` (a SQLite URL).
+
+    The driver links its own copy of SQLite. Closing a file through one copy drops every lock
+    the process holds on it through the other (POSIX locks belong to the process), so the
+    driver never reads a file this process keeps its state in: the ledger's heartbeat closes
+    a connection to it while the day is read, and another process could then write under the
+    read."""
     try:
         import adbc_driver_sqlite.dbapi  # noqa: F401
     except ImportError:
         log.info("adbc-driver-sqlite is not installed (pip install 'batchscore[sqlite]'): "
                  "using the slower SQLAlchemy path")
+        return False
+    if url is not None and db.holds_state(url):
+        log.info("%s is also the state database: read through the slower SQLAlchemy path, not the "
+                 "driver (point BATCHSCORE_STATE_URL at a file of its own for the fast read)", db.redact(url))
         return False
     return True
 
