@@ -5,8 +5,10 @@ other's own write.
 The source's driver (adbc-driver-sqlite) links its own copy of SQLite, so this process's
 read lock does not let the sink's connection (Python's SQLite) through the other process's
 pending commit, and a read transaction left open on Python's side blocks that commit while
-the driver's read waits on it. Each case below stood still until the other process's busy
-timeout ran out, and that process's write failed ("database is locked").
+the driver's read waits on it. The first two cases below stood still until the other
+process's busy timeout ran out, and that process's write failed ("database is locked"). The
+third: a read locked out for longer than the busy timeout fails as a transient error (the
+retry policy's), not as a reason to read the day again the slow way.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from jobs.config import SqlOutput, SqlSource
 from jobs.db import sqlite_adbc
+from jobs.errors import TransientError
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
 from tests.jobs.helpers import DAY, scored_batch
@@ -33,7 +37,7 @@ WAIT_S = 20  # the other process's busy timeout: a wait this long is the deadloc
 OTHER_WRITER = f"""
 import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], timeout={WAIT_S}, isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
+con.execute("BEGIN " + sys.argv[2])
 con.execute("INSERT INTO other VALUES (1)")
 print("reserved", flush=True)
 sys.stdin.readline()
@@ -59,9 +63,10 @@ def _warehouse(path) -> None:
     con.close()
 
 
-def _other_writer(path) -> subprocess.Popen:
-    """The other process, holding its write transaction (not committed yet)."""
-    proc = subprocess.Popen([sys.executable, "-c", OTHER_WRITER, str(path)], stdin=subprocess.PIPE,
+def _other_writer(path, begin: str = "IMMEDIATE") -> subprocess.Popen:
+    """The other process, holding its write transaction (not committed yet); ``EXCLUSIVE``:
+    readers locked out too."""
+    proc = subprocess.Popen([sys.executable, "-c", OTHER_WRITER, str(path), begin], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "reserved"
     return proc
@@ -131,3 +136,20 @@ def test_the_driver_opens_its_read_while_another_process_commits(tmp_path, monke
     assert rows == ROWS
     assert _outcome(other).startswith("committed"), "the other process's commit timed out"
     assert read_when_the_other_commits.seconds < WAIT_S / 2
+
+
+def test_a_read_locked_out_longer_than_the_busy_timeout_is_a_transient_error(tmp_path, monkeypatch):
+    path = tmp_path / "w.db"
+    _warehouse(path)
+    monkeypatch.setattr(sqlite_adbc, "BUSY_TIMEOUT_MS", 300)
+    other = _other_writer(path, "EXCLUSIVE")
+    try:
+        # Not a reason to read the day again the slow way (sqlite_adbc.Unread): the same lock
+        # would keep that read waiting too. The run's retry policy takes it from here.
+        table = sa.table("features", sa.column("customer_id", sa.Integer), sa.column("x", sa.Float))
+        stmt = sa.select(table.c.customer_id, table.c.x)
+        with pytest.raises(TransientError, match="database is locked"):
+            next(sqlite_adbc.read(path, stmt, sqlite_adbc.plan(stmt), CHUNK, "features"))
+    finally:
+        _commit(other)
+        assert _outcome(other).startswith("committed")
