@@ -181,9 +181,15 @@ def is_transient(exc: BaseException) -> bool:
     if is_disconnect(exc):
         return True
     if isinstance(exc, sa.exc.OperationalError):
-        text = str(exc.orig).lower()
-        return any(marker in text for marker in _TRANSIENT_MARKERS)
+        return transient_message(exc.orig)
     return False
+
+
+def transient_message(exc: BaseException) -> bool:
+    """A driver's error whose message says the database was locked or unreachable, or dropped
+    the connection (for drivers without SQLAlchemy's error classes)."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
 def translated(action: str, permanent: type[BatchScoreError], hint: str):

@@ -114,7 +114,7 @@ def read(path: Path, stmt: sa.Select, types: dict[str, tuple[pa.DataType, object
                     handed = True
                     yield batch
     except (adbc_sqlite.Error, OSError, pa.ArrowInvalid) as exc:
-        if "database is locked" in str(exc):  # another process's write outlasted the busy timeout
+        if db.transient_message(exc):  # another process's write outlasted the busy timeout, an I/O error
             raise TransientError(f"reading {what} failed: {first_line(exc)}", hint="the run can be retried") from exc
         if not handed:
             raise Unread(str(exc)) from exc
