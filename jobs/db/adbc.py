@@ -4,15 +4,25 @@ COPY through ``jobs.db.binary_copy``.)
 
 Optional: without ``adbc-driver-postgresql`` (the ``postgres`` extra) the SQL source uses its
 generic SQLAlchemy path, which gives the same data, more slowly.
+
+The driver's library: the wheels of ``adbc-driver-postgresql`` 1.9 to 1.13 ship a build without
+compiler optimization, which spends 2.5x the CPU of an optimized one decoding a day's rows
+(benchmarks/RESULTS.md, "An optimized build of ADBC's PostgreSQL driver"). ``scripts/setup``
+builds the same driver from the vendored source (``third_party/arrow-adbc``,
+``scripts/build-adbc-postgresql``) into ``BUILT_DRIVER``; reads load that build when it is
+there, the wheel's library otherwise (``driver_library``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -21,11 +31,17 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
 from jobs import db
-from jobs.errors import BatchScoreError, SourceError
+from jobs.errors import BatchScoreError, ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
 UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not exist
+
+# Where scripts/build-adbc-postgresql puts the optimized build: the environment's own lib/.
+BUILT_DRIVER = Path(sys.prefix) / "lib" / "batchscore" / "libadbc_driver_postgresql.so"
+# A driver library of the user's choice, or "wheel" for the library the wheel ships.
+DRIVER_ENV = "BATCHSCORE_ADBC_POSTGRESQL_DRIVER"
+WHEEL = "wheel"
 
 # $1, $2 ... placeholders: what libpq (and so ADBC) binds.
 DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
@@ -77,6 +93,32 @@ def _low_level():
     return adbc_driver_manager, adbc_driver_postgresql
 
 
+def driver_library() -> str | None:
+    """The PostgreSQL driver library reads load: ``$BATCHSCORE_ADBC_POSTGRESQL_DRIVER`` when set
+    (``wheel``: the wheel's own), else the optimized build when ``scripts/setup`` made one,
+    else None (the wheel's)."""
+    chosen = os.environ.get(DRIVER_ENV, "").strip()
+    if chosen == WHEEL:
+        return None
+    if chosen:
+        if not Path(chosen).is_file():
+            raise ConfigError(
+                f"{DRIVER_ENV}={chosen}: no such file",
+                hint=f"point it at a built libadbc_driver_postgresql.so, set it to '{WHEEL}' for the "
+                     "driver's own library, or unset it",
+            )
+        return chosen
+    return str(BUILT_DRIVER) if BUILT_DRIVER.is_file() else None
+
+
+def _open_database(manager, driver, uri: str):
+    """An ``AdbcDatabase`` on ``uri`` through ``driver_library()``'s library."""
+    library = driver_library()
+    if library is None:
+        return driver.connect(uri)
+    return manager.AdbcDatabase(driver=library, uri=uri)
+
+
 class Result(NamedTuple):
     """A query's result: its columns, and its batches as they stream."""
 
@@ -93,7 +135,7 @@ class Reader:
         self._manager = manager
         database = None
         try:
-            database = driver.connect(db.libpq_uri(url))
+            database = _open_database(manager, driver, db.libpq_uri(url))
             self._connection = manager.AdbcConnection(database)
         except manager.Error as exc:
             if database is not None:

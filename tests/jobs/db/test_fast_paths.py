@@ -25,6 +25,7 @@ from jobs.errors import SinkError, TransientError
 from jobs.sinks import sql as sql_sink, sqlite_stage
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
+from tests.jobs.db.test_adbc_driver_build import use_driver
 from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
 from tests.pgserver import terminate_backends
 
@@ -71,7 +72,9 @@ def _comparable(table: pa.Table) -> dict:
 
 
 @pytest.mark.postgres
-def test_postgres_adbc_read_gives_the_generic_paths_values_to_the_bit(pg_rows, monkeypatch):
+@pytest.mark.parametrize("driver", ["wheel", "built"])
+def test_postgres_adbc_read_gives_the_generic_paths_values_to_the_bit(pg_rows, monkeypatch, driver):
+    use_driver(monkeypatch, driver)  # the wheel's library and the optimized build read the same
     fast = _read(pg_rows, monkeypatch, True, table="src", date_column="snapshot_date")
     slow = _read(pg_rows, monkeypatch, False, table="src", date_column="snapshot_date")
     assert fast.num_rows == slow.num_rows == len(FLOATS)
@@ -319,7 +322,9 @@ def test_sqlite_columns_named_after_sqlite_keywords_are_read_and_written(tmp_pat
 
 
 @pytest.mark.postgres
-def test_postgres_source_connection_terminated_mid_read_is_a_transient_error_naming_the_read(pg_database):
+@pytest.mark.parametrize("driver", ["wheel", "built"])
+def test_postgres_source_connection_terminated_mid_read_is_a_transient_error_naming_the_read(pg_database, monkeypatch, driver):
+    use_driver(monkeypatch, driver)
     engine = sa.create_engine(pg_database)
     with engine.begin() as conn:  # about 60 MB: more than the first batch and the sockets' buffers hold
         conn.execute(sa.text(

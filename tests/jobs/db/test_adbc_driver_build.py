@@ -1,0 +1,61 @@
+"""ADBC's PostgreSQL driver built with optimization (scripts/build-adbc-postgresql): which
+library a read loads, and that the build scripts/setup made is the optimized one.
+
+The same reads against both libraries (values to the bit, a connection terminated mid-read)
+are in test_fast_paths.py, parametrized with ``use_driver``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from jobs.db import adbc
+from jobs.errors import ConfigError
+
+# push %rbp; mov %rsp,%rbp: the prologue every function of an x86-64 build without
+# optimization begins with (the 1.13.0 wheel's library has 7413 of them).
+PROLOGUE = b"\x55\x48\x89\xe5"
+
+
+def use_driver(monkeypatch: pytest.MonkeyPatch, driver: str) -> None:
+    """Reads in this test load ``driver``: ``wheel`` (the wheel's library) or ``built``
+    (scripts/setup's optimized build; CI must have it, elsewhere the test is skipped)."""
+    if driver == "wheel":
+        monkeypatch.setenv(adbc.DRIVER_ENV, adbc.WHEEL)
+        return
+    if not adbc.BUILT_DRIVER.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"scripts/setup did not build {adbc.BUILT_DRIVER} (scripts/build-adbc-postgresql)")
+        pytest.skip(f"no optimized driver at {adbc.BUILT_DRIVER}: run scripts/build-adbc-postgresql")
+    monkeypatch.setenv(adbc.DRIVER_ENV, str(adbc.BUILT_DRIVER))
+
+
+def test_reads_load_the_optimized_build_when_setup_made_one(tmp_path, monkeypatch):
+    built = tmp_path / "libadbc_driver_postgresql.so"
+    monkeypatch.setattr(adbc, "BUILT_DRIVER", built)
+    monkeypatch.delenv(adbc.DRIVER_ENV, raising=False)
+    assert adbc.driver_library() is None  # not built: the wheel's own library
+    built.write_bytes(b"")
+    assert adbc.driver_library() == str(built)
+    monkeypatch.setenv(adbc.DRIVER_ENV, adbc.WHEEL)
+    assert adbc.driver_library() is None
+    other = tmp_path / "other.so"
+    other.write_bytes(b"")
+    monkeypatch.setenv(adbc.DRIVER_ENV, str(other))
+    assert adbc.driver_library() == str(other)
+
+
+def test_a_driver_setting_naming_no_file_is_a_config_error_saying_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv(adbc.DRIVER_ENV, str(tmp_path / "missing.so"))
+    with pytest.raises(ConfigError, match=f"{adbc.DRIVER_ENV}=.*missing.so: no such file") as caught:
+        adbc.driver_library()
+    assert "wheel" in caught.value.hint
+
+
+def test_the_build_setup_made_is_optimized(monkeypatch):
+    use_driver(monkeypatch, "built")
+    with open(adbc.BUILT_DRIVER, "rb") as file:
+        prologues = file.read().count(PROLOGUE)
+    assert prologues < 100, f"{adbc.BUILT_DRIVER} has {prologues} frame-pointer prologues: built without optimization"
