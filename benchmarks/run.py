@@ -5,15 +5,20 @@
 Generates the day (``benchmarks.data``, deterministic), starts its own PostgreSQL with
 durability on (fsync, synchronous_commit, full_page_writes: its settings are recorded), fits
 two pipelines (logistic regression and gradient boosting), then measures in alternating
-repetitions: the naive cron script, the sequential and the pipelined hand-built scripts and
-``batchscore run`` on PostgreSQL (each model), ``batchscore run`` on SQLite (and, unless
-``--no-before``, with the SQLite read forced through SQLAlchemy rows, as before issue 16) and
-Parquet, a bare chunked read of the Parquet day, ``batchscore backfill --engine spark`` of the
-Parquet day and the day before it, ``batchscore run`` on a day of ``--big-rows`` rows, and
-the probes of the limit (a fresh process's floor; read, predict and write each alone).
+repetitions: the naive cron script, the sequential and the pipelined hand-built scripts, the
+pipelined script again through batchscore's build of the ADBC driver (when there is one:
+``jobs.db.adbc.driver_library()``, which batchscore's reads load too) and ``batchscore run``
+on PostgreSQL (each model), ``batchscore run`` on SQLite (and, unless ``--no-before``, with
+the SQLite read forced through SQLAlchemy rows, as before issue 16) and Parquet, a bare
+chunked read of the Parquet day, ``batchscore backfill --engine spark`` of the Parquet day
+and the day before it, ``batchscore run`` on a day of ``--big-rows`` rows, and the probes of
+the limit (a fresh process's floor; read, predict and write each alone, through batchscore's
+driver build when there is one: the fastest read and write at hand, so a stricter limit).
 Each contender runs as a fresh subprocess under ``benchmarks.measure`` (peak memory of the
 whole process tree) and is checked after every repetition (``benchmarks.checks``). Prints
-the tables and the targets (``benchmarks.report``) and writes the figures as JSON (``--json``).
+which ADBC driver library each kind of contender loads (with its count of frame-pointer
+prologues: thousands in a build without optimization), the tables and the targets
+(``benchmarks.report``), and writes the figures as JSON (``--json``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ import yaml
 
 from benchmarks import data, report
 from benchmarks.checks import CheckFailed, Output, check
+from benchmarks.write_paths import prologues, wheel_library
+from jobs.db.adbc import driver_library
 
 log = logging.getLogger("benchmarks")
 
@@ -46,7 +53,8 @@ COLD_DAY = data.DAY - timedelta(days=1)  # the Spark backfill's first day, on a 
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 SHOWN = ("server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers",
          "max_wal_size", "checkpoint_timeout", "autovacuum")
-SCRIPT_TABLES = ("scores_naive", "scores_seq", "scores_pipe", "scores_naive_hgb", "scores_seq_hgb", "scores_pipe_hgb", "scores_limit")
+SCRIPT_TABLES = ("scores_naive", "scores_seq", "scores_pipe", "scores_naive_hgb", "scores_seq_hgb", "scores_pipe_hgb", "scores_limit",
+                 "scores_pipe_built", "scores_pipe_built_hgb")
 
 
 @dataclass
@@ -140,6 +148,10 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
     for kind, model_file in model_files.items():
         data.train_and_register(workdir / "models", model_file, kind, treelite=treelite and kind == "hgb")
     _script_tables(url)
+    built = driver_library()  # what batchscore's reads load; the scripts given --driver load it too
+    drivers = _drivers(built)
+    log.info("ADBC PostgreSQL driver: %s", report.drivers_line(drivers))
+    with_built = ("--driver", built) if built else ()
     references: dict[tuple, object] = {}
 
     def reference(kind: str, day=data.DAY, rows: int = args.rows):
@@ -193,12 +205,15 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
         Contender(report.BS_PG, bs("bench_pg"), args.rows, pg_out("scores_bs"), "bench_pg"),
         Contender(report.NAIVE + report.HGB, script("naive", "hgb", "scores_naive_hgb"), args.rows, pg_out("scores_naive_hgb", "hgb")),
         Contender(report.PIPELINED + report.HGB, script("pipelined", "hgb", "scores_pipe_hgb"), args.rows, pg_out("scores_pipe_hgb", "hgb")),
+        *([Contender(report.PIPELINED_BUILT, script("pipelined", "lr", "scores_pipe_built", *with_built), args.rows, pg_out("scores_pipe_built")),
+           Contender(report.PIPELINED_BUILT + report.HGB, script("pipelined", "hgb", "scores_pipe_built_hgb", *with_built), args.rows,
+                     pg_out("scores_pipe_built_hgb", "hgb"))] if built else []),
         Contender(report.BS_PG + report.HGB, bs("bench_pg_hgb"), args.rows, pg_out("scores_bs_hgb", "hgb"), "bench_pg_hgb"),
         *([Contender(report.BS_PG + report.HGB + report.TREELITE, bs("bench_pg_hgb_tl"), args.rows,
                      pg_out("scores_bs_hgb_tl", "hgb"), "bench_pg_hgb_tl")] if treelite else []),
         Contender(report.FLOOR, script("floor", "lr", "-"), 0),
         Contender(report.FLOOR + report.HGB, script("floor", "hgb", "-"), 0),
-        Contender(report.STAGES, script("stages", "lr", "scores_limit"), args.rows, pg_out("scores_limit", data.MODELS[-1])),
+        Contender(report.STAGES, script("stages", "lr", "scores_limit", *with_built), args.rows, pg_out("scores_limit", data.MODELS[-1])),
         Contender(report.BS_SQLITE, bs("bench_sqlite"), args.rows,
                   [(Output("sqlite", str(sqlite_file), "scores_bs"), day, reference("lr"))], "bench_sqlite"),
         Contender(report.BS_PARQUET, bs("bench_parquet"), args.rows,
@@ -253,17 +268,18 @@ def benchmark(args, workdir: Path, url: str, big_rows: int) -> dict:
             runs[contender.name].append(measured)
         # What was measured so far survives a run stopped before its end.
         partial = {"repetitions_done": rep + 1, "chunk_size": args.chunk_size, "workers": args.workers,
-                   "postgres_settings": _pg_settings(url), "uptime_before": uptime_before, "runs": runs}
+                   "postgres_settings": _pg_settings(url), "adbc_drivers": drivers, "uptime_before": uptime_before, "runs": runs}
         args.json.with_suffix(".partial.json").write_text(json.dumps(partial) + "\n")
 
     profiles = {}
     if not args.no_profile:
         for job in ("bench_pg", "bench_pg_hgb", "bench_sqlite", "bench_parquet"):
             done = subprocess.run([python, "-m", "benchmarks.profile", str(configs), str(workdir / "models"), job, day.isoformat()],
-                                  capture_output=True, text=True, cwd=REPO)
+                                  capture_output=True, text=True, cwd=REPO, check=False)
             profiles[job] = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-2000:]}
     result = report.summarise(args, [(c.name, c.rows) for c in contenders], runs, profiles, notes, big_rows)
     result["uptime_before"] = uptime_before
+    result["adbc_drivers"] = drivers
     result["output_indexes"] = _indexes(url, [*SCRIPT_TABLES, "scores_bs", "scores_bs_hgb"])
     return result
 
@@ -286,6 +302,19 @@ def _script_tables(url: str) -> None:
         for name in SCRIPT_TABLES:
             create_table(conn, table_for(name, schema))
     engine.dispose()
+
+
+def _drivers(built: str | None) -> dict:
+    """The ADBC PostgreSQL driver library each kind of contender loads, and its frame-pointer
+    prologues (``benchmarks.write_paths``); ``built``: None when there is no optimized build."""
+    wheel = wheel_library()
+    mine = "the limit's stages probe, batchscore PostgreSQL's reads"
+    return {
+        "wheel": {"library": str(wheel), "prologues": prologues(wheel),
+                  "used_by": "the sequential and pipelined scripts" + ("" if built else f", {mine}")},
+        "built": {"library": built, "prologues": prologues(built), "used_by": f"the pipelined scripts given --driver, {mine}"}
+        if built else None,
+    }
 
 
 def _indexes(url: str, tables: list[str]) -> dict[str, list[str]]:
@@ -314,7 +343,7 @@ def _pg_settings(url: str) -> dict:
 
 def _uptime() -> str:
     try:
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
         return ""
 
@@ -327,7 +356,7 @@ def _measure(argv: list[str]) -> dict:
 def _ledger_timings(python: str, common: list[str], job: str, days: int = 1) -> list[dict]:
     """The stage timings of the job's ``days`` newest ledger rows, newest first."""
     done = subprocess.run([python, "-m", "jobs", "status", job, "--last", str(days), "--format", "json", *common],
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
     try:
         rows = json.loads(done.stdout) or []
     except json.JSONDecodeError:

@@ -1,10 +1,10 @@
 """The hand-written contenders the benchmark measures batchscore against, and its floor probes.
 
     python -m benchmarks.scripts naive      URL MODEL DAY TABLE
-    python -m benchmarks.scripts sequential URL MODEL DAY TABLE [--chunk N]
-    python -m benchmarks.scripts pipelined  URL MODEL DAY TABLE [--chunk N]
+    python -m benchmarks.scripts sequential URL MODEL DAY TABLE [--chunk N] [--driver PATH]
+    python -m benchmarks.scripts pipelined  URL MODEL DAY TABLE [--chunk N] [--driver PATH]
     python -m benchmarks.scripts floor      URL MODEL DAY TABLE
-    python -m benchmarks.scripts stages     URL MODEL[,MODEL...] DAY TABLE [--chunk N]
+    python -m benchmarks.scripts stages     URL MODEL[,MODEL...] DAY TABLE [--chunk N] [--driver PATH]
     python -m benchmarks.scripts bare-parquet PATH - DAY - [--chunk N]
 
 ``naive`` is the cron script users write: ``pd.read_sql`` of the whole day, ``predict_proba``,
@@ -13,6 +13,9 @@ ADBC ingest (binary COPY), one step after the other. ``pipelined``: what a compe
 writes in about 80 lines: a reader thread, predict in the main thread, a writer thread, the
 day's DELETE issued before the model loads. Each replaces the day as batchscore does: a
 DELETE of the previous copy (timed) and the inserts in one transaction, committed once.
+Their ADBC connections load the driver library the ``adbc-driver-postgresql`` wheel ships, as a
+user's script does; with ``--driver PATH`` (``sequential``, ``pipelined``, ``stages``) every
+one loads the library at PATH instead (batchscore's optimized build: ``jobs.db.adbc.driver_library``).
 
 ``floor`` does what every scoring process must (interpreter start, imports, model load) and
 nothing else; ``stages`` times read, predict (per model) and write of the day each alone, one
@@ -29,9 +32,14 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from benchmarks.data import FEATURES, TABLE, adbc_uri
+
+if TYPE_CHECKING:
+    from adbc_driver_manager.dbapi import Connection
 
 QUEUE_DEPTH = 2  # chunks waiting between the pipelined script's threads
 
@@ -60,7 +68,7 @@ def naive(url: str, model_file: str, day: date, out_table: str) -> dict:
             "model_name": "bench",
             "model_version": 1,
             "run_id": str(uuid.uuid4()),
-            "scored_at": datetime.now(timezone.utc),
+            "scored_at": datetime.now(UTC),
         }
     )
     mark = time.perf_counter()
@@ -71,6 +79,19 @@ def naive(url: str, model_file: str, day: date, out_table: str) -> dict:
     t["write"] = time.perf_counter() - mark
     t["rows"] = len(out)
     return t
+
+
+def _connector(driver: str | None) -> Callable[[str], Connection]:
+    """How the scripts connect to ``url``: through the wheel's driver library, as a user writes
+    it, or, given ``driver``, through the library at that path. The DB-API module is imported
+    here, before any of the script's threads starts."""
+    if driver is None:
+        import adbc_driver_postgresql.dbapi as pg
+
+        return lambda url: pg.connect(adbc_uri(url))
+    import adbc_driver_manager.dbapi as manager
+
+    return lambda url: manager.connect(driver=driver, uri=adbc_uri(url))
 
 
 def _output(frame, scores, day: date, run_id: str, now: datetime):
@@ -105,17 +126,17 @@ def _chunks(reader, chunk: int):
         yield pa.Table.from_batches(pending)
 
 
-def sequential(url: str, model_file: str, day: date, out_table: str, chunk: int) -> dict:
-    import adbc_driver_postgresql.dbapi as pg
+def sequential(url: str, model_file: str, day: date, out_table: str, chunk: int, driver: str | None = None) -> dict:
+    connect = _connector(driver)
     import joblib
 
     t = {"read": 0.0, "convert": 0.0, "predict": 0.0, "write": 0.0}
     start = time.perf_counter()
     model = joblib.load(model_file)
     t["model_load"] = time.perf_counter() - start
-    run_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
+    run_id, now = str(uuid.uuid4()), datetime.now(UTC)
     rows = 0
-    with pg.connect(adbc_uri(url)) as source, pg.connect(adbc_uri(url)) as sink:
+    with connect(url) as source, connect(url) as sink:
         read, write = source.cursor(), sink.cursor()
         mark = time.perf_counter()
         write.execute(f"DELETE FROM {out_table} WHERE score_date = '{day.isoformat()}'")
@@ -145,8 +166,8 @@ def sequential(url: str, model_file: str, day: date, out_table: str, chunk: int)
     return t
 
 
-def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int) -> dict:
-    import adbc_driver_postgresql.dbapi as pg
+def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int, driver: str | None = None) -> dict:
+    connect = _connector(driver)
 
     start = time.perf_counter()
     t = {"read": 0.0, "predict": 0.0, "write": 0.0}
@@ -156,14 +177,14 @@ def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int) 
 
     def reader():
         try:
-            with pg.connect(adbc_uri(url)) as conn, conn.cursor() as cur:
+            with connect(url) as conn, conn.cursor() as cur:
                 mark = time.perf_counter()
                 cur.execute(f"SELECT * FROM {TABLE} WHERE snapshot_date = '{day.isoformat()}'")
                 for table in _chunks(cur.fetch_record_batch(), chunk):
                     t["read"] += time.perf_counter() - mark
                     to_score.put(table)
                     mark = time.perf_counter()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
             errors.append(exc)
         finally:
             to_score.put(done)
@@ -171,7 +192,7 @@ def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int) 
     def writer():
         table = None
         try:
-            with pg.connect(adbc_uri(url)) as conn, conn.cursor() as cur:
+            with connect(url) as conn, conn.cursor() as cur:
                 mark = time.perf_counter()
                 cur.execute(f"DELETE FROM {out_table} WHERE score_date = '{day.isoformat()}'")
                 t["delete"] = time.perf_counter() - mark
@@ -185,7 +206,7 @@ def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int) 
                 mark = time.perf_counter()
                 conn.commit()
                 t["commit"] = time.perf_counter() - mark
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
             errors.append(exc)
             while table is not done:  # let the main thread finish putting
                 table = to_write.get()
@@ -197,7 +218,7 @@ def pipelined(url: str, model_file: str, day: date, out_table: str, chunk: int) 
 
     model = joblib.load(model_file)
     t["model_load"] = time.perf_counter() - start
-    run_id, now, rows = str(uuid.uuid4()), datetime.now(timezone.utc), 0
+    run_id, now, rows = str(uuid.uuid4()), datetime.now(UTC), 0
     try:
         while (table := to_score.get()) is not done:
             mark = time.perf_counter()
@@ -230,19 +251,19 @@ def floor(url: str, model_file: str, day: date, out_table: str) -> dict:
     return {"imports_and_model_load": time.perf_counter() - start, "rows": 0}
 
 
-def stages(url: str, model_files: str, day: date, out_table: str, chunk: int) -> dict:
+def stages(url: str, model_files: str, day: date, out_table: str, chunk: int, driver: str | None = None) -> dict:
     """Read, predict (each model) and write the day, each stage alone, one after the other."""
-    import adbc_driver_postgresql.dbapi as pg
+    connect = _connector(driver)
     import joblib
 
     models = [joblib.load(f) for f in model_files.split(",")]
     t = {}
     mark = time.perf_counter()
-    with pg.connect(adbc_uri(url)) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT * FROM {TABLE} WHERE snapshot_date = '{day.isoformat()}'")
         tables = list(_chunks(cur.fetch_record_batch(), chunk))
     t["read"] = time.perf_counter() - mark
-    run_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
+    run_id, now = str(uuid.uuid4()), datetime.now(UTC)
     outs = []
     for i, model in enumerate(models):
         mark = time.perf_counter()
@@ -254,7 +275,7 @@ def stages(url: str, model_files: str, day: date, out_table: str, chunk: int) ->
         outs = scored
     del tables
     mark = time.perf_counter()
-    with pg.connect(adbc_uri(url)) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(f"DELETE FROM {out_table} WHERE score_date = '{day.isoformat()}'")
         for out in outs:
             cur.adbc_ingest(out_table, out, mode="append")
@@ -287,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("day", type=date.fromisoformat)
     parser.add_argument("table")
     parser.add_argument("--chunk", type=int, default=100_000)
+    parser.add_argument("--driver", metavar="PATH", help="sequential, pipelined, stages: connect through this ADBC "
+                        "PostgreSQL driver library (default: the wheel's)")
     args = parser.parse_args(argv)
+    if args.driver and args.which not in ("sequential", "pipelined", "stages"):
+        parser.error(f"--driver: {args.which} makes no ADBC connection")
     if args.which == "naive":
         timings = naive(args.url, args.model, args.day, args.table)
     elif args.which == "floor":
@@ -296,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         timings = bare_parquet(args.url, args.day, args.chunk)
     else:
         run = {"sequential": sequential, "pipelined": pipelined, "stages": stages}[args.which]
-        timings = run(args.url, args.model, args.day, args.table, args.chunk)
+        timings = run(args.url, args.model, args.day, args.table, args.chunk, args.driver)
     sys.stdout.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in timings.items()}) + "\n")
     return 0
 

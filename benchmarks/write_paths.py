@@ -117,12 +117,24 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def wheel_library() -> Path:
+    """The PostgreSQL driver library the ``adbc-driver-postgresql`` wheel ships."""
+    import adbc_driver_postgresql
+
+    return Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+
+
+def prologues(library: str | Path) -> int:
+    """Frame-pointer prologues in a driver library: thousands in a build without optimization."""
+    return Path(library).read_bytes().count(PROLOGUE)
+
+
 def _builds() -> str:
     import adbc_driver_postgresql
 
-    library = Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+    library = wheel_library()
     return (f"adbc-driver-postgresql {adbc_driver_postgresql.__version__}: "
-            f"{library.read_bytes().count(PROLOGUE)} frame-pointer prologues in {library.name}")
+            f"{prologues(library)} frame-pointer prologues in {library.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
