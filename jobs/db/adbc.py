@@ -15,6 +15,7 @@ there, the wheel's library otherwise (``driver_library``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -114,9 +115,20 @@ def driver_library() -> str | None:
 def _open_database(manager, driver, uri: str):
     """An ``AdbcDatabase`` on ``uri`` through ``driver_library()``'s library."""
     library = driver_library()
+    _say_library(library)
     if library is None:
         return driver.connect(uri)
     return manager.AdbcDatabase(driver=library, uri=uri)
+
+
+@functools.cache
+def _say_library(library: str | None) -> None:
+    """Which driver library PostgreSQL reads load: said once per process and library."""
+    if library is None:
+        log.info("PostgreSQL reads through the adbc-driver-postgresql wheel's library, built without "
+                 "optimization (scripts/build-adbc-postgresql builds the faster one)")
+    else:
+        log.info("PostgreSQL reads through ADBC's driver at %s", library)
 
 
 class Result(NamedTuple):

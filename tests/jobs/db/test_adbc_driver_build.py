@@ -7,6 +7,7 @@ are in test_fast_paths.py, parametrized with ``use_driver``.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -59,3 +60,17 @@ def test_the_build_setup_made_is_optimized(monkeypatch):
     with open(adbc.BUILT_DRIVER, "rb") as file:
         prologues = file.read().count(PROLOGUE)
     assert prologues < 100, f"{adbc.BUILT_DRIVER} has {prologues} frame-pointer prologues: built without optimization"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("driver", ["wheel", "built"])
+def test_a_run_log_says_once_which_driver_library_reads_load(pg_database, monkeypatch, caplog, driver):
+    use_driver(monkeypatch, driver)
+    adbc._say_library.cache_clear()
+    with caplog.at_level(logging.INFO, logger=adbc.log.name):
+        for _ in range(2):
+            with adbc.reading(pg_database, "source") as reader, reader.query("SELECT 1 AS one") as result:
+                assert [b.num_rows for b in result.batches] == [1]
+    said = [r.getMessage() for r in caplog.records if "PostgreSQL reads through" in r.getMessage()]
+    expected = "built without optimization" if driver == "wheel" else str(adbc.BUILT_DRIVER)
+    assert len(said) == 1 and expected in said[0], said
