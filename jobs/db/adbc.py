@@ -7,7 +7,7 @@ generic SQLAlchemy path, which gives the same data, more slowly.
 
 The driver's library: the wheels of ``adbc-driver-postgresql`` 1.9 to 1.13 ship a build without
 compiler optimization, which spends 2.5x the CPU of an optimized one decoding a day's rows
-(benchmarks/RESULTS.md, "An optimized build of ADBC's PostgreSQL driver"). ``scripts/setup``
+(benchmarks/RESULTS.md, "Tenth session: ADBC's PostgreSQL driver built with optimization"). ``scripts/setup``
 builds the same driver from the vendored source (``third_party/arrow-adbc``,
 ``scripts/build-adbc-postgresql``) into ``BUILT_DRIVER``; reads load that build when it is
 there, the wheel's library otherwise (``driver_library``).

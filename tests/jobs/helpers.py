@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 import sqlalchemy as sa
 import yaml
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from jobs import cli
+from jobs.db import adbc
 from jobs.output import output_schema
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
@@ -263,3 +265,16 @@ def register_slow(registry, delay_s: float = 0.2, alias: str | None = None) -> i
     slow = SlowClassifier(base, delay_s).fit(None)
     training = pd.read_parquet(registry.root.parent / "training.parquet")
     return registry.register("churn", slow, training_frame=training[list(base.feature_names_in_)], alias=alias)
+
+
+def use_driver(monkeypatch: pytest.MonkeyPatch, driver: str) -> None:
+    """Reads in this test load ``driver``: ``wheel`` (the wheel's library) or ``built``
+    (scripts/setup's optimized build; CI must have it, elsewhere the test is skipped)."""
+    if driver == "wheel":
+        monkeypatch.setenv(adbc.DRIVER_ENV, adbc.WHEEL)
+        return
+    if not adbc.BUILT_DRIVER.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"scripts/setup did not build {adbc.BUILT_DRIVER} (scripts/build-adbc-postgresql)")
+        pytest.skip(f"no optimized driver at {adbc.BUILT_DRIVER}: run scripts/build-adbc-postgresql")
+    monkeypatch.setenv(adbc.DRIVER_ENV, str(adbc.BUILT_DRIVER))

@@ -2,35 +2,22 @@
 library a read loads, and that the build scripts/setup made is the optimized one.
 
 The same reads against both libraries (values to the bit, a connection terminated mid-read)
-are in test_fast_paths.py, parametrized with ``use_driver``.
+are in test_fast_paths.py, parametrized with ``tests.jobs.helpers.use_driver``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 
 from jobs.db import adbc
 from jobs.errors import ConfigError
+from tests.jobs.helpers import use_driver
 
 # push %rbp; mov %rsp,%rbp: the prologue every function of an x86-64 build without
 # optimization begins with (the 1.13.0 wheel's library has 7413 of them).
 PROLOGUE = b"\x55\x48\x89\xe5"
-
-
-def use_driver(monkeypatch: pytest.MonkeyPatch, driver: str) -> None:
-    """Reads in this test load ``driver``: ``wheel`` (the wheel's library) or ``built``
-    (scripts/setup's optimized build; CI must have it, elsewhere the test is skipped)."""
-    if driver == "wheel":
-        monkeypatch.setenv(adbc.DRIVER_ENV, adbc.WHEEL)
-        return
-    if not adbc.BUILT_DRIVER.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"scripts/setup did not build {adbc.BUILT_DRIVER} (scripts/build-adbc-postgresql)")
-        pytest.skip(f"no optimized driver at {adbc.BUILT_DRIVER}: run scripts/build-adbc-postgresql")
-    monkeypatch.setenv(adbc.DRIVER_ENV, str(adbc.BUILT_DRIVER))
 
 
 def test_reads_load_the_optimized_build_when_setup_made_one(tmp_path, monkeypatch):

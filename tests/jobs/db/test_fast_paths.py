@@ -25,8 +25,7 @@ from jobs.errors import SinkError, TransientError
 from jobs.sinks import sql as sql_sink, sqlite_stage
 from jobs.sinks.sql import SqlDaySink
 from jobs.sources.sql import SqlDaySource
-from tests.jobs.db.test_adbc_driver_build import use_driver
-from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows
+from tests.jobs.helpers import FLOATS, TEXTS, float_bits, scored_batch, table_rows, use_driver
 from tests.pgserver import terminate_backends
 
 DAY = date(2026, 11, 27)
