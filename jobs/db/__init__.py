@@ -72,11 +72,17 @@ def sqlite_path(url: str | URL) -> Path | None:
     return None if not db or db == ":memory:" else Path(db)
 
 
+def _sqlite_file(url: str | URL) -> Path | None:
+    """The resolved file of a SQLite URL (None: another database, or SQLite in memory)."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    return None if path is None else path.resolve()
+
+
 def holds_state(url: str | URL) -> bool:
     """Whether ``url`` is a SQLite file this process keeps state in: the ledger's connections
     open, write and close it all through a run (its lock's heartbeat)."""
-    path = sqlite_path(url) if is_sqlite(url) else None
-    return path is not None and path.resolve() in _STATE_FILES
+    path = _sqlite_file(url)
+    return path is not None and path in _STATE_FILES
 
 
 def make_engine(url: str, *, writer: bool = False, must_exist: bool = False) -> Engine:
@@ -233,9 +239,9 @@ def state_engine(url: str, metadata: sa.MetaData, what: str) -> Engine:
     database) would collide in its catalog: there they are created one process at a time.
     ``what`` names the tables in errors."""
     engine = make_engine(url, writer=True)
-    path = sqlite_path(engine.url) if is_sqlite(engine.url) else None
+    path = _sqlite_file(engine.url)
     if path is not None:
-        _STATE_FILES.add(path.resolve())
+        _STATE_FILES.add(path)
     with translated(f"updating {what}", StateError, "check the state database (BATCHSCORE_STATE_URL)"), \
             connect(engine, "state", begin=True) as conn:
         if is_postgres(engine.url):

@@ -55,7 +55,7 @@ def available(url) -> bool:
         log.info("adbc-driver-sqlite is not installed (pip install 'batchscore[sqlite]'): "
                  "using the slower SQLAlchemy path")
         return False
-    if url is not None and db.holds_state(url):
+    if db.holds_state(url):
         log.info("%s is also the state database: read through the slower SQLAlchemy path, not the "
                  "driver (point BATCHSCORE_STATE_URL at a file of its own for the fast read)", db.redact(url))
         return False

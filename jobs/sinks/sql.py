@@ -344,8 +344,7 @@ def _sqlite_writer(conn: sa.Connection) -> sa.Connection:
 def _replace_sqlite(conn: sa.Connection, parts: list[_Part], day: date) -> int:
     # Staging touches only the connection's temp database: a plain BEGIN, no lock on the
     # main file, so readers (our own source included) and other writers go on while the day
-    # is scored.
-    conn.execution_options(sqlite_begin="BEGIN")
+    # is scored (``conn`` comes from ``_sqlite_writer``: a plain BEGIN, the schema read).
     stages = [Staging(part.table) for part in parts]
     counts = [stage.fill(conn, part.batches) for part, stage in zip(parts, stages, strict=True)]
     # The source is exhausted by now (its cursor held a read lock on the file until then):

@@ -50,12 +50,13 @@ class SqlDaySource:
             yield from split(self._iter_adbc(url, day), self.chunk_size)
             return
         engine = db.make_engine(self.config.url, must_exist=True)
+        built = None  # (statement, params), reflected once for whichever path reads
         if self.config.table and db.is_sqlite(url) and sqlite_adbc.available(url):
             # The statement is built on a connection closed before the driver reads: the
             # driver links its own SQLite, and a read transaction left open here would be one
             # another process's commit waits on while our read waits on that commit.
             with db.connect(engine, "source") as conn, _translated(self.describe()):
-                stmt, params = self.statement(conn, day)
+                built = stmt, params = self.statement(conn, day)
             types = sqlite_adbc.plan(stmt)
             if types is not None:
                 try:
@@ -64,7 +65,7 @@ class SqlDaySource:
                 except sqlite_adbc.Unread as exc:  # values the driver cannot type: the generic path judges them
                     log.info("reading %s as SQLAlchemy rows: %s", self.describe(), exc)
         with db.connect(engine, "source") as conn, _translated(self.describe()):
-            stmt, params = self.statement(conn, day)
+            stmt, params = built or self.statement(conn, day)
             result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
                 stmt, params
             )

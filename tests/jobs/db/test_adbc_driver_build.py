@@ -13,7 +13,7 @@ import pytest
 
 from jobs.db import adbc
 from jobs.errors import ConfigError
-from tests.jobs.helpers import use_driver
+from tests.jobs.helpers import DAY, assert_one_line_error, rows_written, use_driver
 
 # push %rbp; mov %rsp,%rbp: the prologue every function of an x86-64 build without
 # optimization begins with (the 1.13.0 wheel's library has 7413 of them).
@@ -61,3 +61,13 @@ def test_a_run_log_says_once_which_driver_library_reads_load(pg_database, monkey
     said = [r.getMessage() for r in caplog.records if "PostgreSQL reads through" in r.getMessage()]
     expected = "built without optimization" if driver == "wheel" else str(adbc.BUILT_DRIVER)
     assert len(said) == 1 and expected in said[0], said
+
+
+@pytest.mark.postgres
+def test_a_run_with_a_driver_setting_naming_no_file_ends_in_one_line_and_exit_2(project, pg_database, monkeypatch):
+    project.write_job(source={"kind": "sql", "url": pg_database, "table": "customers", "date_column": "snapshot_date"})
+    monkeypatch.setenv(adbc.DRIVER_ENV, "/nonexistent/libadbc_driver_postgresql.so")
+    result = project.cli("run", "churn", "--date", DAY.isoformat())
+    assert result.code == ConfigError.exit_code == 2
+    assert_one_line_error(result, "churn", DAY.isoformat(), f"{adbc.DRIVER_ENV}=/nonexistent/", "no such file", "wheel")
+    assert rows_written(project) == 0

@@ -50,7 +50,6 @@ else:
     print("committed after %.2f s" % (time.monotonic() - started), flush=True)
 """
 
-pytestmark = pytest.mark.skipif(not sqlite_adbc.available(None), reason="adbc-driver-sqlite is not installed")
 
 
 def _warehouse(path) -> None:

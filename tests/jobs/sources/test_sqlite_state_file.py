@@ -8,13 +8,10 @@ state database all through a run, so the driver's read lock on that same file wo
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from jobs import db
 from jobs.db import sqlite_adbc
 from tests.jobs.helpers import DAYS, expected_scores
-
-pytestmark = pytest.mark.skipif(not sqlite_adbc.available(None), reason="adbc-driver-sqlite is not installed")
 
 
 def test_a_warehouse_that_is_also_the_state_database_is_read_without_the_driver(project, monkeypatch):
