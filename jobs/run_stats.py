@@ -17,7 +17,7 @@ demo). One ``to_json``/``from_json``: the JSON shape users query is written down
                             "mean_abs_diff", "paired_sample", "seconds"}
                   | {version or unresolved ref: {"error", "ref"}}}     (pipeline.shadow; jobs.shadow)
      "spark":    {"application_id", "master", "version"}              (spark engine only)
-     "pandas":   {"setting", "workers", "threads_per_worker", "cores", "threaded_model" (auto only)}
+     "pandas":   {"setting", "workers", "threads_per_worker", "cores", "threaded_model" (auto only), "row_threads"}
                                                      (pandas engine: the workers it used; jobs.engines.cores)
      "runtime":  "sklearn" | "treelite"}      what scored the final estimator (pipelines.runtime)
 

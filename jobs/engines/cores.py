@@ -34,6 +34,7 @@ class WorkerPlan:
     threads_per_worker: int  # OpenMP/BLAS threads each may run
     cores: int  # usable cores seen
     threaded_model: bool | None  # the pipeline's predict runs threads of its own (None: not asked, a number was set)
+    row_threads: int = 1  # threads each predicting a slice of a chunk's rows in one process (jobs.engines.row_threads); 1: off
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -49,7 +50,11 @@ def plan_workers(setting: int | str, pipeline, cores: int | None = None) -> Work
         workers = 1 if threaded else max(1, cores - 1)
     else:
         workers = int(setting)
-    return WorkerPlan(setting, workers, max(1, cores // workers), cores, threaded)
+    threads = max(1, cores // workers)
+    # One process, several threads, a model whose predict is scikit-learn's OpenMP loop: its
+    # threads each take a slice of the chunk's rows instead of meeting at every tree.
+    row_threads = threads if workers == 1 and threads > 1 and openmp_predict(pipeline) else 1
+    return WorkerPlan(setting, workers, threads, cores, threaded, row_threads)
 
 
 def usable_cores(cgroup: Path = CGROUP) -> int:
@@ -81,6 +86,15 @@ def cgroup_quota(root: Path = CGROUP) -> float | None:
 
 # Estimators whose predict runs OpenMP threads of their own (scikit-learn's HistGradientBoosting).
 OPENMP_PREDICT = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
+
+
+def openmp_predict(pipeline) -> bool:
+    """Whether ``pipeline``'s final estimator is scikit-learn's HistGradientBoosting (or a
+    subclass), whose predict is an OpenMP loop over the rows, one row at a time through each
+    tree. A compiled runtime's final step is not."""
+    steps = getattr(pipeline, "steps", None)
+    final = steps[-1][1] if steps else pipeline
+    return any(cls.__name__ in OPENMP_PREDICT for cls in type(final).__mro__)
 
 
 def threaded_predict(pipeline) -> bool:

@@ -26,6 +26,7 @@ from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, i
 from pipelines.model import ModelHandle
 from jobs.engines.cores import WorkerPlan, plan_workers
 from jobs.engines.overlap import Prefetch, WorkerPool
+from jobs.engines.row_threads import RowThreads
 from jobs.errors import NoInputRows
 from jobs.vocabulary import Engine
 from jobs.faults import after_first
@@ -78,11 +79,11 @@ def run(task: ScoringTask, model: ModelHandle, progress: Progress | None = None)
         if task.shadows:
             with timer.stage("shadow_load"):
                 day.scorer = day.shadow.load()
-        plan, pool = _scorers(stack, day, pipeline)
+        plan, pool, scoring = _scorers(stack, day, pipeline)
         batches = chain([first], batches)
         if duplicates:
             batches = day.set_aside(batches, duplicates)
-        chunks = _scored(day, batches, pipeline, pool, timer, progress)
+        chunks = _scored(day, batches, scoring, pool, timer, progress)
         first_output = next(chunks, None)  # scored here: its errors surface before the sink writes
         head = [first_output] if first_output is not None else []
         writer_feed = stack.enter_context(Prefetch(chain(head, chunks), WRITE_BEHIND, "score"))
@@ -177,17 +178,21 @@ class _Day:
         return result.output
 
 
-def _scorers(stack: ExitStack, day: _Day, pipeline) -> tuple[WorkerPlan, WorkerPool | None]:
+def _scorers(stack: ExitStack, day: _Day, pipeline) -> tuple[WorkerPlan, WorkerPool | None, object]:
     """The run's worker processes (None: chunks are scored in this process), with the thread
-    pools here and in each worker capped so that workers x threads <= cores."""
+    pools here and in each worker capped so that workers x threads <= cores; and the pipeline
+    that scores here (its rows sliced over threads when the plan says so)."""
     task = day.task
     plan = plan_workers(task.workers, pipeline)
-    log.info("%s %s: %d scoring process(es), %d thread(s) each (workers: %s, %d cores)",
-             task.job, task.day, plan.workers, plan.threads_per_worker, plan.setting, plan.cores)
+    sliced = f", rows sliced over {plan.row_threads} threads" if plan.row_threads > 1 else ""
+    log.info("%s %s: %d scoring process(es), %d thread(s) each%s (workers: %s, %d cores)",
+             task.job, task.day, plan.workers, plan.threads_per_worker, sliced, plan.setting, plan.cores)
     stack.enter_context(threadpool_limits(limits=plan.threads_per_worker))  # the chunks scored here
+    if plan.row_threads > 1:
+        return plan, None, stack.enter_context(RowThreads(pipeline, plan.row_threads))
     if plan.workers == 1:
-        return plan, None
-    return plan, stack.enter_context(WorkerPool(plan.workers, day.payload(pipeline), plan.threads_per_worker))
+        return plan, None, pipeline
+    return plan, stack.enter_context(WorkerPool(plan.workers, day.payload(pipeline), plan.threads_per_worker)), pipeline
 
 
 def _scored(day: _Day, batches, pipeline, pool: WorkerPool | None, timer: StageTimer, progress: Progress | None):

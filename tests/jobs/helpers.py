@@ -14,6 +14,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -27,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from jobs import cli
 from jobs.db import adbc
@@ -257,6 +259,19 @@ class ThreadCountClassifier(SlowClassifier):
 
         threads = max((pool["num_threads"] for pool in threadpool_info()), default=0)
         return np.tile([1 - threads / 100, threads / 100], (len(X), 1))
+
+
+class SliceThreadsHGB(HistGradientBoostingClassifier):
+    """A fitted HistGradientBoosting that scores every row with the OpenMP threads its predict
+    may run on the calling thread, over 100, plus 0.5 when that thread is one of the pandas
+    engine's row-slice threads: how the row was predicted."""
+
+    def predict_proba(self, X):
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        sliced = threading.current_thread().name.startswith("batchscore-predict")
+        p = _openmp_effective_n_threads() / 100 + (0.5 if sliced else 0.0)
+        return np.tile([1 - p, p], (len(X), 1))
 
 
 def register_slow(registry, delay_s: float = 0.2, alias: str | None = None) -> int:

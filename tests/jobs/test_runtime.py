@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from jobs.engines.cores import usable_cores
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
 from pipelines.errors import RuntimeRefused
@@ -75,6 +76,8 @@ def test_an_hgb_pipeline_compiled_with_treelite_scores_the_day_as_scikit_learn_a
     slow = project.scores(DAY)
 
     assert [s["runtime"] for s in run_stats(project)] == ["treelite", "sklearn"]
+    # The compiled trees are not cut into row slices (jobs.engines.row_threads); scikit-learn's are, given cores.
+    assert [s["pandas"]["row_threads"] for s in run_stats(project)] == [1, usable_cores() if usable_cores() > 1 else 1]
     assert len(fast) == N_CUSTOMERS and (fast["customer_id"] == slow["customer_id"]).all()
     assert (fast["model_version"] == compiled).all() and (slow["model_version"] == plain).all()
     difference = np.abs(fast["score"].to_numpy() - slow["score"].to_numpy()).max()

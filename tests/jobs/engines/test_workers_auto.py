@@ -42,7 +42,7 @@ def test_workers_auto_scores_the_day_as_one_process_does_and_the_ledger_records_
     # The demo pipeline (logistic regression) predicts on one thread: a process per core but one.
     workers = max(1, cores - 1)
     assert used == {"setting": "auto", "workers": workers, "threads_per_worker": cores // workers, "cores": cores,
-                    "threaded_model": False}
+                    "threaded_model": False, "row_threads": 1}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
