@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pipelines.delegating import Delegating
 from pipelines.feature_plan import NUMERIC_DTYPES, FeaturePlan, NumericBlock, plan_of
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,13 @@ def unplanned(pipeline):
     return pipeline.pipeline if isinstance(pipeline, PlannedPipeline) else pipeline
 
 
-class PlannedPipeline:
+class PlannedPipeline(Delegating):
     """A fitted pipeline whose feature matrix comes from its plan, for inputs whose column
     dtypes the plan has matched scikit-learn on; anything else (and any input the plan cannot
     take) goes through the pipeline itself, errors included. Pickles as the pipeline and its
     plan (each process proves the plan again, once per set of dtypes)."""
+
+    OWN = ("pipeline", "plan", "_verdicts", "_lock")
 
     def __init__(self, pipeline, plan: FeaturePlan) -> None:
         self.pipeline = pipeline
@@ -54,17 +57,6 @@ class PlannedPipeline:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["pipeline"], state["plan"])
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("pipeline", "plan", "_verdicts", "_lock"):
-            raise AttributeError(name)
-        return getattr(self.pipeline, name)  # steps, classes_, named_steps...: the pipeline's
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self._call("predict_proba", X)
-
-    def predict(self, X) -> np.ndarray:
-        return self._call("predict", X)
 
     def _call(self, method: str, X):
         matrix = self._planned_matrix(X)

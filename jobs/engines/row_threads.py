@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pipelines.delegating import Delegating
 from pipelines.row_blocks import ROW_BLOCK
 
 # Below this many rows a slice, the chunk is predicted in one call: each call has a fixed
@@ -33,25 +34,16 @@ def _one_openmp_thread() -> None:
     threadpool_limits(limits=1, user_api="openmp")
 
 
-class RowThreads:
+class RowThreads(Delegating):
     """``pipeline`` whose ``predict`` and ``predict_proba`` cut the rows into ``threads``
     slices predicted at once; anything else is the pipeline's. ``close()`` stops the threads."""
+
+    OWN = ("pipeline", "threads", "_pool")
 
     def __init__(self, pipeline, threads: int) -> None:
         self.pipeline = pipeline
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="batchscore-predict", initializer=_one_openmp_thread)
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("pipeline", "threads", "_pool"):
-            raise AttributeError(name)
-        return getattr(self.pipeline, name)  # steps, classes_, named_steps...: the pipeline's
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self._call("predict_proba", X)
-
-    def predict(self, X) -> np.ndarray:
-        return self._call("predict", X)
 
     def _call(self, method: str, X) -> np.ndarray:
         edges = slice_edges(len(X), self.threads)
