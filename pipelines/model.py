@@ -5,11 +5,13 @@ registry (``pipelines.registry``) finds versions; this module is what a version 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.metadata
 import io
 import platform
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,10 +111,11 @@ class ModelHandle:
     def loaded(self) -> tuple[object, str, tuple[str, ...]]:
         """``load``'s pipeline, the runtime it scores with and why a library fell back. Its
         feature matrix comes from its feature plan where it has a proven one (``pipelines.planned``)."""
-        from pipelines.planned import planned  # scipy and pandas: with the model, not before the read
+        with _collector_paused():
+            from pipelines.planned import planned  # scipy and pandas: with the model, not before the read
 
-        pipeline, runtime, fallback = load_library(unpickle(self.data, self.version), self.library, self.version.label)
-        return planned(pipeline), runtime, fallback
+            pipeline, runtime, fallback = load_library(unpickle(self.data, self.version), self.library, self.version.label)
+            return planned(pipeline), runtime, fallback
 
 
 def verified_library(mv: ModelVersion) -> tuple[bytes | None, tuple[str, ...]]:
@@ -158,15 +161,15 @@ def unpickle(data: bytes, mv: ModelVersion):
 
     Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
     """
-    import joblib
-
     check_sha256(data, mv)
-    # scikit-learn is imported here, not with this module: resolving a version or checking
-    # its file needs none of it, and its import (scipy included) is a second of start-up.
-    from sklearn.exceptions import InconsistentVersionWarning
-
     try:
-        with warnings.catch_warnings():
+        with _collector_paused(), warnings.catch_warnings():
+            import joblib
+            # scikit-learn is imported here, not with this module: resolving a version or
+            # checking its file needs none of it, and its import (scipy included) is a second
+            # of start-up.
+            from sklearn.exceptions import InconsistentVersionWarning
+
             # Reported once, as LoadedModel.warnings, instead of on every load.
             warnings.simplefilter("ignore", InconsistentVersionWarning)
             return joblib.load(io.BytesIO(data))
@@ -178,6 +181,22 @@ def unpickle(data: bytes, mv: ModelVersion):
             f"{mv.label} cannot be unpickled: {type(exc).__name__}: {exc} (fitted with {fitted})",
             hint=f"install the libraries it was fitted with (pip install {pins}) or retrain it",
         ) from exc
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a pipeline is unpickled (scikit-learn,
+    scipy and pandas imported for it): that makes about 90,000 objects the collector tracks,
+    nearly all living as long as the process, and no garbage to speak of, and the collector
+    would walk them over and over (benchmarks/RESULTS.md, "Eleventh session"). On again
+    afterwards, whatever happened."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def version_warnings(mv: ModelVersion) -> tuple[str, ...]:

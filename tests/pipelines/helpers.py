@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from pipelines import churn
 
 import pandas as pd
@@ -35,3 +37,19 @@ def churn_without(drop: str, model):
     columns.transformers = [(n, t, [c for c in cols if c != drop]) for n, t, cols in columns.transformers]
     pipe.steps[-1] = ("model", model)
     return pipe
+
+
+class CollectorProbe:
+    """Records, each time it is unpickled, whether Python's cyclic garbage collector was on
+    (``seen``); with ``fail`` set, its unpickling raises."""
+
+    seen: list[bool] = []
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def __setstate__(self, state: dict) -> None:
+        type(self).seen.append(gc.isenabled())
+        if state.get("fail"):
+            raise RuntimeError("this object refuses to be unpickled")
+        self.__dict__.update(state)

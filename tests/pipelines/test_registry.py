@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import sys
@@ -23,6 +24,7 @@ from pipelines.churn import FEATURES, LABEL, build_pipeline
 from pipelines.demo_data import make_customer_frame
 from pipelines.model import LoadedModel, ModelVersion, unpickle
 from pipelines.registry import Registry, register
+from tests.pipelines.helpers import CollectorProbe
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +388,38 @@ def test_concurrent_registers_from_two_processes_get_distinct_versions(tmp_path,
     for mv in reg.versions("churn"):
         reg.load(mv)  # both complete, neither overwritten by the other
 
+
+
+@pytest.mark.parametrize("how", ["load", "handle"])
+def test_a_pipeline_is_unpickled_with_the_garbage_collector_off_and_it_is_on_again_after(reg, fitted, how):
+    probed = pickle_copy(fitted)
+    probed.probe_ = CollectorProbe()
+    mv = reg.resolve("churn", reg.register("churn", probed))
+    CollectorProbe.seen.clear()
+    assert gc.isenabled()
+    loaded = reg.load(mv).pipeline if how == "load" else reg.handle(mv).load()
+    assert CollectorProbe.seen == [False]  # off while the pipeline was unpickled
+    assert gc.isenabled() and isinstance(loaded.probe_, CollectorProbe)
+
+
+def test_the_garbage_collector_is_on_again_after_an_unpickling_that_fails(reg, fitted):
+    probed = pickle_copy(fitted)
+    probed.probe_ = CollectorProbe(fail=True)
+    mv = reg.resolve("churn", reg.register("churn", probed))
+    CollectorProbe.seen.clear()
+    with pytest.raises(ModelError, match="cannot be unpickled"):
+        reg.load(mv)
+    assert CollectorProbe.seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller that had it off keeps it off
+        with pytest.raises(ModelError):
+            reg.load(mv)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def pickle_copy(obj):
+    import pickle
+
+    return pickle.loads(pickle.dumps(obj))
