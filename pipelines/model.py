@@ -186,7 +186,7 @@ def unpickle(data: bytes, mv: ModelVersion):
 @contextmanager
 def _collector_paused():
     """Python's cyclic garbage collector off while a pipeline is unpickled (scikit-learn,
-    scipy and pandas imported for it): that makes about 90,000 objects the collector tracks,
+    scipy and pandas imported for it): that makes about 96,000 objects the collector tracks,
     nearly all living as long as the process, and no garbage to speak of, and the collector
     would walk them over and over (benchmarks/RESULTS.md, "Eleventh session"). On again
     afterwards, whatever happened."""
