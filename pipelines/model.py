@@ -159,17 +159,18 @@ def verified_bytes(mv: ModelVersion) -> bytes:
 def unpickle(data: bytes, mv: ModelVersion):
     """The pipeline in ``data`` (bytes of mv's model file), rechecking the sha256 first.
 
-    Used by ``Registry.load`` and by Spark executors on the broadcast bytes.
+    Used by ``ModelHandle.loaded``, the one way every engine, the registry and the server
+    load a version (with the garbage collector paused).
     """
-    check_sha256(data, mv)
-    try:
-        with _collector_paused(), warnings.catch_warnings():
-            import joblib
-            # scikit-learn is imported here, not with this module: resolving a version or
-            # checking its file needs none of it, and its import (scipy included) is a second
-            # of start-up.
-            from sklearn.exceptions import InconsistentVersionWarning
+    import joblib
 
+    check_sha256(data, mv)
+    # scikit-learn is imported here, not with this module: resolving a version or checking
+    # its file needs none of it, and its import (scipy included) is a second of start-up.
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    try:
+        with warnings.catch_warnings():
             # Reported once, as LoadedModel.warnings, instead of on every load.
             warnings.simplefilter("ignore", InconsistentVersionWarning)
             return joblib.load(io.BytesIO(data))

@@ -93,15 +93,19 @@ def openmp_predict(pipeline) -> bool:
     subclass), whose predict is an OpenMP loop over the rows, one row at a time through each
     tree. A compiled runtime's final step is not."""
     steps = getattr(pipeline, "steps", None)
-    final = steps[-1][1] if steps else pipeline
-    return any(cls.__name__ in OPENMP_PREDICT for cls in type(final).__mro__)
+    return _openmp_estimator(steps[-1][1] if steps else pipeline)
+
+
+def _openmp_estimator(part) -> bool:
+    """``part`` is scikit-learn's HistGradientBoosting or a subclass of it."""
+    return any(cls.__name__ in OPENMP_PREDICT for cls in type(part).__mro__)
 
 
 def threaded_predict(pipeline) -> bool:
     """Whether ``pipeline`` (or an estimator inside it) predicts on several threads itself."""
     params = pipeline.get_params(deep=True) if hasattr(pipeline, "get_params") else {}
     parts = [pipeline, *params.values()]
-    if any(type(part).__name__ in OPENMP_PREDICT for part in parts):
+    if any(_openmp_estimator(part) for part in parts):
         return True
     jobs = [value for key, value in params.items() if key == "n_jobs" or key.endswith("__n_jobs")]
     return any(value is not None and value != 1 for value in jobs)

@@ -51,7 +51,6 @@ else:
 """
 
 
-
 def _warehouse(path) -> None:
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE features (customer_id INTEGER, snapshot_date DATE, x REAL)")
