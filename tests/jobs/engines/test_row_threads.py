@@ -65,6 +65,7 @@ def test_only_a_histgradientboosting_in_one_process_on_several_cores_is_sliced()
     assert plan_workers(1, hgb, cores=2).row_threads == 2
     assert plan_workers("auto", hgb, cores=8).row_threads == 8
     assert plan_workers(1, SliceThreadsHGB(), cores=4).row_threads == 4  # a subclass too
+    assert plan_workers("auto", SliceThreadsHGB(), cores=4).workers == 1  # and auto counts it as threaded
     assert plan_workers(1, hgb, cores=1).row_threads == 1
     assert plan_workers(2, hgb, cores=2).row_threads == 1  # each worker process has one thread
     assert plan_workers(1, lr, cores=8).row_threads == 1  # a BLAS product: left as it is
