@@ -1,36 +1,25 @@
-"""A small real project per test: SQLite warehouse, hive Parquet, a registered demo model.
-
-The warehouse and the model are built once per session and copied for each test, so every
-test starts from the same files and may change them freely. ``Project`` and the constants
-(``DAYS``, ``N_CUSTOMERS``) live in ``tests/jobs/helpers.py``.
-"""
+"""The lifecycle project on SQLite or PostgreSQL (``lc``), for the lifecycle tests and the
+report's realized metrics. ``project`` and ``project_template`` are in ``tests/conftest.py``;
+``Lifecycle`` is in ``tests/jobs/helpers.py``."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from pipelines import churn
-from pipelines.demo_data import build_warehouse
-from tests.jobs.helpers import DAYS, ENV_KEYS, N_CUSTOMERS, Project
-
-
-@pytest.fixture(scope="session")
-def project_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("template")
-    info = build_warehouse(root, end=DAYS[-1], days=len(DAYS), n_customers=N_CUSTOMERS)
-    churn.train_and_register(root / "data" / "models", info.training_path)
-    (root / "configs").mkdir()
-    return root
+from tests.jobs.helpers import Lifecycle
 
 
-@pytest.fixture
-def project(project_template, tmp_path, monkeypatch) -> Project:
-    root = tmp_path / "project"
-    shutil.copytree(project_template, root)
-    for key in ENV_KEYS:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.chdir(tmp_path)  # relative paths must resolve against the project, not the cwd
-    return Project(root)
+@pytest.fixture(params=["sqlite", "postgres"])
+def lc(request, project) -> Lifecycle:
+    if request.param == "sqlite":
+        return Lifecycle(project, "sqlite:///data/warehouse.db", None)
+    url = request.getfixturevalue("pg_database")
+    engine = sa.create_engine(url)
+    for table in ("customer_features", "churn_labels"):
+        frame = pd.DataFrame(project.sql(f"SELECT * FROM {table}"), columns=[c[1] for c in project.sql(f"PRAGMA table_info({table})")])
+        frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+        frame.to_sql(table, engine, index=False, dtype={"snapshot_date": sa.Date})
+    engine.dispose()
+    return Lifecycle(project, url.replace("postgresql+psycopg://", "postgresql://"), url)

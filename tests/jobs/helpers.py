@@ -1,8 +1,10 @@
 """Helpers shared by the test modules of ``tests/jobs``: the per-test project (its constants,
-``Project`` and the CLI's ``Result``), edits of its warehouse that checks and rejects react to,
-scored batches and table reads for the SQL sinks, and a slowed-down model.
+``Project`` and the CLI's ``Result``), the lifecycle tests' project on SQLite or PostgreSQL
+(``Lifecycle``), edits of its warehouse that checks and rejects react to, scored batches and
+table reads for the SQL sinks, and a slowed-down model.
 
-Imported by test modules and by ``conftest.py``; no test module imports another.
+Imported by test modules and by the conftest files (``tests/conftest.py``'s ``project``,
+``tests/jobs/conftest.py``'s ``lc``); no test module imports another.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import yaml
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from jobs import cli
+from jobs import cli, db
 from jobs.db import adbc
 from jobs.output import output_schema
 from pipelines import churn
@@ -144,6 +146,67 @@ def expected_scores(project: Project, day: date) -> pd.Series:
     frame = make_customer_frame(day, N_CUSTOMERS)
     proba = pipeline.predict_proba(frame[list(churn.FEATURES)])[:, 1]
     return pd.Series(proba, index=frame["customer_id"].to_numpy()).sort_index()
+
+
+# --- the lifecycle tests' project (see the ``lc`` fixture) --------------------------------
+
+@dataclass
+class Lifecycle:
+    """The project on SQLite or PostgreSQL: the warehouse (features, labels, scores) and the
+    state database on one or the other."""
+
+    project: Project
+    url: str  # the warehouse: features, labels, scores
+    state_url: str | None  # None: the project's SQLite state database
+
+    @property
+    def direct_url(self) -> str:
+        """The warehouse URL for SQLAlchemy from the test (absolute SQLite path)."""
+        return f"sqlite:///{self.project.warehouse}" if self.url.startswith("sqlite") else self.url
+
+    @property
+    def state(self) -> str:
+        return self.state_url or f"sqlite:///{self.project.state_db}"
+
+    def cli(self, *args: str) -> Result:
+        extra = ("--state-url", self.state_url) if self.state_url else ()
+        return self.project.cli(*args, *extra)
+
+    def train(self, day: date) -> int:
+        """``batchscore train`` on ``day``: the new version."""
+        result = self.cli("train", "churn", "--date", day.isoformat())
+        assert result.code == 0, result.err
+        return int(result.out.strip().splitlines()[-1])
+
+    def score(self, *days: date, extra: tuple[str, ...] = ()) -> None:
+        for day in days:
+            result = self.cli("run", "churn", "--date", day.isoformat(), *extra)
+            assert result.code == 0, result.err
+
+    def write_job(self, **overrides) -> None:
+        source = lambda table: {"kind": "sql", "url": self.url, "table": table, "date_column": "snapshot_date"}  # noqa: E731
+        job = {
+            "source": source("customer_features"),
+            "output": {"kind": "sql", "url": self.url, "table": "churn_scores"},
+            "training": {"factory": "pipelines.churn:build", "source": source("churn_labels"),
+                         "label_column": "churned", "window_days": 7, "holdout_days": 2},
+            "outcomes": {"source": source("churn_labels"), "label_column": "churned", "delay_days": 0},
+        }
+        job.update(overrides)
+        self.project.write_job(**job)
+
+    def execute(self, statement: str, url: str | None = None) -> None:
+        engine = db.make_engine(url or self.direct_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+        engine.dispose()
+
+    def query(self, statement: str, url: str | None = None, **params) -> list[tuple]:
+        engine = db.make_engine(url or self.direct_url)
+        with engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(sa.text(statement), params)]
+        engine.dispose()
+        return rows
 
 
 # --- a broken upstream: the checks' and rejects' input ------------------------------------

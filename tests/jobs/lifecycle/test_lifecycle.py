@@ -17,8 +17,7 @@ from jobs.ledger import runs
 from pipelines.demo_data import make_customer_frame
 from pipelines.history import HISTORY_FILE
 from pipelines.registry import Registry
-from tests.jobs.helpers import DAYS, N_CUSTOMERS, assert_one_line_error
-from tests.jobs.lifecycle.conftest import Lifecycle
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, Lifecycle, assert_one_line_error
 
 
 def _train(lc: Lifecycle, day: date) -> int:

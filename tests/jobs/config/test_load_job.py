@@ -1,4 +1,5 @@
-"""Job files and settings: defaults, ${VAR} expansion, precedence, path resolution."""
+"""Job files (``jobs.config.load_job``): defaults, ${VAR} expansion, path resolution, the
+checks of each section. Settings' precedence is in ``tests/pipelines/test_settings.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import yaml
 
 from jobs.config import load_job
 from jobs.errors import ConfigError
-from pipelines.settings import Settings
 
 MINIMAL = {
     "name": "j",
@@ -88,32 +88,6 @@ def test_source_shapes_are_checked(tmp_path, source, needle):
 def test_reserved_output_column_names_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="output column"):
         load_job(_write(tmp_path, dict(MINIMAL, passthrough=["score"])))
-
-
-def test_settings_precedence_is_flag_env_file_default(tmp_path):
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    (configs / "settings.yaml").write_text("state_url: sqlite:///from_file.db\nmodels: file_models\n")
-    env = {"BATCHSCORE_CONFIG_DIR": str(configs), "BATCHSCORE_MODELS": "/env/models"}
-    s = Settings.resolve({}, env, cwd=tmp_path)
-    assert s.state_url == f"sqlite:///{tmp_path / 'from_file.db'}"
-    assert s.models_root == Path("/env/models")
-    s = Settings.resolve({"models": "flag_models", "state_url": "postgresql://h/db"}, env, cwd=tmp_path)
-    assert s.models_root == tmp_path / "flag_models" and s.state_url == "postgresql://h/db"
-    s = Settings.resolve({}, {}, cwd=tmp_path)
-    assert s.config_dir == configs and s.models_root == tmp_path / "file_models"
-    (configs / "settings.yaml").unlink()
-    s = Settings.resolve({}, {}, cwd=tmp_path)
-    assert s.state_url == f"sqlite:///{tmp_path / 'data' / 'batchscore.db'}"
-    assert s.models_root == tmp_path / "data" / "models"
-
-
-def test_settings_file_with_an_unknown_key_is_an_error(tmp_path):
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    (configs / "settings.yaml").write_text("state: x\n")
-    with pytest.raises(ConfigError, match="unknown key state"):
-        Settings.resolve({}, {}, cwd=tmp_path)
 
 
 def test_a_shadow_that_is_not_a_list_is_named_in_one_line(tmp_path):

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.jobs.helpers import DAYS, N_CUSTOMERS
-from tests.jobs.lifecycle.conftest import Lifecycle
+from tests.jobs.helpers import DAYS, N_CUSTOMERS, Lifecycle
 
 
 def _shadow_days(lc: Lifecycle) -> int:
