@@ -15,7 +15,7 @@ from jobs.serve.online import Served
 from pipelines.registry import Registry
 from pipelines.settings import Settings
 from tests.jobs.helpers import Project
-from tests.jobs.serve.test_online import committed, source_records
+from tests.jobs.serve.helpers import committed, source_records
 
 
 def served_of(root, job_name: str) -> Served:

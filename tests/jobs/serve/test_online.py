@@ -6,15 +6,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
-from datetime import date
 
-import pyarrow.dataset as ds
 import pytest
 
 from tests.jobs.helpers import N_CUSTOMERS, Project
-from tests.jobs.serve.conftest import DAY, start_server, stop_server
+from tests.jobs.serve.helpers import DAY, committed, source_records, start_server, stop_server
 
-FEATURES = ["tenure_days", "monthly_charges", "support_calls", "data_usage_gb", "late_payments", "plan", "region", "payment_method"]
 JOBS = {"churn": "score", "tier": "label", "charges": "score"}
 
 
@@ -26,27 +23,6 @@ def served(served_template, tmp_path_factory):
     server = start_server(project)
     yield project, server
     stop_server(server)
-
-
-def source_records(project: Project, day: date = DAY) -> list[dict]:
-    """The day's source rows as a client sends them (NULL -> null)."""
-    with contextlib.closing(sqlite3.connect(project.warehouse)) as conn:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute(
-            f"SELECT customer_id, {', '.join(FEATURES)} FROM customer_features WHERE snapshot_date = ? ORDER BY customer_id",
-            [day.isoformat()],
-        ).fetchall()
-    return [dict(row) for row in rows]
-
-
-def committed(project: Project, job: str, day: date = DAY) -> dict[int, tuple]:
-    """customer_id -> (score, label) as the batch run committed them."""
-    if job == "charges":
-        table = ds.dataset(project.root / "data" / "charges_scores" / f"score_date={day}", format="parquet").to_table()
-        return {i: (s, None) for i, s in zip(table["customer_id"].to_pylist(), table["score"].to_pylist(), strict=True)}
-    label = "label" if job == "tier" else "NULL"
-    rows = project.sql(f"SELECT customer_id, score, {label} FROM {job}_scores WHERE score_date = ?".replace("?", f"'{day}'"))
-    return {i: (s, lab) for i, s, lab in rows}
 
 
 def test_the_day_replayed_has_missing_values_and_unseen_categories(served):

@@ -10,7 +10,7 @@ import pytest
 from jobs.config import RedisPublish
 from jobs.serve.publish import RedisScores
 from tests.jobs.helpers import DAYS, N_CUSTOMERS
-from tests.jobs.serve.conftest import copy_project, free_port, start_server, stop_server
+from tests.jobs.serve.helpers import copy_project, free_port, start_server, stop_server
 
 TTL_DAYS = 3
 

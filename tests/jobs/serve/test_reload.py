@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.jobs.serve.conftest import copy_project, start_server, stop_server
+from tests.jobs.serve.helpers import copy_project, start_server, stop_server
 from tests.jobs.helpers import register_slow
 
 RECORD = {

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.jobs.helpers import DAYS, Project
-from tests.jobs.serve.conftest import DAY, start_server, stop_server
+from tests.jobs.serve.helpers import DAY, start_server, stop_server
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
