@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from jobs.run_stats import RunStats
 from jobs.shadow_compare import (
     PAIRED_SAMPLE,
-    _PairedSample,
+    Comparison,
     average_ranks,
     spearman,
     top_overlap,
@@ -311,19 +311,21 @@ def test_top_decile_overlap_and_spearman_on_known_scores():
 
 
 def test_the_paired_sample_is_exact_below_its_size_and_deterministic_above():
-    small = _PairedSample(1000)
-    small.add(np.arange(600.0), np.arange(600.0) * 2)
-    small.add(np.arange(400.0), np.arange(400.0))
-    assert small.pairs()[0].size == 1000
+    # A comparison's own sample (PAIRED_SAMPLE pairs), filled to its size exactly, then past it.
+    first, rest = PAIRED_SAMPLE * 3 // 5, PAIRED_SAMPLE * 2 // 5
+    small = Comparison(edges=None)
+    small.add(np.arange(float(first)), np.arange(float(first)) * 2, 0.0)
+    small.add(np.arange(float(rest)), np.arange(float(rest)), 0.0)
+    assert small.sample.pairs()[0].size == PAIRED_SAMPLE
     samples = []
     for _ in range(2):
-        sample = _PairedSample(PAIRED_SAMPLE // 1000)
-        for start in range(0, 5000, 700):
-            values = np.arange(start, start + 700, dtype=float)
-            sample.add(values, values * 2)
-        samples.append(sample.pairs())
+        comparison = Comparison(edges=None)
+        for start in range(0, 5_000_000, 700_000):
+            values = np.arange(start, start + 700_000, dtype=float)
+            comparison.add(values, values * 2, 0.0)
+        samples.append(comparison.sample.pairs())
     main, shadow = samples[0]
-    assert main.size == PAIRED_SAMPLE // 1000 and np.array_equal(shadow, main * 2)  # pairs stay paired
+    assert main.size == PAIRED_SAMPLE and np.array_equal(shadow, main * 2)  # pairs stay paired
     assert np.array_equal(samples[0][0], samples[1][0])
     assert np.all(np.diff(main) > 0)  # row order kept
 

@@ -17,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from pipelines import churn
 from pipelines.demo_data import make_customer_frame
-from pipelines.planned import OFF_ENV, PlannedPipeline, planned, same_matrix
+from pipelines.planned import OFF_ENV, PlannedPipeline, planned, probe_frame, same_matrix
 from pipelines.profile import fitted_categories
 from pipelines.registry import Registry
 from tests.pipelines.helpers import churn_without
@@ -63,13 +63,15 @@ def test_the_demo_pipeline_scores_to_the_bit_with_gaps_and_unseen_categories(fra
         assert_same_scores(pipeline, features.iloc[:rows])
 
 
-def test_text_as_categories_and_integers_as_floats_are_proven_again(frame):
+def test_text_as_categories_and_integers_as_floats_are_proven_again(frame, monkeypatch):
+    proofs = []  # each proof scores probe rows made for the dtypes it proves
+    monkeypatch.setattr("pipelines.planned.probe_frame", lambda plan, dtypes: proofs.append(dtypes) or probe_frame(plan, dtypes))
     pipeline = fitted(frame, churn.build_pipeline())
     features = frame[list(churn.FEATURES)].astype({"plan": "category", "support_calls": "float64"})
     fast = assert_same_scores(pipeline, features)
-    assert len(fast._verdicts) == 1
+    assert len(proofs) == 1
     fast.predict_proba(frame[list(churn.FEATURES)])
-    assert len(fast._verdicts) == 2  # one proof per set of column dtypes
+    assert len(proofs) == 2  # one proof per set of column dtypes
 
 
 def test_multiclass_regression_and_sparse_output(frame):

@@ -7,13 +7,15 @@ are in test_fast_paths.py, parametrized with ``tests.jobs.helpers.use_driver``.
 
 from __future__ import annotations
 
-import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
 from jobs.db import adbc
 from jobs.errors import ConfigError
-from tests.jobs.helpers import DAY, assert_one_line_error, rows_written, use_driver
+from tests.jobs.helpers import DAY, ENV_KEYS, REPO, assert_one_line_error, rows_written, use_driver
 
 # push %rbp; mov %rsp,%rbp: the prologue every function of an x86-64 build without
 # optimization begins with (the 1.13.0 wheel's library has 7413 of them).
@@ -49,16 +51,27 @@ def test_the_build_setup_made_is_optimized(monkeypatch):
     assert prologues < 100, f"{adbc.BUILT_DRIVER} has {prologues} frame-pointer prologues: built without optimization"
 
 
+# Two reads in a process of their own (the library is said once per process): its log lines.
+TWO_READS = '''
+import logging, sys
+from jobs.db import adbc
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s|%(message)s")
+for _ in range(2):
+    with adbc.reading(sys.argv[1], "source") as reader, reader.query("SELECT 1 AS one") as result:
+        assert [b.num_rows for b in result.batches] == [1]
+'''
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("driver", ["wheel", "built"])
-def test_a_run_log_says_once_which_driver_library_reads_load(pg_database, monkeypatch, caplog, driver):
+def test_a_run_log_says_once_which_driver_library_reads_load(pg_database, monkeypatch, driver):
     use_driver(monkeypatch, driver)
-    adbc._say_library.cache_clear()
-    with caplog.at_level(logging.INFO, logger=adbc.log.name):
-        for _ in range(2):
-            with adbc.reading(pg_database, "source") as reader, reader.query("SELECT 1 AS one") as result:
-                assert [b.num_rows for b in result.batches] == [1]
-    said = [r.getMessage() for r in caplog.records if "PostgreSQL reads through" in r.getMessage()]
+    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", TWO_READS, pg_database], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("|", 1) for line in done.stdout.splitlines() if "|" in line]
+    said = [message for name, message in lines if name == adbc.log.name and "PostgreSQL reads through" in message]
     expected = "built without optimization" if driver == "wheel" else str(adbc.BUILT_DRIVER)
     assert len(said) == 1 and expected in said[0], said
 

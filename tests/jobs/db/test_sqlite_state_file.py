@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs import db
 from jobs.db import sqlite_adbc
 from tests.jobs.helpers import DAYS, expected_scores
 
 
 def test_a_warehouse_that_is_also_the_state_database_is_read_without_the_driver(project, monkeypatch):
-    monkeypatch.setattr(db, "_STATE_FILES", set(), raising=False)  # what earlier runs in this process registered
     reads = []
     real_read = sqlite_adbc.read
 

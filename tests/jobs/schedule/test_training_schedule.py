@@ -22,11 +22,12 @@ def test_the_daemon_schedules_training_and_a_fire_registers_a_version_for_its_lo
     settings = Settings.resolve({"config_dir": str(project.configs)}, env={})
     # 2026-11-27 23:30 UTC is already the 28th in Paris: the window ends on the 27th
     daemon = Daemon(settings, clock=lambda: datetime(2026, 11, 27, 23, 30, tzinfo=timezone.utc))
-    daemon.start(paused=True)
+    daemon.start()
     try:
         scheduled = daemon.scheduler.get_job("churn" + TRAIN_SUFFIX)
         assert scheduled is not None and "day_of_week='sun'" in str(scheduled.trigger)
-        daemon._fire_training("churn")
+        [fire] = daemon.tick(scheduled.next_run_time)  # its next fire, due: the training and nothing else
+        fire.join()
     finally:
         daemon.shutdown()
     mv = project.registry.resolve("churn", "staging")

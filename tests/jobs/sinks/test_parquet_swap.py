@@ -70,8 +70,10 @@ def _read_loop(final: str, ready, stop, out) -> None:
     out.put(dict(seen))
 
 
-def _swap_many(tmp_path: Path, dirs) -> Counter:
-    """SWAPS swaps of one day while another process reads it as fast as it can; what it saw."""
+def _swap_many(tmp_path: Path, exchange: bool) -> Counter:
+    """SWAPS swaps of one day (``LocalDirs(exchange)``) while another process reads it as fast as
+    it can; what it saw."""
+    dirs = LocalDirs(exchange=exchange)
     final = day_dir(str(tmp_path), DAY)
     _make_day(final, 0)
     context = multiprocessing.get_context("spawn")
@@ -90,18 +92,18 @@ def _swap_many(tmp_path: Path, dirs) -> Counter:
         reader.join(timeout=30)
     assert _read_day(final) == (3, (str(SWAPS),))
     assert sorted(os.listdir(tmp_path)) == [f"score_date={DAY}"]  # nothing left aside
-    print(f"{SWAPS} swaps ({type(dirs).__name__}, exchange={getattr(dirs, '_exchange', None)}): reader saw {dict(seen)}")
+    print(f"{SWAPS} swaps (LocalDirs, exchange={exchange}): reader saw {dict(seen)}")
     return seen
 
 
 def test_a_reader_never_finds_the_day_absent_or_partial_while_it_is_exchanged(tmp_path):
-    seen = _swap_many(tmp_path, LocalDirs())
+    seen = _swap_many(tmp_path, exchange=True)
     assert set(seen) <= {"whole", "retry"} and seen["whole"] > 0, seen
 
 
 def test_without_the_exchange_the_day_is_still_never_partial(tmp_path):
     # Two renames: the day may be absent for an instant (what the exchange removes), never mixed.
-    seen = _swap_many(tmp_path, LocalDirs(exchange=False))
+    seen = _swap_many(tmp_path, exchange=False)
     assert not [s for s in seen if s.startswith("partial")], seen
 
 
