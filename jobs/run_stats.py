@@ -19,7 +19,10 @@ demo). One ``to_json``/``from_json``: the JSON shape users query is written down
      "spark":    {"application_id", "master", "version"}              (spark engine only)
      "pandas":   {"setting", "workers", "threads_per_worker", "cores", "threaded_model" (auto only), "row_threads"}
                                                      (pandas engine: the workers it used; jobs.engines.cores)
-     "runtime":  "sklearn" | "treelite"}      what scored the final estimator (pipelines.runtime)
+     "runtime":  "sklearn" | "treelite"       what scored the final estimator (pipelines.runtime)
+     "model_choice": {"ref", "how": explicit|run_start|as_of_day, "version", "alias_set_at",
+                      "train_end", "note"}}  which version scored the day and why, keys without
+                                             a value left out (succeeded runs; jobs.lifecycle.model_choice)
 
 Every section is optional: a run that failed early has only some of them.
 """
@@ -151,6 +154,38 @@ class ShadowComparison:
 
 
 @dataclass(frozen=True)
+class ModelChoiceRecord:
+    """The ``model_choice`` section: the version that scored the day and how it was chosen
+    (``jobs.lifecycle.model_choice.ModelChoice.to_json``; keys without a value are left out)."""
+
+    data: Mapping = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str | None:
+        return self.data.get("ref")
+
+    @property
+    def how(self) -> str | None:
+        return self.data.get("how")
+
+    @property
+    def version(self) -> int | None:
+        return self.data.get("version")
+
+    @property
+    def alias_set_at(self) -> str | None:
+        return self.data.get("alias_set_at")
+
+    @property
+    def train_end(self) -> str | None:
+        return self.data.get("train_end")
+
+    @property
+    def note(self) -> str | None:
+        return self.data.get("note")
+
+
+@dataclass(frozen=True)
 class RunStats:
     """A run's stats. Sections the run did not reach are empty."""
 
@@ -162,6 +197,7 @@ class RunStats:
     engine: Mapping[str, Mapping] = field(default_factory=dict)  # engine facts by engine name: {"spark": {...}}, {"pandas": {...}}
     shadow: Mapping[str, ShadowComparison] = field(default_factory=dict)  # by version (str), as in the JSON
     runtime: str | None = None  # sklearn | treelite; None: not recorded (a run from before runtimes)
+    model_choice: ModelChoiceRecord | None = None  # None: not recorded (a failed run, or one from before choices)
     extra: Mapping = field(default_factory=dict, repr=False)  # keys this version does not know, kept
 
     @classmethod
@@ -176,6 +212,7 @@ class RunStats:
             engine={name: data.pop(name) for name in ENGINES if name in data},
             shadow={str(k): ShadowComparison(v or _EMPTY) for k, v in (data.pop("shadow", None) or {}).items()},
             runtime=data.pop("runtime", None),
+            model_choice=ModelChoiceRecord(data.pop("model_choice") or _EMPTY) if "model_choice" in data else None,
             extra=data,
         )
 
@@ -204,6 +241,8 @@ class RunStats:
         if self.runtime is not None:
             out["runtime"] = self.runtime
         out.update({name: dict(facts) for name, facts in self.engine.items()})
+        if self.model_choice is not None:
+            out["model_choice"] = dict(self.model_choice.data)
         out.update(self.extra)
         return json.loads(json.dumps(out, default=_default))
 

@@ -20,6 +20,7 @@ from jobs.config import JobConfig
 from jobs.errors import UsageError
 from jobs.lifecycle.evaluation import MAIN, SHADOW, Evaluation, EvaluationStore, PrimaryMetric
 from jobs.ledger import Ledger
+from jobs.run_stats import RunStats, ShadowComparison
 from jobs.vocabulary import RunStatus
 from pipelines.settings import Settings
 
@@ -101,13 +102,15 @@ def _metric_rule(shadow: list[Evaluation], main: list[Evaluation], max_drop: flo
     return Rule("metric", figure, limit, drop <= max_drop)
 
 
-def _shadow_stats(run: dict | None, version: int) -> dict:
-    return (((run or {}).get("stats") or {}).get("shadow") or {}).get(str(version)) or {}
+def _shadow_stats(run: dict | None, version: int) -> ShadowComparison:
+    """The version's shadow figures in a day's decisive ledger row (empty: none recorded)."""
+    stats = RunStats.from_json(run["stats"]) if run is not None else RunStats()
+    return stats.shadow.get(str(version)) or ShadowComparison()
 
 
 def _psi_rule(days: list[date], runs: dict[date, dict], version: int, max_psi: float) -> Rule:
     limit = f"< {max_psi:g} on every day (gate.max_psi)"
-    values = {d: _shadow_stats(runs.get(d), version).get("psi") for d in days}
+    values = {d: _shadow_stats(runs.get(d), version).psi for d in days}
     missing = [d for d, v in values.items() if v is None]
     known = [v for v in values.values() if v is not None]
     if not days:
@@ -120,10 +123,10 @@ def _psi_rule(days: list[date], runs: dict[date, dict], version: int, max_psi: f
 
 
 def _failure_rule(days: list[date], runs: dict[date, dict], version: int) -> Rule:
+    # A shadow that failed to resolve, load or score is recorded with its ``error`` (jobs.shadow).
     failed = [
         d for d in days
-        if runs.get(d) is None or runs[d]["status"] != RunStatus.SUCCEEDED.value
-        or _shadow_stats(runs[d], version).get("error") or _shadow_stats(runs[d], version).get("status") == "failed"
+        if runs.get(d) is None or runs[d]["status"] != RunStatus.SUCCEEDED.value or _shadow_stats(runs[d], version).error
     ]
     figure = f"{len(failed)} failed run(s)" + (f": {', '.join(map(str, failed[:3]))}" if failed else "")
     return Rule("failures", figure, "0", bool(days) and not failed)

@@ -91,3 +91,18 @@ def test_ledger_works_on_postgres(pg_database):
     (row,) = ledger.history("j")
     assert row["status"] == "succeeded" and row["stats"] == {"scores": {"mean": 0.5}}
     assert row["started_at"].tzinfo is not None
+
+
+def test_the_model_choice_is_a_typed_section_kept_as_it_was_written(ledger):
+    choice = {"ref": "production", "how": "as_of_day", "version": 3, "alias_set_at": "2026-11-26T12:00:00+00:00", "train_end": "2026-11-20"}
+    written = {"timings": {"total": 1.0}, "warnings": [], "model_choice": choice, "runtime": "sklearn"}
+    stats = RunStats.from_json(written)
+    assert stats.model_choice.how == "as_of_day" and stats.model_choice.version == 3 and stats.model_choice.note is None
+    assert stats.extra == {}
+    claim = ledger.claim("j", DAY)
+    ledger.finish(claim, rows_read=1, rows_written=1, rows_rejected=0, stats=stats)
+    (row,) = ledger.history("j")
+    assert row["stats"] == written
+    assert RunStats.from_json(row["stats"]).model_choice.alias_set_at == choice["alias_set_at"]
+    assert RunStats.from_json({"timings": {}}).model_choice is None  # a failed run records none
+    assert "model_choice" not in RunStats.from_json({"timings": {}}).to_json()
