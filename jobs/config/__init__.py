@@ -32,6 +32,7 @@ from jobs.config.sections import (  # noqa: F401  (re-exported: jobs.config is w
     SqlOutput,
     SqlSource,
     TrainingConfig,
+    null_limit,
 )
 from jobs.errors import ConfigError, UsageError
 from jobs.vocabulary import KINDS, PARQUET, SQL

@@ -141,12 +141,20 @@ class ParquetOutput(_Frozen):
         return self.path
 
 
+def null_limit(max_null_fraction: float | dict[str, float], column: str) -> float:
+    """A column's limit under ``quality.max_null_fraction``: one figure for every column, or a
+    mapping by column (the columns it leaves out get ``DEFAULT_MAX_NULL_FRACTION``)."""
+    if isinstance(max_null_fraction, dict):
+        return max_null_fraction.get(column, DEFAULT_MAX_NULL_FRACTION)
+    return max_null_fraction
+
+
 class QualityConfig(_Frozen):
     """Input checks of every run (``quality:``); each failure stops the run before the write."""
 
     min_rows: int = Field(1, ge=0)
     max_rows: int | None = Field(None, ge=1)
-    max_null_fraction: float | dict[str, float] = DEFAULT_MAX_NULL_FRACTION  # a mapping: per column, others 0.05
+    max_null_fraction: float | dict[str, float] = DEFAULT_MAX_NULL_FRACTION  # a mapping: per column, others the default
     max_unseen_category_fraction: float = Field(0.01, ge=0, le=1)
     max_out_of_range_fraction: float | None = Field(None, ge=0, le=1)  # None: counted only
     on_fail: Literal["fail", "warn"] = "fail"
@@ -172,9 +180,7 @@ class QualityConfig(_Frozen):
         return self
 
     def null_limit(self, column: str) -> float:
-        if isinstance(self.max_null_fraction, dict):
-            return self.max_null_fraction.get(column, DEFAULT_MAX_NULL_FRACTION)
-        return self.max_null_fraction
+        return null_limit(self.max_null_fraction, column)
 
 
 class DriftConfig(_Frozen):

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from importlib import resources
 from string import Template
 
-from jobs.config import JobConfig
+from jobs.config import JobConfig, null_limit
 from jobs.schedule.cron import next_fire
 from jobs.schedule.days import day_range
 from jobs.errors import UsageError
@@ -191,7 +191,7 @@ def _checks(data: dict) -> str:
     d = data["thresholds"]["drift"]
     nulls = q["max_null_fraction"]
     nulls_text = (
-        ", ".join(f"{k}: {v:.1%}" for k, v in nulls.items()) + " (others 5%)" if isinstance(nulls, dict) else f"{nulls:.1%}"
+        ", ".join(f"{k}: {v:.1%}" for k, v in nulls.items()) + f" (others {DEFAULT_MAX_NULL_FRACTION:.0%})" if isinstance(nulls, dict) else f"{nulls:.1%}"
     )
     rows = [
         ("Rows per day", f"at least {q['min_rows']:,}" + (f", at most {q['max_rows']:,}" if q["max_rows"] else "")),
@@ -233,7 +233,7 @@ def _drift_table(data: dict) -> str:
     rows = []
     for f in latest["features"]:
         over = (
-            (f["null_fraction"] or 0) > _null_limit(q, f["feature"])
+            (f["null_fraction"] or 0) > null_limit(q["max_null_fraction"], f["feature"])
             or (f["unseen_category_fraction"] or 0) > q["max_unseen_category_fraction"]
             or (f["psi"] or 0) > max_psi
         )
@@ -249,11 +249,6 @@ def _drift_table(data: dict) -> str:
         "<table><tr><th>input column</th><th>missing</th><th>unseen categories</th><th>outside training range</th>"
         "<th>PSI vs training</th><th>verdict</th></tr>" + "".join(rows) + "</table>"
     )
-
-
-def _null_limit(q: dict, column: str) -> float:
-    limit = q["max_null_fraction"]
-    return limit.get(column, DEFAULT_MAX_NULL_FRACTION) if isinstance(limit, dict) else limit
 
 
 def _day_table(data: dict) -> str:

@@ -30,6 +30,7 @@ from jobs.config import JobConfig, RedisPublish
 from jobs.errors import BatchScoreError, ConfigError, PublishError
 from jobs.output import LABEL, MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE
 from jobs.serve.outputs import OutputReader
+from jobs.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ def recent_runs(ledger, job: JobConfig, day: date) -> dict[date, str]:
     that have expired from Redis anyway)."""
     ttl = timedelta(days=job.publish.ttl_days)
     latest = ledger.latest_per_day(job.name, day - ttl, date.max)
-    runs = {d: row["run_id"] for d, row in latest.items() if row["status"] == "succeeded"}
+    runs = {d: row["run_id"] for d, row in latest.items() if row["status"] == RunStatus.SUCCEEDED}
     newest = max(runs, default=day)
     return {d: run for d, run in runs.items() if d == day or d > newest - ttl}
 

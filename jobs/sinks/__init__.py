@@ -27,7 +27,7 @@ def output_target(config: SqlOutput | ParquetOutput) -> str:
     """Where a job's output goes, as the ledger records it: ``sql <url> <table>`` (the URL
     without its password) or ``parquet <path>``. A run skips a day only when it already
     succeeded into the same target."""
-    if config.kind == "sql":
+    if config.kind == SQL:
         return f"sql {db.redact(db.parse_url(config.url))} {config.table}"
     return f"{config.kind} {config.path}"
 

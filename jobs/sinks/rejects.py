@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from jobs.sinks.base import Aside
+from jobs.vocabulary import SQL
 
 
 def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> Aside:
@@ -19,7 +20,7 @@ def rejects_aside(output, schema: pa.Schema, batches: list[pa.RecordBatch]) -> A
 
 def rejects_name(output) -> str:
     """``<table>_rejects`` or ``<path>_rejects``."""
-    return f"{output.table}_rejects" if output.kind == "sql" else f"{output.path.rstrip('/')}_rejects"
+    return f"{output.table}_rejects" if output.kind == SQL else f"{output.path.rstrip('/')}_rejects"
 
 
 def _read_later(batches: list[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:

@@ -40,6 +40,7 @@ from jobs.output import output_schema
 from jobs.scoring import score_chunk
 from jobs.sinks.base import shadow_name
 from jobs.shadow_compare import ShadowTallies
+from jobs.vocabulary import SQL, Engine
 from pipelines.distribution import ScoreStats
 from pipelines.model import ModelHandle
 
@@ -90,7 +91,7 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
             result.shadow = shadows.figures()
             result.warnings = [*result.warnings, *shadows.warnings()]
             timer.seconds["shadow_score"] = shadows.seconds  # in the tasks, next to the main model's
-        result.details = {"spark": {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}}
+        result.details = {Engine.SPARK.value: {"application_id": sc.applicationId, "master": sc.master, "version": spark.version}}
     result.timings = {k: round(v, 4) for k, v in timer.seconds.items()}
     result.timings["engine_total"] = round(time.perf_counter() - started, 4)
     return result
@@ -109,7 +110,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
             partitions=task.spark.read_partitions or sc.defaultParallelism,
             partition_column=task.spark.partition_column or task.id_columns[0],
         )
-    if task.source.kind == "sql":
+    if task.source.kind == SQL:
         log.info("%s %s: reading %s with %d JDBC queries", task.job, task.day, day.describe, day.queries)
     if day.empty:
         raise NoInputRows.in_source(day.describe)

@@ -34,13 +34,14 @@ from jobs.sinks.base import shadow_name
 from jobs.faults import AFTER_STAGE, pause_point
 from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource
+from jobs.vocabulary import PARQUET
 from pipelines.distribution import ScoreStats
 
 
 def applies(task: ScoringTask) -> bool:
     """Parquet in and out, at file paths (no URL scheme but file://)."""
     return (
-        task.source.kind == "parquet" and task.output.kind == "parquet"
+        task.source.kind == PARQUET and task.output.kind == PARQUET
         and _is_file_path(task.source.path) and _is_file_path(task.output.path)
     )
 

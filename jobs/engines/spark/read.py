@@ -20,6 +20,7 @@ from jobs.engines.spark.session import JDBC_DRIVERS, require_jar, spark_errors
 from jobs.errors import ConfigError, SourceError
 from jobs.sources.parquet import DATE, TEXT, TIMESTAMP, day_rule
 from jobs.sources.sql import SqlDaySource
+from jobs.vocabulary import PARQUET
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _sql_text(stmt, engine: sa.Engine) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 def read_day(spark, source: ParquetSource | SqlSource, wanted: list[str], day: date, *, chunk_size: int, partitions: int, partition_column: str) -> DayInput:
-    if source.kind == "parquet":
+    if source.kind == PARQUET:
         return _read_parquet(spark, source, wanted, day)
     return _read_jdbc(spark, source, wanted, day, chunk_size=chunk_size, partitions=partitions, column=partition_column)
 

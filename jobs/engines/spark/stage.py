@@ -27,6 +27,7 @@ from jobs.output import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT
 from jobs.faults import BEFORE_COMMIT, pause_point
 from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in
 from jobs.sinks.sql import swap_day, table_for
+from jobs.vocabulary import PARQUET
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def stage_day(
     """Score the day and write it aside, in one Spark job (scores are never kept in memory).
     ``shadow``: the shadow output (``<table>_shadow`` or ``<path>_shadow``) when ``scored``
     holds shadow rows too (their model_version is not the run's)."""
-    if output.kind == "parquet":
+    if output.kind == PARQUET:
         return _stage_parquet(scored, output, lineage, shadow)
     return _stage_sql(scored, output, schema, lineage, job, shadow)
 
