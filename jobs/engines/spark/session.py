@@ -4,7 +4,7 @@ A run gets its own ``SparkSession`` (its own SQL settings) on the running SparkC
 there is one (spark-submit's, a backfill's ``kept_context``, a notebook's, the tests');
 otherwise it starts a context from the job's ``spark:`` settings and the environment, and
 stops it when the run ends.
-pyspark is imported here and in the other ``spark_*`` modules only.
+pyspark is imported here and in the other modules of ``jobs.engines.spark`` only.
 """
 
 from __future__ import annotations
