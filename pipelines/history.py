@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pipelines.basics import json_default
+
 HISTORY_FILE = "alias_history.jsonl"
 
 
@@ -61,7 +63,7 @@ def who() -> str:
 def append(model_dir: Path, move: AliasMove) -> None:
     """Append one move to the model's history and flush it to disk (callers hold the
     registry's alias lock, so appends never interleave)."""
-    line = json.dumps(move.to_json(), sort_keys=True, default=str) + "\n"
+    line = json.dumps(move.to_json(), sort_keys=True, default=json_default) + "\n"
     fd = os.open(model_dir / HISTORY_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size

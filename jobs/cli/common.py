@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
+
+from pipelines.basics import utcnow
 
 
 def resolve_settings(args):
@@ -11,14 +13,10 @@ def resolve_settings(args):
     return Settings.resolve({"config_dir": args.config_dir, "state_url": args.state_url, "models": args.models})
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def chosen_day(job, text: str | None) -> date:
     from jobs.schedule.days import local_today, parse_day
 
-    return parse_day(text or job.score_date, local_today(utc_now(), job.tz))
+    return parse_day(text or job.score_date, local_today(utcnow(), job.tz))
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

@@ -8,8 +8,9 @@ import sys
 from datetime import timedelta
 
 from jobs import config as config_mod
-from jobs.cli.common import print_table, resolve_settings, utc_now
+from jobs.cli.common import print_table, resolve_settings
 from jobs.errors import EXIT_OK, BatchScoreError, GateRefused, UsageError
+from pipelines.basics import utcnow
 
 log = logging.getLogger("batchscore")
 
@@ -21,7 +22,7 @@ def cmd_train(args) -> int:
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
     try:
-        day = parse_day(args.date or "today", local_today(utc_now(), job.tz))
+        day = parse_day(args.date or "today", local_today(utcnow(), job.tz))
     except BatchScoreError as exc:
         raise exc.in_context(job.name, None)
     result = train_job(job, day, settings)
@@ -42,14 +43,14 @@ def cmd_evaluate(args) -> int:
     job = config_mod.load_named(settings.config_dir, args.job)
     if job.outcomes is None:
         raise UsageError(f"job {job.name} has no outcomes: section", hint="add one to the job file; see docs/configuration.md")
-    today = local_today(utc_now(), job.tz)
+    today = local_today(utcnow(), job.tz)
     try:
         end = parse_day(args.end, today) if args.end else matured_end(job.outcomes, today)
         start = parse_day(args.start, today) if args.start else end - timedelta(days=29)
         days = list(day_range(start, end))
     except BatchScoreError as exc:
         raise exc.in_context(job.name, None)
-    results = evaluate_job(job, days, settings, today=today, now=utc_now())
+    results = evaluate_job(job, days, settings, today=today, now=utcnow())
     for result in results:
         if result.status != EVALUATED:
             print(f"{result.day} {result.status}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jobs.cli.common import print_table, resolve_settings
 from jobs.errors import EXIT_OK, UsageError
+from pipelines.basics import json_default
 
 log = logging.getLogger("batchscore")
 
@@ -39,9 +40,9 @@ def cmd_pipeline_show(args) -> int:
             "aliases": dict(sorted(registry.aliases(args.name).items())),
             "versions": [_record(registry, mv) for mv in versions],
         }
-        print(json.dumps(shown, indent=2, default=str))
+        print(json.dumps(shown, indent=2, default=json_default))
         return EXIT_OK
-    print(json.dumps(_record(registry, registry.resolve(args.name, args.version)), indent=2, default=str))
+    print(json.dumps(_record(registry, registry.resolve(args.name, args.version)), indent=2, default=json_default))
     return EXIT_OK
 
 

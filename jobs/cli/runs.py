@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from jobs import config as config_mod
-from jobs.cli.common import chosen_day, resolve_settings, utc_now
+from jobs.cli.common import chosen_day, resolve_settings
 from jobs.vocabulary import RunStatus
 from jobs.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BatchScoreError, UsageError
+from pipelines.basics import utcnow
 
 
 def cmd_run(args) -> int:
@@ -44,7 +45,7 @@ def cmd_backfill(args) -> int:
 
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
-    today = local_today(utc_now(), job.tz)
+    today = local_today(utcnow(), job.tz)
     try:
         days = list(day_range(parse_day(args.start, today), parse_day(args.end, today)))
     except BatchScoreError as exc:
@@ -79,11 +80,8 @@ def cmd_backfill(args) -> int:
     finally:
         bar.close()
     counts = {s: sum(r.status == s for r in results) for s in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.FAILED)}
-    print(
-        f"backfill {job.name} {days[0]}..{days[-1]}: {counts['succeeded']} succeeded, "
-        f"{counts['skipped']} skipped, {counts['failed']} failed"
-    )
-    return EXIT_OK if counts["failed"] == 0 else EXIT_FAILED
+    print(f"backfill {job.name} {days[0]}..{days[-1]}: " + ", ".join(f"{n} {s.value}" for s, n in counts.items()))
+    return EXIT_OK if counts[RunStatus.FAILED] == 0 else EXIT_FAILED
 
 
 def cmd_validate(args) -> int:
@@ -119,7 +117,7 @@ def cmd_demo(args) -> int:
     from jobs.schedule.days import local_today, parse_day
 
     settings = resolve_settings(args)
-    day = parse_day(args.date or "yesterday", local_today(utc_now(), timezone.utc))  # the demo job's zone is UTC
+    day = parse_day(args.date or "yesterday", local_today(utcnow(), timezone.utc))  # the demo job's zone is UTC
     for line in run_demo(settings, day):
         print(line, flush=True)
     return EXIT_OK

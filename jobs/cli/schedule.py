@@ -7,8 +7,9 @@ import signal
 import sys
 
 from jobs import config as config_mod
-from jobs.cli.common import resolve_settings, utc_now
+from jobs.cli.common import resolve_settings
 from jobs.errors import EXIT_OK
+from pipelines.basics import utcnow
 
 log = logging.getLogger("batchscore")
 
@@ -70,7 +71,7 @@ def cmd_crontab(args) -> int:
         config_dir=settings.config_dir,
         log_dir=settings.log_dir,
         system_tz=system_tz,
-        now=utc_now(),
+        now=utcnow(),
         flags=_carried_flags(args, settings),
         cron_tz=args.cron_tz,
     )

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from jobs import config as config_mod
-from jobs.cli.common import print_table, resolve_settings, utc_now
+from jobs.cli.common import print_table, resolve_settings
 from jobs.errors import EXIT_OK, BatchScoreError, UsageError
+from pipelines.basics import utcnow
 
 if TYPE_CHECKING:
     from jobs.lifecycle.evaluation import Evaluation
@@ -102,7 +103,7 @@ def cmd_report(args) -> int:
     settings = resolve_settings(args)
     job = config_mod.load_named(settings.config_dir, args.job)
     ledger = Ledger(settings.state_url)
-    today = local_today(utc_now(), job.tz)
+    today = local_today(utcnow(), job.tz)
     try:
         if args.end:
             end = parse_day(args.end, today)
@@ -134,7 +135,7 @@ def cmd_list(args) -> int:
 
     settings = resolve_settings(args)
     ledger = Ledger(settings.state_url)
-    now = utc_now()
+    now = utcnow()
     table = []
     for name in config_mod.job_names(settings.config_dir):
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -18,6 +18,7 @@ from pipelines.spec import BINARY, MULTICLASS, positive_index
 from jobs.output import LABEL, SCORE, Lineage, output_schema
 from jobs.scoring import score_chunk
 from jobs.serve.records import records_to_batch
+from pipelines.basics import utcnow
 from pipelines.registry import LoadedModel, ModelVersion
 
 ONLINE_RUN = "online"  # the run_id of online lineage (never written anywhere)
@@ -67,7 +68,7 @@ def score_batches(served: Served, batches: Sequence[pa.RecordBatch], *, now: dat
     else:  # the requests' Arrow types may differ (a column all null in one): promoted to one
         table = pa.concat_tables([pa.Table.from_batches([b]) for b in batches], promote_options="permissive")
         batch = table.combine_chunks().to_batches()[0]
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     schema = output_schema([batch.schema.field(n) for n in served.id_columns], [], spec.task)
     lineage = Lineage(day=now.date(), model_name=spec.name, model_version=spec.version, run_id=ONLINE_RUN, scored_at=now)
     output = score_chunk(served.pipeline, batch, spec, served.positive, schema, lineage).output.select(served.columns)

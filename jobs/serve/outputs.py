@@ -20,12 +20,14 @@ from jobs.errors import SinkError, UsageError
 from jobs.output import SCORE_DATE
 from jobs.sinks.parquet import STAGING, OLD, day_dir
 from jobs.sources.sql import rows_to_batch
+from jobs.vocabulary import PARQUET, SQL
+from pipelines.basics import json_default
 
 
 def plain(value):
     """A value of an output row as JSON data."""
     if isinstance(value, (date, datetime)):
-        return value.isoformat()
+        return json_default(value)
     return value
 
 
@@ -48,7 +50,7 @@ class OutputReader:
                 f"the id has {len(ids)} part(s), the job's id_columns are {', '.join(self.id_columns)}",
                 hint="give the id as its values joined by commas, in id_columns order",
             )
-        if self.output.kind == "sql":
+        if self.output.kind == SQL:
             return self._find_sql(ids, day)
         return self._find_parquet(ids, day)
 
@@ -106,7 +108,7 @@ class OutputReader:
         """The day's committed rows, ``columns`` only, in batches of at most ``chunk_size``."""
         import pyarrow.dataset as ds
 
-        if self.output.kind == "parquet":
+        if self.output.kind == PARQUET:
             path = day_dir(self.output.path, day)
             if not os.path.isdir(path):
                 return
@@ -125,7 +127,7 @@ class OutputReader:
         """The output's column names (Parquet: those of the day's files)."""
         import pyarrow.dataset as ds
 
-        if self.output.kind == "sql":
+        if self.output.kind == SQL:
             return [c.name for c in self._sql_table().columns]
         path = day_dir(self.output.path, day)
         return ds.dataset(path, format="parquet").schema.names if os.path.isdir(path) else []

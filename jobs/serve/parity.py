@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,7 @@ from pipelines.spec import MULTICLASS
 from jobs.serve.online import Served, score_records
 from jobs.serve.outputs import OutputReader
 from jobs.serve.publish import id_key
+from pipelines.basics import json_default, utcnow
 from pipelines.settings import Settings
 from jobs.sources import open_source
 from pipelines.registry import Registry
@@ -94,7 +95,7 @@ def as_records(table: pa.Table) -> list[dict]:
         if isinstance(value, float) and math.isnan(value):
             return None
         if isinstance(value, (date, datetime)):
-            return value.isoformat()
+            return json_default(value)
         return value
 
     records = [{k: clean(v) for k, v in row.items()} for row in table.to_pylist()]
@@ -134,7 +135,7 @@ def check_parity(
     if url is None:
         version = registry.resolve(job.pipeline.name, day_version)
         served = Served.of(job, registry.load(version))
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         online = []
         for start in range(0, len(records), limit):
             online += score_records(served, records[start:start + limit], now=now)

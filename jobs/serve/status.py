@@ -8,12 +8,13 @@ to the newest day in the ledger.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from jobs.config import JobConfig
 from jobs.ledger import Ledger
 from jobs.lifecycle.evaluation import EvaluationStore
 from jobs.report import next_fire_text, quality_cells, render_html, report_data
+from pipelines.basics import utcnow
 from pipelines.settings import Settings
 
 LAST_RUNS = 5  # runs shown per job
@@ -30,7 +31,7 @@ th{background:#f3f3f3} td,th{white-space:nowrap} td.error{white-space:normal;max
 
 def render_status(settings: Settings, jobs: dict, store, now: datetime | None = None) -> str:
     """The page's HTML; ``jobs``: name -> the app's job entry (its ``config``)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     ledger = Ledger(settings.state_url)
     states = store.states()
     parts = [
@@ -78,7 +79,7 @@ def render_report(settings: Settings, job: JobConfig) -> str:
     """``batchscore report JOB``'s HTML: the 30 days up to the newest day in the ledger."""
     ledger = Ledger(settings.state_url)
     days = [r["score_date"] for r in ledger.history(job.name)]
-    end = max(days) if days else datetime.now(timezone.utc).date()
+    end = max(days) if days else utcnow().date()
     start = end - timedelta(days=REPORT_DAYS - 1)
     evaluations = EvaluationStore(settings.state_url).rows(job.name, start=start, end=end)
     return render_html(report_data(job, ledger.latest_per_day(job.name, start, end), start, end, evaluations))
