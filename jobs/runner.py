@@ -13,7 +13,7 @@ from datetime import date, datetime
 from jobs import db
 from jobs.config import JobConfig
 from jobs.engines import EngineResult, Progress, ScoringTask, run_engine
-from jobs.errors import BatchScoreError, JobLocked, NoInputRows, QualityCheckFailed
+from jobs.errors import BatchScoreError, ConfigError, JobLocked, NoInputRows, QualityCheckFailed
 from jobs.ledger import Claim, Ledger
 from jobs.lifecycle.model_choice import ModelChoice, choose_model
 from jobs.output import Lineage
@@ -64,6 +64,9 @@ def run_day(
     engine_name = engine or job.engine
     ledger, registry = Ledger(settings.state_url, clock), Registry(settings.models_root)
     try:
+        refused = job.unsupported_by(engine_name)
+        if refused is not None:  # the job's own engine was checked at load; this is --engine
+            raise ConfigError(refused[0], hint=refused[1])
         if pipeline_version is not None:  # a version asked for must exist, even on a day that is skipped
             registry.resolve(job.pipeline.name, pipeline_version)
         target = output_target(job.output)

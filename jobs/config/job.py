@@ -99,6 +99,24 @@ class JobConfig(_Frozen):
             raise ValueError(f"{', '.join(both)} in both id_columns and passthrough")
         return self
 
+    @model_validator(mode="after")
+    def _engine_runs_the_options(self) -> JobConfig:
+        refused = self.unsupported_by(self.engine)
+        if refused is not None:
+            raise ValueError(f"{refused[0]} ({refused[1]})")
+        return self
+
+    def unsupported_by(self, engine: str) -> tuple[str, str] | None:
+        """What of this job ``engine`` cannot run, as (problem, fix); None when it runs it all.
+        Checked at load for the job's own engine, and by the runner for ``--engine``."""
+        if engine != Engine.SPARK:
+            return None
+        for key in ("on_bad_rows", "on_duplicate_ids"):
+            if getattr(self.quality, key) == "reject":
+                return (f"quality.{key}: reject is not supported by the spark engine",
+                        f"use engine: pandas for this job, or {key}: fail")
+        return None
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -97,7 +97,7 @@ def exchange_paths(a: str, b: str) -> bool:
     """Exchange two existing paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``). False
     when this kernel or file system cannot (the caller falls back to two renames); other
     failures raise ``OSError``."""
-    call = _renameat2()
+    call = renameat2_call()
     if call is None:
         return False
     if call(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
@@ -109,7 +109,9 @@ def exchange_paths(a: str, b: str) -> bool:
 
 
 @functools.cache
-def _renameat2():
+def renameat2_call():
+    """The kernel's ``renameat2`` as a callable (libc's wrapper, else the raw syscall), or
+    None where there is none; the one seam a test replaces to play a refusing file system."""
     if platform.system() != "Linux":
         return None
     try:

@@ -71,7 +71,7 @@ class Staging:
     def _start(self, conn: sa.Connection, first: pa.RecordBatch) -> None:
         """Lift the first batch's one-value columns (floats never: -0.0 and 0.0 pass for one value)."""
         self._started = True
-        lifted = [name for name in first.schema.names if _one_value(first.column(name))]
+        lifted = [name for name in first.schema.names if one_value(first.column(name))]
         if len(lifted) == first.num_columns or first.num_rows < 2:
             lifted = []  # a stage table needs a column; one row tells nothing of the day
         self.constants = {name: first.column(name)[0] for name in lifted}
@@ -84,7 +84,7 @@ class Staging:
 
     def _fits(self, batch: pa.RecordBatch) -> bool:
         """Every lifted column holds the lifted value in this batch too."""
-        return all(_one_value(batch.column(name)) and batch.column(name)[0].equals(value)
+        return all(one_value(batch.column(name)) and batch.column(name)[0].equals(value)
                    for name, value in self.constants.items())
 
     def _unlift(self, conn: sa.Connection) -> None:
@@ -119,7 +119,7 @@ def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
     columns = []
     for name in compiled.positiontup:
         process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        if _one_value(batch.column(name)):
+        if one_value(batch.column(name)):
             # One value for the whole batch: made and processed once, not once per row.
             value = batch.column(name)[0].as_py()
             columns.append(itertools.repeat(process(value) if process else value, batch.num_rows))
@@ -130,6 +130,6 @@ def insert_columns(conn: sa.Connection, table: sa.Table, batch: pa.RecordBatch) 
     return batch.num_rows
 
 
-def _one_value(column: pa.Array) -> bool:
+def one_value(column: pa.Array) -> bool:
     """Every value the same (floats excluded: -0.0 and 0.0 would pass for one value)."""
     return not pa.types.is_floating(column.type) and pc.count_distinct(column, mode="all").as_py() == 1

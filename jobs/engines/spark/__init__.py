@@ -33,7 +33,7 @@ from jobs.engines.spark.stage import stage_day
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
 from jobs.engines.spark.shadow import SparkShadows, executor_shadows, task_part
-from jobs.errors import BatchScoreError, ConfigError, NoInputRows, ScoringError
+from jobs.errors import BatchScoreError, NoInputRows, ScoringError
 from jobs.faults import AFTER_STAGE, pause_point
 from pipelines.spec import check_columns
 from jobs.output import output_schema
@@ -48,16 +48,6 @@ log = logging.getLogger(__name__)
 
 
 def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None) -> EngineResult:
-    if task.quality.on_bad_rows == "reject":
-        raise ConfigError(
-            "quality.on_bad_rows: reject is not supported by the spark engine",
-            hint="use engine: pandas for this job, or on_bad_rows: fail",
-        )
-    if task.quality.on_duplicate_ids == "reject":
-        raise ConfigError(
-            "quality.on_duplicate_ids: reject is not supported by the spark engine",
-            hint="use engine: pandas for this job, or on_duplicate_ids: fail",
-        )
     started = time.perf_counter()
     timer = StageTimer()
     sql_conf = {

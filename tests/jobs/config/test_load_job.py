@@ -102,3 +102,14 @@ def test_a_shadow_that_is_not_a_list_is_named_in_one_line(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"key pipeline.shadow: 'staging' is not a list: give aliases or version numbers"):
         load_job(path)
+
+
+@pytest.mark.parametrize("key", ["on_bad_rows", "on_duplicate_ids"])
+def test_a_spark_job_in_reject_mode_is_refused_at_load_naming_the_key_and_the_fix(tmp_path, key):
+    path = _write(tmp_path, dict(MINIMAL, engine="spark", quality={key: "reject"}))
+    with pytest.raises(ConfigError) as refused:
+        load_job(path)
+    assert str(path) in str(refused.value)
+    assert f"quality.{key}: reject is not supported by the spark engine (use engine: pandas for this job, or {key}: fail)" in str(
+        refused.value)
+    assert load_job(_write(tmp_path, dict(MINIMAL, quality={key: "reject"}))).quality.model_dump()[key] == "reject"  # pandas runs it

@@ -139,7 +139,7 @@ def test_a_file_system_that_refuses_the_exchange_gets_two_renames(tmp_path, monk
         ctypes.set_errno(errno.EINVAL)  # what renameat2 says on a file system without exchange
         return -1
 
-    monkeypatch.setattr(parquet_sink, "_renameat2", lambda: refusing)
+    monkeypatch.setattr(parquet_sink, "renameat2_call", lambda: refusing)
     final = day_dir(str(tmp_path), DAY)
     _make_day(final, 0)
     staging = staging_dir(final)

@@ -44,7 +44,7 @@ def test_sqlite_day_stores_what_staging_every_column_row_by_row_stores(tmp_path,
     stored = {}
     for how in ("lifted", "row by row"):
         if how == "row by row":
-            monkeypatch.setattr(sqlite_stage, "_one_value", lambda column: False)
+            monkeypatch.setattr(sqlite_stage, "one_value", lambda column: False)
         path = tmp_path / f"{how}.db"
         sink = SqlDaySink(SqlOutput(kind="sql", url=f"sqlite:///{path}", table="scores"))
         batches = DAYS_OF_BATCHES[case]()
