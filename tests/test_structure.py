@@ -14,6 +14,7 @@ package back.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,3 +250,75 @@ def test_a_pipelines_module_importing_jobs_is_found(tmp_path):
     })
     edges = imports(root)
     assert [(e.source, e.target, e.where) for e in edges] == [("pipelines.p", "jobs.errors", "pipelines/p.py:2")]
+
+
+# --- the floors of docs/architecture.md ------------------------------------------------------
+
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+
+
+def floors(text: str) -> list[tuple[str, list[str]]]:
+    """The table of ``docs/architecture.md`` under "Packages and what each may import": each
+    floor's name and the module names it places (backticked names of jobs or pipelines), lowest
+    floor first."""
+    section = text.split("## Packages and what each may import", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("floor", "") or set(cells[0]) <= {"-"}:
+            continue
+        names = [name for name in re.findall(r"`([\w.]+)`", cells[1]) if name.split(".")[0] in PACKAGES]
+        found.append((cells[0], names))
+    return found
+
+
+def placed(module: str, table: list[tuple[str, list[str]]]) -> tuple[int, int] | None:
+    """(floor, rank of the name within it) of the longest name of ``table`` that is ``module`` or
+    a package holding it; None when no name places it."""
+    best = None
+    for level, (_, names) in enumerate(table):
+        for rank, name in enumerate(names):
+            if (module == name or module.startswith(name + ".")) and (best is None or len(name) > best[2]):
+                best = (level, rank, len(name))
+    return best[:2] if best else None
+
+
+def upward(edges: list[Import], table: list[tuple[str, list[str]]]) -> list[str]:
+    """Imports that go up a floor, or (among ``pipelines``) to a module listed after the importer."""
+    wrong = []
+    for edge in edges:
+        source, target = placed(edge.source, table), placed(edge.target, table)
+        if source is None or target is None:
+            continue
+        pipelines = table[source[0]][0] == "pipelines" and source[0] == target[0]
+        if target[0] > source[0] or (pipelines and target[1] > source[1]):
+            wrong.append(f"{edge}: {table[source[0]][0]} imports {table[target[0]][0]}")
+    return wrong
+
+
+def test_every_module_is_on_a_floor_of_the_architecture_and_imports_nothing_above_it():
+    table = floors(ARCHITECTURE.read_text())
+    assert [name for name, _ in table] == ["pipelines", "ground", "config and state", "edges", "engines", "composition", "face"]
+    unplaced = [name for name in modules(REPO) if name not in PACKAGES and placed(name, table) is None]
+    assert not unplaced, f"modules docs/architecture.md places on no floor: {unplaced}"
+    wrong = upward(imports(REPO), table)
+    print("\n".join(wrong))
+    assert not wrong, "imports up a floor:\n" + "\n".join(wrong)
+
+
+def test_an_import_up_a_floor_or_up_the_pipelines_order_is_found(tmp_path):
+    table = [("pipelines", ["pipelines.a", "pipelines.b"]), ("ground", ["jobs.errors"]), ("face", ["jobs.cli", "jobs.cli.quiet"])]
+    root = _tree(tmp_path, {
+        "jobs/__init__.py": "",
+        "jobs/errors.py": "from jobs.cli import main\nfrom pipelines import b\n",
+        "jobs/cli/__init__.py": "from jobs import errors\nmain = 1\n",
+        "jobs/cli/quiet.py": "from jobs import errors\n",
+        "pipelines/__init__.py": "",
+        "pipelines/a.py": "from pipelines import b\n",
+        "pipelines/b.py": "",
+    })
+    assert upward(imports(root), table) == [
+        "jobs.errors -> jobs.cli (jobs/errors.py:1): ground imports face",
+        "pipelines.a -> pipelines.b (pipelines/a.py:1): pipelines imports pipelines",
+    ]
+    assert placed("jobs.cli.quiet", table) == (2, 1) and placed("jobs.cli.parser", table) == (2, 0) and placed("jobs.db", table) is None
