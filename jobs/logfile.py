@@ -26,6 +26,15 @@ class UTCFormatter(logging.Formatter):
         return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
 
 
+def log_in_utc(level: int = logging.INFO) -> None:
+    """Log to stderr in UTC with the zone, unless the process logs somewhere already (a
+    process that no command line set up: a worker process of ``batchscore serve``)."""
+    if not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(UTCFormatter(LOG_FORMAT))
+        logging.basicConfig(level=level, handlers=[handler])
+
+
 def rotate(path: Path, max_bytes: int = LOG_BYTES, backups: int = LOG_BACKUPS) -> None:
     """``path`` -> ``path.1`` -> ... -> ``path.<backups>`` (the oldest dropped) once it has
     ``max_bytes`` or more; a file smaller than that, or none, is left alone."""

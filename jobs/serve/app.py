@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from jobs import config as config_mod
 from jobs.config import JobConfig
 from jobs.errors import BatchScoreError, InvalidRecord, SchemaMismatch, ScoringError, UsageError
+from jobs.logfile import log_in_utc
 from jobs.serve.batcher import Batcher
 from jobs.serve.metrics import Metrics
 from jobs.serve.models import ModelStore
@@ -236,8 +237,7 @@ def app_from_env() -> FastAPI:
     # The scoring thread holds the GIL for long stretches of pandas and scikit-learn code; a
     # shorter switch interval lets the event loop answer lookups and health checks meanwhile.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_in_utc()
     return create_app(Settings.resolve(), token=os.environ.get(TOKEN_ENV) or None)
 
 

@@ -3,6 +3,7 @@ requests in flight finish on the old one; a version that fails to load changes n
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -181,5 +182,8 @@ def test_with_two_worker_processes_a_promote_reaches_both(project_template, tmp_
         time.sleep(PROMOTE_WITHIN_S)
         assert {served_version(server) for _ in range(20)} == {v2}
         assert server.logs().count(f"now serves churn v{v2} (was v1)") == 2  # once per process
+        # Each worker process logs in UTC with the zone, as the command line does.
+        served = [line for line in server.logs().splitlines() if f"now serves churn v{v2}" in line]
+        assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO ", line) for line in served), served
     finally:
         stop_server(server)
