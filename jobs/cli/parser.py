@@ -18,7 +18,7 @@ from jobs.vocabulary import ENGINES, RUNTIMES, SKLEARN, workers_setting
 EXIT_MEANINGS = {
     EXIT_OK: "done, or skipped because the day already succeeded",
     EXIT_FAILED: "the run failed: data that does not fit the model, a changed model file, a failed write",
-    EXIT_USAGE: "usage or config error: unknown job, bad date, unknown key, bad table name",
+    EXIT_USAGE: "usage or config error: unknown job, bad date, unknown key, bad table name, unknown pipeline version",
     EXIT_LOCKED: "the same job and day is being scored by a live process (--force never overrides it)",
     EXIT_NO_INPUT: "no input rows for the day: upstream is not ready",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 
@@ -43,9 +44,11 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(project):
 def test_help_prints_the_exit_codes_of_the_readme():
     out = subprocess.run([sys.executable, "-m", "jobs", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for code in "01234":
-        assert f"\n  {code}  " in out.stdout
-    assert "usage or config error" in out.stdout and "no input rows for the day" in out.stdout
+    readme = (REPO / "README.md").read_text().split("### Exit codes", 1)[1]
+    rows = re.findall(r"^\| (\d) \| (.+) \|$", readme.split("\n\n", 2)[1], re.MULTILINE)  # the table after the heading
+    assert [code for code, _ in rows] == list("01234")
+    shown = out.stdout.split("exit codes:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert shown == [f"  {code}  {meaning.replace('`', '')}" for code, meaning in rows]
 
 
 def test_validate_with_a_date_runs_the_type_check_run_would_fail_on(project, tmp_path):

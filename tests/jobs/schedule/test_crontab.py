@@ -170,3 +170,18 @@ def test_crontab_warns_of_each_variable_cron_will_not_have_and_carries_the_flags
     assert "${SRC_URL} is not in" in warnings[0] and "(this shell has it): under cron the default sqlite:///data/w.db is used" in warnings[0]
     assert "BATCHSCORE_STATE_URL is set in this shell but not in" in warnings[1]
     assert '--models "$BATCHSCORE_HOME"/models --date yesterday' in out.stdout
+
+
+def test_a_postgres_state_url_given_to_crontab_on_the_command_line_is_in_every_written_line(tmp_path):
+    (tmp_path / "configs").mkdir()
+    write_job(tmp_path, "a_utc", schedule="0 2 * * *")
+    write_job(tmp_path, "b_paris", schedule="30 6 * * 1-5", timezone="Europe/Paris")  # a guarded line per UTC offset
+    url = "postgres://user:pw@host/db"  # as psql takes it
+    out = crontab_cli("--write", "--config-dir", str(tmp_path / "configs"), "--state-url", url)
+    assert out.returncode == 0, out.stderr
+    assert "the password of --state-url is written into every crontab line" in out.stderr
+    for written in (tmp_path / "scripts" / "crontab", tmp_path / "data" / "crontab"):
+        lines = [x for x in written.read_text().splitlines() if x and not x.startswith("#") and "=" not in x.split()[0]]
+        assert len(lines) >= 2 and all(" run a_utc " in x or " run b_paris " in x for x in lines)
+        for line in lines:
+            assert f'--config-dir "$BATCHSCORE_HOME"/configs --state-url {url} --date yesterday' in line, line
