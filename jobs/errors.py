@@ -25,6 +25,7 @@ from pipelines.errors import (  # noqa: F401  (re-exported: one import place for
     TransientError,
     UsageError,
 )
+from jobs.run_stats import RunStats
 
 
 class JobLocked(BatchScoreError):
@@ -62,12 +63,13 @@ class StateError(BatchScoreError):
 class QualityCheckFailed(BatchScoreError):
     """A data-quality, bad-row or drift check failed; the run stopped before its write.
 
-    ``stats`` carries the run's quality and drift figures so the ledger keeps them.
+    ``stats`` carries the run's quality and drift figures (and its scores, when it got that
+    far) so the ledger keeps them.
     """
 
-    def __init__(self, what: str, *, hint: str | None = None, stats: dict | None = None) -> None:
+    def __init__(self, what: str, *, hint: str | None = None, stats: RunStats | None = None) -> None:
         super().__init__(what, hint=hint)
-        self.stats = stats or {}
+        self.stats = stats if stats is not None else RunStats()
 
 
 class TrainingError(BatchScoreError):

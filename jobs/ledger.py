@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from jobs import db
 from jobs.errors import JobLocked, StateError
 from jobs.liveness import holder_alive, process_identity
-from jobs.run_stats import PreviousDay, RunStats, ScoreSummary
+from jobs.run_stats import PreviousDay, RunStats
 from jobs.vocabulary import Engine, RunStatus
 from pipelines.basics import utcnow
 
@@ -313,8 +313,8 @@ class Ledger:
     def previous_day(self, job: str, day: date) -> PreviousDay | None:
         """The score distribution of the last succeeded day before ``day``, for drift."""
         row = self.previous_success(job, day)
-        scores = RunStats.from_json(row["stats"]).scores if row is not None else ScoreSummary()
-        return PreviousDay(row["score_date"], scores) if scores else None
+        scores = RunStats.from_json(row["stats"]).scores if row is not None else None
+        return PreviousDay(row["score_date"], scores) if scores is not None else None
 
     def last_run(self, job: str) -> dict | None:
         rows = self.history(job, last=1)

@@ -4,7 +4,7 @@ by every reader of the ledger (drift against the previous day, ``status``, the r
 demo). One ``to_json``/``from_json``: the JSON shape users query is written down here.
 
     {"scores":   {"count", "mean", "std", "min", "max", "quantiles": {"p01".."p99"},
-                  "quantiles_exact", "histogram": {"edges", "counts"}}   (pipelines.distribution)
+                  "quantiles_exact", "histogram": {"edges", "counts"}}   (pipelines.distribution.ScoreSummary)
      "timings":  {stage: seconds}            read, score, write, model_load, engine_total, total...
      "warnings": [text, ...]
      "quality":  {"verdict": pass|warn|fail, "rows", "rejected", "reject_fraction",
@@ -37,34 +37,9 @@ from types import MappingProxyType
 
 from jobs.vocabulary import ENGINES
 from pipelines.basics import json_default
+from pipelines.distribution import ScoreSummary
 
 _EMPTY: Mapping = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class ScoreSummary:
-    """A score distribution (``pipelines.distribution.ScoreStats.summary()``)."""
-
-    data: Mapping = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return int(self.data.get("count", 0))
-
-    @property
-    def mean(self) -> float | None:
-        return self.data.get("mean")
-
-    @property
-    def quantiles(self) -> Mapping[str, float]:
-        return self.data.get("quantiles") or _EMPTY
-
-    @property
-    def histogram(self) -> Mapping | None:
-        return self.data.get("histogram")
-
-    def __bool__(self) -> bool:
-        return bool(self.data)
 
 
 @dataclass(frozen=True)
@@ -189,7 +164,7 @@ class ModelChoiceRecord:
 class RunStats:
     """A run's stats. Sections the run did not reach are empty."""
 
-    scores: ScoreSummary = field(default_factory=ScoreSummary)
+    scores: ScoreSummary | None = None  # None: the run did not get to a distribution
     timings: Mapping[str, float] | None = None  # None: not recorded (a row from elsewhere)
     warnings: tuple[str, ...] | None = None
     quality: QualityFigures = field(default_factory=QualityFigures)
@@ -204,7 +179,7 @@ class RunStats:
     def from_json(cls, data: Mapping | None) -> RunStats:
         data = dict(data or {})
         return cls(
-            scores=ScoreSummary(data.pop("scores", None) or _EMPTY),
+            scores=_summary(data.pop("scores", None)),
             timings=data.pop("timings", None),
             warnings=None if "warnings" not in data else tuple(data.pop("warnings") or ()),
             quality=QualityFigures(data.pop("quality", None) or _EMPTY),
@@ -216,18 +191,12 @@ class RunStats:
             extra=data,
         )
 
-    @classmethod
-    def from_checks(cls, checks: Mapping | None) -> RunStats:
-        """The quality, drift and scores sections a check produced (``RunMonitor.figures``,
-        or a ``QualityCheckFailed``'s stats)."""
-        return cls.from_json(checks)
-
     def to_json(self) -> dict:
         """Plain JSON data (numpy values and dates converted); sections the run did not
         reach are left out (the runner always records timings and warnings)."""
         out: dict = {}
-        if self.scores:
-            out["scores"] = dict(self.scores.data)
+        if self.scores is not None:
+            out["scores"] = self.scores.to_json()
         if self.timings is not None:
             out["timings"] = dict(self.timings)
         if self.warnings is not None:
@@ -245,6 +214,10 @@ class RunStats:
             out["model_choice"] = dict(self.model_choice.data)
         out.update(self.extra)
         return json.loads(json.dumps(out, default=_default))
+
+
+def _summary(data: Mapping | None) -> ScoreSummary | None:
+    return ScoreSummary.from_json(data) if data else None  # an empty section is no section
 
 
 def _default(value):

@@ -172,16 +172,17 @@ class _Run:
     def succeeded(self, version: ModelVersion, result: EngineResult) -> RunOutcome:
         seconds = time.perf_counter() - self.started
         checked = list(result.warnings)
-        if not result.checks:
+        if result.checks is None:
             checked.append(f"quality and drift checks are not run by the {self.engine} engine")
         for warning in checked:
             log.warning("%s %s: %s", self.job.name, self.day, warning)
         self.warnings += tuple(checked)
-        stats = RunStats.from_json({
-            **result.checks, **result.details, "scores": result.scores, **({"shadow": result.shadow} if result.shadow else {}),
+        checks = result.checks or RunStats()
+        stats = replace(RunStats.from_json({
+            **result.details, **({"shadow": result.shadow} if result.shadow else {}),
             "timings": {**result.timings, "total": round(seconds, 4)}, "warnings": self.warnings,
             "model_choice": self.choice.to_json(), "runtime": self.runtime,
-        })
+        }), scores=result.scores, quality=checks.quality, drift=checks.drift)
         self.ledger.finish(
             self.claim, rows_read=result.rows_read, rows_written=result.rows_written,
             rows_rejected=result.rows_rejected, stats=stats,
@@ -204,8 +205,8 @@ class _Run:
         if isinstance(exc, BatchScoreError):
             exc.in_context(self.job.name, self.day)
         message = str(exc) or type(exc).__name__
-        checks = exc.stats if isinstance(exc, QualityCheckFailed) else {}
-        self.ledger.fail(self.claim, message, RunStats.from_json({**checks, "timings": {}, "warnings": self.warnings, "runtime": self.runtime}))
+        checks = exc.stats if isinstance(exc, QualityCheckFailed) else RunStats()
+        self.ledger.fail(self.claim, message, replace(checks, timings={}, warnings=self.warnings, runtime=self.runtime))
         # No rows yet is upstream's lateness, not our failure: a warning while retries wait.
         level = logging.WARNING if isinstance(exc, NoInputRows) else logging.ERROR
         log.log(level, "%s %s: run %s failed: %s", self.job.name, self.day, self.claim.run_id, message)

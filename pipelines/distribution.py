@@ -3,9 +3,14 @@
 Count, mean, std, min and max are exact (streamed). Quantiles come from a bounded,
 deterministic sample: exact while the day has at most ``SAMPLE_SIZE`` scores. The histogram
 has fixed edges so days can be compared with each other and with the training reference.
+``ScoreSummary`` is the distribution as the stages hand it over (a model's training reference
+in its meta.json, a run's ``scores`` in the ledger, the previous day's for drift).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,8 +19,74 @@ QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 PROBABILITY_EDGES = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())  # 20 bins of 0.05
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """Scores counted per bin between fixed edges (values outside are counted in the end bins)."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> Histogram:
+        return cls(tuple(data["edges"]), tuple(data["counts"]))
+
+    def to_json(self) -> dict:
+        return {"edges": list(self.edges), "counts": list(self.counts)}
+
+    def same_bins(self, other: Histogram) -> bool:
+        """Whether two histograms count over the same edges (so PSI compares them)."""
+        return len(self.edges) == len(other.edges) and bool(np.allclose(self.edges, other.edges))
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """A score distribution: exact count, mean, std, min and max; quantiles ``p01``..``p99``
+    (exact while ``quantiles_exact``); the histogram when it has fixed edges. A summary of
+    no scores has only its count. ``to_json`` gives the JSON ``from_json`` reads, key order
+    included (a field that is None is a key left out): the ledger's ``scores`` and
+    meta.json's ``reference``."""
+
+    count: int | None = None
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    quantiles: Mapping[str, float] | None = None
+    quantiles_exact: bool | None = None
+    histogram: Histogram | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> ScoreSummary:
+        histogram = data.get("histogram")
+        return cls(
+            count=data.get("count"),
+            mean=data.get("mean"),
+            std=data.get("std"),
+            min=data.get("min"),
+            max=data.get("max"),
+            quantiles=data.get("quantiles"),
+            quantiles_exact=data.get("quantiles_exact"),
+            histogram=None if histogram is None else Histogram.from_json(histogram),
+        )
+
+    def to_json(self) -> dict:
+        out: dict = {}
+        for key in ("count", "mean", "std", "min", "max", "quantiles", "quantiles_exact"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = dict(value) if key == "quantiles" else value
+        if self.histogram is not None:
+            out["histogram"] = self.histogram.to_json()
+        return out
+
+    @property
+    def edges(self) -> tuple[float, ...] | None:
+        """The histogram's edges, if it has one."""
+        return None if self.histogram is None else self.histogram.edges
+
+
 class ScoreStats:
-    """Streaming accumulator of a score distribution; ``summary()`` gives plain JSON data."""
+    """Streaming accumulator of a score distribution; ``summary()`` gives its ``ScoreSummary``."""
 
     def __init__(self, edges: tuple[float, ...] | None = PROBABILITY_EDGES, seed: int = 0):
         self._edges = None if edges is None else np.asarray(edges, dtype=float)
@@ -81,28 +152,28 @@ class ScoreStats:
             self._sample = [merged[np.sort(keep)]]
             self._sample_size = SAMPLE_SIZE
 
-    def summary(self) -> dict:
+    def summary(self) -> ScoreSummary:
         if not self.count:
-            return {"count": 0}
+            return ScoreSummary(count=0)
         sample = np.concatenate(self._sample)
-        out = {
-            "count": self.count,
-            "mean": self._sum / self.count,
-            "std": float(np.sqrt(self._sumsq_dev / self.count)),
-            "min": self._min,
-            "max": self._max,
-            "quantiles": {
+        return ScoreSummary(
+            count=self.count,
+            mean=self._sum / self.count,
+            std=float(np.sqrt(self._sumsq_dev / self.count)),
+            min=self._min,
+            max=self._max,
+            quantiles={
                 f"p{round(q * 100):02d}": float(v)
                 for q, v in zip(QUANTILES, np.quantile(sample, QUANTILES), strict=True)
             },
-            "quantiles_exact": self.count <= SAMPLE_SIZE,
-        }
-        if self._counts is not None:
-            out["histogram"] = {"edges": self._edges.tolist(), "counts": self._counts.tolist()}
-        return out
+            quantiles_exact=self.count <= SAMPLE_SIZE,
+            histogram=None if self._counts is None else Histogram(
+                tuple(self._edges.tolist()), tuple(self._counts.tolist())
+            ),
+        )
 
 
-def summarize(scores: np.ndarray, edges: tuple[float, ...] | None = PROBABILITY_EDGES) -> dict:
+def summarize(scores: np.ndarray, edges: tuple[float, ...] | None = PROBABILITY_EDGES) -> ScoreSummary:
     """The summary of one array of scores (the training reference, a test)."""
     acc = ScoreStats(edges)
     acc.update(scores)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.basics import first_line
+from pipelines.distribution import ScoreSummary
 from pipelines.errors import ModelError, ModelIntegrityError, TransientError, UsageError
 from pipelines.runtime import LIBRARY_FILE, SKLEARN, TREELITE, RuntimeRecord, load_library, load_predictor
 from pipelines.spec import Feature, ModelSpec
@@ -38,7 +39,7 @@ class ModelVersion:
     classes: tuple | None
     library_versions: dict[str, str]
     metrics: dict = field(default_factory=dict)
-    reference: dict | None = None
+    reference: ScoreSummary | None = None  # the training frame's scores, when registered with it
     created_at: str = ""
     profile: dict | None = None  # per-feature training profile (pipelines.profile)
     train_start: str | None = None  # ISO days of the training window, when known

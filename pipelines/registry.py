@@ -44,7 +44,7 @@ from pipelines.model import (
 )
 from pipelines.runtime import RUNTIMES, SKLEARN, TREELITE, RuntimeRecord, compile_verified
 from pipelines.spec import REGRESSION, Feature, ModelSpec, conform, predict, task_of
-from pipelines.distribution import PROBABILITY_EDGES, regression_edges, summarize
+from pipelines.distribution import PROBABILITY_EDGES, ScoreSummary, regression_edges, summarize
 from pipelines import history
 from pipelines.profile import profile_frame
 from pipelines.settings import Settings
@@ -192,7 +192,7 @@ class Registry:
             "classes": None if classes is None else list(classes),
             "library_versions": library_versions(),
             "metrics": metrics,
-            "reference": reference,
+            "reference": None if reference is None else reference.to_json(),
             "profile": profile,
             "created_at": self.clock().astimezone(timezone.utc).isoformat(),
         }
@@ -308,7 +308,7 @@ class Registry:
                 classes=None if meta["classes"] is None else tuple(meta["classes"]),
                 library_versions=dict(meta["library_versions"]),
                 metrics=dict(meta.get("metrics") or {}),
-                reference=meta.get("reference"),
+                reference=None if meta.get("reference") is None else ScoreSummary.from_json(meta["reference"]),
                 created_at=meta.get("created_at", ""),
                 profile=meta.get("profile"),
                 train_start=meta.get("train_start"),

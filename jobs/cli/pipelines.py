@@ -57,7 +57,7 @@ def _record(registry, mv) -> dict:
         "features": [{"name": f.name, "dtype": f.dtype} for f in mv.features],
         "library_versions": mv.library_versions,
         "metrics": mv.metrics,
-        "reference": mv.reference,
+        "reference": None if mv.reference is None else mv.reference.to_json(),
         "created_at": mv.created_at,
         "train_start": mv.train_start,
         "train_end": mv.train_end,

@@ -14,12 +14,12 @@ import pyarrow as pa
 
 from jobs.config import DriftConfig, OutputConfig, QualityConfig, SourceConfig, SparkSettings
 from jobs.quality.monitor import RunMonitor
-from jobs.run_stats import PreviousDay
+from jobs.run_stats import PreviousDay, RunStats
 from jobs.sources import open_source
 from jobs.output import Lineage
 from jobs.shadow import Shadow
 from pipelines.spec import ModelSpec
-from pipelines.distribution import PROBABILITY_EDGES
+from pipelines.distribution import PROBABILITY_EDGES, ScoreSummary
 from pipelines.model import ModelHandle, ModelVersion
 
 Progress = Callable[[int], None]  # called with the rows scored so far
@@ -54,8 +54,8 @@ class ScoringTask:
     def histogram_edges(self) -> tuple[float, ...] | None:
         """Edges of the score histogram, comparable with the training reference."""
         reference = self.model.reference
-        if reference and reference.get("histogram"):
-            return tuple(reference["histogram"]["edges"])
+        if reference is not None and reference.edges:
+            return reference.edges
         return PROBABILITY_EDGES if self.spec.task != "regression" else None
 
     @property
@@ -69,9 +69,9 @@ class EngineResult:
     rows_read: int
     rows_written: int
     rows_rejected: int
-    scores: dict  # the day's score distribution (pipelines.distribution summary)
+    scores: ScoreSummary  # the day's score distribution
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    checks: dict = field(default_factory=dict)  # quality and drift figures (jobs.quality)
+    checks: RunStats | None = None  # the quality and drift sections (RunMonitor.finish); None: not checked
     warnings: list[str] = field(default_factory=list)  # checks over their limit that only warn
     details: dict = field(default_factory=dict)  # engine facts for the ledger (spark: application id)
     shadow: dict = field(default_factory=dict)  # per shadow version: comparison figures or error

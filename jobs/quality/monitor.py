@@ -13,7 +13,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,8 +24,8 @@ from jobs.config import DriftConfig, QualityConfig
 from jobs.quality.psi import category_psi, histogram_psi, psi
 from jobs.errors import ConfigError, QualityCheckFailed
 from jobs.quality.verdict import FAIL, PASS, WARN, Finding, bin_labels, limit_findings
-from jobs.run_stats import PreviousDay
-from pipelines.distribution import ScoreStats
+from jobs.run_stats import DriftFigures, PreviousDay, QualityFigures, RunStats
+from pipelines.distribution import ScoreStats, ScoreSummary
 from pipelines.profile import CATEGORICAL, MISSING, NUMERIC, fitted_categories
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: `batchscore run` starts its read first
@@ -46,7 +46,7 @@ class RunMonitor:
         features: list[str],
         profile: dict | None,
         categories: dict[str, list],
-        reference: dict | None,
+        reference: ScoreSummary | None,
         previous: PreviousDay | None = None,
         model_label: str = "the model",
         id_columns: Sequence[str] = (),
@@ -83,7 +83,7 @@ class RunMonitor:
         self._above = dict.fromkeys(self._ranges, 0)
         self._bins: dict[str, np.ndarray] = {}
         self._shares: dict[str, Counter] = {}
-        self.figures: dict = {}
+        self.figures: RunStats | None = None  # the quality and drift sections, once finished
 
     @classmethod
     def for_task(cls, task, pipeline) -> RunMonitor:
@@ -250,9 +250,10 @@ class RunMonitor:
         yield from batches
         self.finish(stats.summary(), reread)
 
-    def finish(self, scores: dict, reread: Reread | None = None) -> dict:
-        """The run's figures and verdict; raises ``QualityCheckFailed`` if a check fails.
-        ``reread``: the day's id columns again, to confirm hashed duplicate ids."""
+    def finish(self, scores: ScoreSummary, reread: Reread | None = None) -> RunStats:
+        """The run's figures and verdict (the ``quality`` and ``drift`` sections of its stats);
+        raises ``QualityCheckFailed`` if a check fails. ``reread``: the day's id columns
+        again, to confirm hashed duplicate ids."""
         q, rows = self.quality, self.rows
         findings: list[Finding] = []
         duplicates = self._duplicates(reread)
@@ -273,8 +274,8 @@ class RunMonitor:
         drift, drift_findings = self._drift(scores)
         findings += drift_findings
         verdict = FAIL if any(f.action == FAIL for f in findings) else WARN if findings else PASS
-        self.figures = {
-            "quality": {
+        self.figures = RunStats(
+            quality=QualityFigures({
                 "verdict": verdict,
                 "rows": rows,
                 "rejected": self.rejected,
@@ -289,9 +290,9 @@ class RunMonitor:
                 "out_of_range": out_of_range,
                 "findings": [asdict(f) for f in findings],
                 "limits": q.model_dump(),
-            },
-            "drift": drift,
-        }
+            }),
+            drift=DriftFigures(drift),
+        )
         if verdict == FAIL:
             self._raise([f for f in findings if f.action == FAIL], scores=scores)
         return self.figures
@@ -301,13 +302,14 @@ class RunMonitor:
 
     def warnings(self) -> list[str]:
         """One line per check over its limit that only warns."""
-        return [Finding(**f).describe() for f in self.figures.get("quality", {}).get("findings", []) if f["action"] == WARN]
+        findings = self.figures.quality.findings if self.figures is not None else []
+        return [Finding(**f).describe() for f in findings if f["action"] == WARN]
 
-    def _drift(self, scores: dict) -> tuple[dict, list[Finding]]:
+    def _drift(self, scores: ScoreSummary) -> tuple[dict, list[Finding]]:
         d = self.drift
         findings = []
         vs_reference = histogram_psi(self.reference, scores)
-        vs_previous = histogram_psi(self.previous.scores.data if self.previous else None, scores)
+        vs_previous = histogram_psi(self.previous.scores if self.previous else None, scores)
         for name, value in (("score_psi_reference", vs_reference), ("score_psi_previous", vs_previous)):
             if value is not None and value > d.max_psi:
                 findings.append(Finding(name, None, value, d.max_psi, d.on_fail, "drift.max_psi"))
@@ -352,7 +354,7 @@ class RunMonitor:
         }
         return drift, findings
 
-    def _raise(self, failed: list[Finding], partial: bool = False, scores: dict | None = None) -> None:
+    def _raise(self, failed: list[Finding], partial: bool = False, scores: ScoreSummary | None = None) -> None:
         first = failed[0]
         more = f"; and {len(failed) - 1} more: " + "; ".join(f.describe() for f in failed[1:]) if len(failed) > 1 else ""
         stopped = "stopped while reading" if partial else "stopped before writing"
@@ -364,9 +366,9 @@ class RunMonitor:
             f"{first.describe()}{more}; the run {stopped}, nothing was written",
             hint=hint,
             # The failed day's figures (its scores too, though not written) stay in the ledger.
-            stats={**self.figures, "scores": scores} if self.figures else {
-                "quality": {"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]}
-            },
+            stats=replace(self.figures, scores=scores) if self.figures is not None else RunStats(
+                quality=QualityFigures({"verdict": FAIL, "rows": self.rows, "findings": [asdict(f) for f in failed]})
+            ),
         )
 
 

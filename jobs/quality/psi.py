@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from pipelines.distribution import ScoreSummary
+
 EPSILON = 1e-4  # floor of a bin's share
 
 
@@ -34,10 +36,10 @@ def category_psi(expected: Mapping[str, float], actual: Mapping[str, float], eps
     return psi([expected.get(k, 0.0) for k in keys], [actual.get(k, 0.0) for k in keys], eps)
 
 
-def histogram_psi(reference: Mapping | None, current: Mapping | None) -> float | None:
-    """PSI between two score summaries (``pipelines.distribution`` form) when their histograms share edges."""
-    ref = (reference or {}).get("histogram")
-    cur = (current or {}).get("histogram")
-    if not ref or not cur or not np.allclose(ref["edges"], cur["edges"]) or len(ref["edges"]) != len(cur["edges"]):
+def histogram_psi(reference: ScoreSummary | None, current: ScoreSummary | None) -> float | None:
+    """PSI between two score summaries when their histograms share edges."""
+    ref = reference.histogram if reference is not None else None
+    cur = current.histogram if current is not None else None
+    if ref is None or cur is None or not ref.same_bins(cur):
         return None
-    return psi(ref["counts"], cur["counts"])
+    return psi(ref.counts, cur.counts)

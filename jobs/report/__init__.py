@@ -73,7 +73,7 @@ def _day_entry(day: date, row: dict | None) -> dict:
                 "rows_rejected": None, "model_version": None, "scores": None, "psi_reference": None,
                 "psi_previous": None, "findings": [], "error": None, "run_id": None}
     stats = RunStats.from_json(row["stats"])
-    scores = stats.scores.data
+    scores = stats.scores.to_json() if stats.scores is not None else {}
     return {
         "day": day.isoformat(),
         "status": row["status"],

@@ -165,7 +165,7 @@ def test_train_and_register_records_parquet_dtypes_and_metrics(warehouse, tmp_pa
     assert dtypes["plan"] == str(pd.read_parquet(warehouse.training_path)["plan"].dtype)
     assert dtypes["tenure_days"] == "int64"
     assert mv.metrics["roc_auc"] > 0.7
-    assert mv.reference["count"] == 5 * 500
+    assert mv.reference.count == 5 * 500
     assert train_and_register(tmp_path / "models", warehouse.training_path, alias="next") == 2
 
 

@@ -15,8 +15,8 @@ def test_streamed_stats_match_the_whole_array():
     for part in np.array_split(scores, 7):
         acc.update(part)
     streamed, whole = acc.summary(), summarize(scores)
-    assert streamed["count"] == 10_000
-    assert streamed["mean"] == pytest.approx(scores.mean())
-    assert streamed["std"] == pytest.approx(scores.std())
-    assert streamed["quantiles"] == pytest.approx(whole["quantiles"])
-    assert streamed["histogram"]["counts"] == whole["histogram"]["counts"]
+    assert streamed.count == 10_000
+    assert streamed.mean == pytest.approx(scores.mean())
+    assert streamed.std == pytest.approx(scores.std())
+    assert streamed.quantiles == pytest.approx(whole.quantiles)
+    assert streamed.histogram.counts == whole.histogram.counts

@@ -262,11 +262,11 @@ def test_reference_distribution_is_the_training_scores_summary(reg, fitted, fram
     reg.register("churn", fitted, training_frame=frame)
     mv = reg.resolve("churn", 1)
     ref = mv.reference
-    assert ref["count"] == len(frame)
-    assert ref["histogram"]["edges"] == list(PROBABILITY_EDGES)
-    assert sum(ref["histogram"]["counts"]) == len(frame)
+    assert ref.count == len(frame)
+    assert ref.histogram.edges == PROBABILITY_EDGES
+    assert sum(ref.histogram.counts) == len(frame)
     scores, _ = predict(fitted, conform(frame, mv.spec), mv.spec)
-    assert ref["mean"] == pytest.approx(float(scores.mean()))
+    assert ref.mean == pytest.approx(float(scores.mean()))
 
 
 def test_training_frame_lacking_a_feature_is_a_usage_error(reg, fitted, frame):
@@ -301,9 +301,9 @@ def test_regression_pipeline_registers_as_regression(reg, frame):
     reg.register("calls", pipeline, training_frame=x)
     mv = reg.resolve("calls", 1)
     assert (mv.task, mv.classes) == (REGRESSION, None)
-    edges = mv.reference["histogram"]["edges"]
-    assert edges[0] == pytest.approx(mv.reference["min"])
-    assert edges[-1] == pytest.approx(mv.reference["max"])
+    edges = mv.reference.histogram.edges
+    assert edges[0] == pytest.approx(mv.reference.min)
+    assert edges[-1] == pytest.approx(mv.reference.max)
 
 
 def test_multiclass_pipeline_registers_with_its_classes(reg, frame):
@@ -315,7 +315,7 @@ def test_multiclass_pipeline_registers_with_its_classes(reg, frame):
     assert mv.task == MULTICLASS
     assert mv.classes == ("basic", "family", "premium", "standard")
     assert all(isinstance(c, str) for c in mv.classes)
-    assert mv.reference["min"] >= 0.25 and mv.reference["max"] <= 1.0  # max of 4 probabilities
+    assert mv.reference.min >= 0.25 and mv.reference.max <= 1.0  # max of 4 probabilities
 
 
 # --- what register accepts -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from jobs.config import DriftConfig, QualityConfig
 from jobs.errors import QualityCheckFailed
 from jobs.quality.monitor import MAX_TRACKED, RunMonitor
 from jobs.quality.verdict import FAIL, Finding
+from pipelines.distribution import ScoreSummary
 from pipelines.profile import MISSING, NUMERIC, OTHER, numeric_bins
 
 N = 60
@@ -132,7 +133,7 @@ def _monitors(
 
 def _state(monitor: RunMonitor) -> str:
     """Everything a run's figures come from, order of insertion included (it orders the ledger's JSON)."""
-    figures = monitor.finish({})
+    figures = monitor.finish(ScoreSummary()).to_json()
     tracked = {c: list(t.items()) for c, t in monitor.unseen_values().items()}
     return json.dumps([figures, tracked, monitor.rows], default=str)
 
@@ -158,7 +159,7 @@ def test_a_training_profiles_categories_are_matched_on_the_values_text():
                  "code": {"kind": "categorical", "shares": {}, "categories": ["1", "x"]}},
     )
     monitor.observe(pd.DataFrame({"flag": [True, False, True], "code": pd.Series([1, "x", "y"], dtype=object)}))
-    quality = monitor.finish({})["quality"]
+    quality = monitor.finish(ScoreSummary()).quality.data
     assert quality["unseen_category_fraction"] == {"flag": 0 / 3, "code": 1 / 3}  # 0 and 1 unseen rows of 3
     assert quality["unseen_categories"] == {"code": ["y"]}
 
@@ -166,7 +167,7 @@ def test_a_training_profiles_categories_are_matched_on_the_values_text():
 def test_equal_objects_that_stringify_apart_are_unseen_apart():
     monitor = _monitors(["mixed"], categories=["a"])
     monitor.observe(pd.DataFrame({"mixed": pd.Series([1, 1.0, True, "1", -0.0, 0.0, "a", None, np.nan], dtype=object)}))
-    quality = monitor.finish({})["quality"]
+    quality = monitor.finish(ScoreSummary()).quality.data
     # 6 unseen rows of 9 under 5 names, most common first: "1" twice, every other name once.
     names = quality["unseen_categories"]["mixed"]
     assert names[0] == "1" and sorted(names) == sorted(["1", "1.0", "True", "-0.0", "0.0"])
@@ -176,10 +177,10 @@ def test_equal_objects_that_stringify_apart_are_unseen_apart():
 def test_an_all_null_text_column_counts_nulls_and_no_unseen_value():
     monitor = _monitors(["empty"])
     monitor.observe(pd.DataFrame({"empty": pd.Series([None] * 7, dtype="str")}))
-    figures = monitor.finish({})
-    assert figures["quality"]["null_fraction"] == {"empty": 1.0}
-    assert figures["quality"]["unseen_category_fraction"] == {"empty": 0.0}
-    assert figures["drift"]["features"]["empty"]["actual"] == {MISSING: 1.0}
+    figures = monitor.finish(ScoreSummary())
+    assert figures.quality.per_column("null_fraction") == {"empty": 1.0}
+    assert figures.quality.per_column("unseen_category_fraction") == {"empty": 0.0}
+    assert figures.drift.features["empty"]["actual"] == {MISSING: 1.0}
 
 
 def _unseen_chunk(start: int, stop: int, repeat_from: int) -> pd.DataFrame:
@@ -238,7 +239,7 @@ def test_a_merge_over_max_rows_stops_the_run_like_observe():
         errors.append(failed.value)
     assert "120 is above the limit 100" in errors[1].what and "stopped while reading" in errors[1].what
     assert (errors[0].what, errors[0].hint, errors[0].stats) == (errors[1].what, errors[1].hint, errors[1].stats)
-    assert errors[1].stats["quality"]["findings"] == [asdict(Finding("max_rows", None, 120, 100, FAIL, "quality.max_rows"))]
+    assert errors[1].stats.quality.findings == [asdict(Finding("max_rows", None, 120, 100, FAIL, "quality.max_rows"))]
 
 
 def test_an_empty_copy_neither_stops_early_nor_caps_names_and_a_plain_merge_never_stops():
@@ -250,7 +251,7 @@ def test_an_empty_copy_neither_stops_early_nor_caps_names_and_a_plain_merge_neve
     monitor.merge(seen)  # as Spark's accumulator merges: the verdict waits for finish()
     assert monitor.rows == 1200 and len(monitor.unseen_values()["c"]) == MAX_TRACKED
     with pytest.raises(QualityCheckFailed, match="1200 is above the limit 10"):
-        monitor.finish({})
+        monitor.finish(ScoreSummary())
 
 
 def test_numeric_bins_count_each_value_in_its_bin_as_a_binary_search_would():

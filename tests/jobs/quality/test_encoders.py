@@ -22,6 +22,7 @@ from jobs.errors import QualityCheckFailed
 from jobs.quality.monitor import RunMonitor
 from pipelines.spec import Feature, ModelSpec, conform
 from pipelines import churn
+from pipelines.distribution import ScoreSummary
 from pipelines.profile import fitted_categories
 from tests.jobs.helpers import DAYS, N_CUSTOMERS, alter
 
@@ -148,6 +149,6 @@ def test_unseen_values_are_those_a_fitted_encoder_encodes_as_unknown(trained, sc
     column = SCORED[scored]
     monitor.observe(conform(pd.DataFrame({"c": column}), spec))
     with contextlib.suppress(QualityCheckFailed):  # the verdict is not the point: the count is
-        monitor.finish({})
-    unseen = monitor.figures["quality"]["unseen_category_fraction"]["c"]  # unseen rows / rows
+        monitor.finish(ScoreSummary())
+    unseen = monitor.figures.quality.per_column("unseen_category_fraction")["c"]  # unseen rows / rows
     assert unseen == _unknown_to_encoder(encoder, column) / monitor.rows

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from jobs.quality.psi import EPSILON, category_psi, histogram_psi, psi
+from pipelines.distribution import ScoreSummary
 
 
 def test_psi_matches_a_hand_computation():
@@ -32,9 +33,9 @@ def test_category_psi_counts_a_new_category_as_missing_in_the_expected():
 
 
 def test_histogram_psi_needs_the_same_edges():
-    a = {"histogram": {"edges": [0, 0.5, 1], "counts": [5, 5]}}
-    b = {"histogram": {"edges": [0, 0.5, 1], "counts": [8, 2]}}
-    c = {"histogram": {"edges": [0, 0.4, 1], "counts": [8, 2]}}
+    a = ScoreSummary.from_json({"count": 10, "histogram": {"edges": [0, 0.5, 1], "counts": [5, 5]}})
+    b = ScoreSummary.from_json({"count": 10, "histogram": {"edges": [0, 0.5, 1], "counts": [8, 2]}})
+    c = ScoreSummary.from_json({"count": 10, "histogram": {"edges": [0, 0.4, 1], "counts": [8, 2]}})
     assert histogram_psi(a, b) == pytest.approx(psi([5, 5], [8, 2]))
     assert histogram_psi(a, c) is None
     assert histogram_psi(None, b) is None

@@ -148,10 +148,8 @@ def test_merged_partition_summaries_equal_one_streamed_summary():
     for part in parts:
         merged.merge(part)
     a, b = whole.summary(), merged.summary()
-    assert (a["count"], a["min"], a["max"], a["histogram"], a["quantiles"]) == (
-        b["count"], b["min"], b["max"], b["histogram"], b["quantiles"]
-    )
-    assert a["mean"] == pytest.approx(b["mean"], rel=1e-12) and a["std"] == pytest.approx(b["std"], rel=1e-12)
+    assert (a.count, a.min, a.max, a.histogram, a.quantiles) == (b.count, b.min, b.max, b.histogram, b.quantiles)
+    assert a.mean == pytest.approx(b.mean, rel=1e-12) and a.std == pytest.approx(b.std, rel=1e-12)
 
 
 # --- which path ----------------------------------------------------------------------------
