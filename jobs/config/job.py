@@ -111,10 +111,10 @@ class JobConfig(_Frozen):
         Checked at load for the job's own engine, and by the runner for ``--engine``."""
         if engine != Engine.SPARK:
             return None
-        for key in ("on_bad_rows", "on_duplicate_ids"):
-            if getattr(self.quality, key) == "reject":
-                return (f"quality.{key}: reject is not supported by the spark engine",
-                        f"use engine: pandas for this job, or {key}: fail")
+        # on_duplicate_ids: reject runs on both engines; bad rows are isolated by the pandas engine only.
+        if self.quality.on_bad_rows == "reject":
+            return ("quality.on_bad_rows: reject is not supported by the spark engine",
+                    "use engine: pandas for this job, or on_bad_rows: fail")
         return None
 
     @property

@@ -30,7 +30,7 @@ from jobs.engines.row_threads import RowThreads
 from jobs.errors import NoInputRows
 from jobs.vocabulary import Engine
 from jobs.faults import after_first
-from jobs.quality.duplicates import REASON as DUPLICATE_ID, Duplicates, find_duplicates
+from jobs.quality.duplicates import REASON as DUPLICATE_ID, Duplicates, find_duplicates, set_aside
 from jobs.quality.monitor import RunMonitor
 from jobs.sinks.rejects import rejects_aside
 from jobs.shadow import ShadowDay, ShadowScorer
@@ -156,14 +156,12 @@ class _Day:
     def set_aside(self, batches, duplicates: Duplicates):
         """``batches`` without the rows of a duplicated id: those go to the rejects, never scored."""
         for batch in batches:
-            hit = duplicates.mask(batch)
-            if hit.any():
-                aside = batch.filter(pa.array(hit))
+            batch, aside = set_aside(batch, duplicates)
+            if aside is not None:
                 n = aside.num_rows
                 self.rejects.append(reject_batch(aside, [DUPLICATE_ID] * n, self.rejects_schema, self.task.lineage))
                 self.monitor.add_rejected(n, scored=False)
                 self.rows += n
-                batch = batch.filter(pa.array(~hit))
             if batch.num_rows:
                 yield batch
 

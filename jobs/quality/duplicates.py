@@ -210,6 +210,15 @@ class IdTracker:
         return self.rows
 
 
+def set_aside(batch: pa.RecordBatch, duplicates: Duplicates) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """``batch`` without the rows of a duplicated id, and those rows (None: none). The one
+    split of ``on_duplicate_ids: reject``, for both engines (Spark: in its tasks)."""
+    hit = duplicates.mask(batch)
+    if not hit.any():
+        return batch, None
+    return batch.filter(pa.array(~hit)), batch.filter(pa.array(hit))
+
+
 def find_duplicates(batches: Iterable[pa.RecordBatch], columns: Sequence[str], reread: Reread | None = None) -> Duplicates:
     """A pass over the day's id columns alone: its duplicated ids (for ``reject``)."""
     tracker = IdTracker(columns)

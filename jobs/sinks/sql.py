@@ -186,11 +186,25 @@ def swap_day(conn: sa.Connection, table: sa.Table, rows: sa.Select, day: date, *
     the day's lock first (``lock``: PostgreSQL), the table created when missing, the old day
     deleted. The one SQL swap of a staged day, for both engines (SQLite's TEMP staging here,
     Spark's staging table in ``jobs.engines.spark.stage``)."""
+    clear_day(conn, table, day, lock=lock)
+    conn.execute(table.insert().from_select([c.name for c in table.columns], rows))
+
+
+def swap_aside(conn: sa.Connection, aside: Aside, day: date, *, lock: bool) -> int:
+    """Replace ``day`` of an aside's table by its rows in ``conn``'s transaction, as
+    ``swap_day`` does (Spark's driver: the rejects it found); returns the rows."""
+    table = table_for(aside.name, aside.schema)
+    clear_day(conn, table, day, lock=lock)
+    return sum(insert_rows(conn, table, batch) for batch in aside.batches)
+
+
+def clear_day(conn: sa.Connection, table: sa.Table, day: date, *, lock: bool) -> None:
+    """In ``conn``'s transaction: the day's lock (``lock``: PostgreSQL), the table created
+    when missing, the day's rows deleted."""
     if lock:
         conn.execute(*day_lock(table.fullname, day))
     create_table(conn, table)
     conn.execute(table.delete().where(table.c[SCORE_DATE] == day))
-    conn.execute(table.insert().from_select([c.name for c in table.columns], rows))
 
 
 def _replace_postgres_binary(url, parts: list[_Part], types: list[dict], day: date, ahead: _DayAhead | None) -> int:

@@ -29,6 +29,7 @@ import numpy as np
 from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from jobs.engines.spark import arrow as spark_arrow
 from jobs.engines.spark.read import read_day
+from jobs.engines.spark.rejects import DayRejects, day_rejects, without
 from jobs.engines.spark.stage import stage_day
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors, spark_session
@@ -90,9 +91,7 @@ def run(task: ScoringTask, handle: ModelHandle, progress: Progress | None = None
 def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer, progress: Progress | None) -> EngineResult:
     """Spark's own path: Spark reads the day, scores it in mapInArrow and writes it aside
     (the shadows' rows with the main rows, told apart by model_version)."""
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
-
-    model, shadows = models
+    shadows = models[1]
     sc = spark.sparkContext
     with timer.stage("read"):
         day = read_day(
@@ -106,18 +105,9 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
         raise NoInputRows.in_source(day.describe)
     check_columns(day.frame.columns, task.spec, also=[*task.id_columns, *task.passthrough])
     monitor = driver_monitor(task, handle, timer)  # the pandas engine's checks, counted per partition
-    with spark_errors(f"scoring {day.describe}", ScoringError):
-        source_schema = to_arrow_schema(day.frame.schema, timezone="UTC")
-        schema = output_schema(
-            [source_schema.field(n) for n in task.id_columns],
-            [source_schema.field(n) for n in task.passthrough],
-            task.spec.task,
-        )
-        stats, checks, tallies = _accumulators(sc, task.histogram_edges, monitor.empty_copy(), shadows.edges)
-        scorer = partition_scorer(model, task, source_schema, schema, stats, checks, monitor, (shadows.shipped, tallies))
-        # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
-        # convert every chunk to pandas and back on the way in and again on the way out.
-        scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
+    with timer.stage("duplicate_ids"):
+        rejects = day_rejects(task)  # on_duplicate_ids: reject (jobs.engines.spark.rejects)
+    schema, scored, (stats, checks, tallies) = _scored_frame(day, task, models, monitor, rejects)
     staged = None
     try:
         # ONE pass: Spark reads, scores and writes the day aside; nothing is visible yet.
@@ -126,25 +116,52 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
         pause_point(AFTER_STAGE)  # written aside, not swapped in
         summary = stats.value  # complete: the accumulators of every task of that job
         rows = summary.count
-        if rows == 0:  # a Parquet day is only counted as it is scored
+        set_aside = rejects.rows if rejects else 0
+        if rows + set_aside == 0:  # a Parquet day is only counted as it is scored
             raise NoInputRows.in_source(day.describe)
         if progress is not None:
-            progress(rows)
+            progress(rows + set_aside)
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
         seen = checks.value
+        seen.add_rejected(set_aside, scored=False)
         figures = seen.finish(summary.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
         shadows.merge(tallies.value)
         with timer.stage("write"):
-            written = staged.commit(shadows.ok())
+            written = staged.commit(shadows.ok(), [rejects.aside(task.output)] if rejects else [])
         written = rows if written is None else written
     finally:
         if staged is not None:
             with spark_errors("removing the scores written aside"):
                 staged.discard()
     return EngineResult(
-        rows_read=rows, rows_written=written, rows_rejected=0, scores=summary.summary(),
+        rows_read=rows + set_aside, rows_written=written, rows_rejected=seen.rejected, scores=summary.summary(),
         checks=figures, warnings=seen.warnings(),
     )
+
+
+def _scored_frame(day, task: ScoringTask, models, monitor, rejects: DayRejects | None):
+    """The day's frame scored in mapInArrow (lazily: nothing runs yet), its output schema and
+    the accumulators its tasks fill; the rows of duplicated ids are left out (``rejects``)."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    model, shadows = models
+    with spark_errors(f"scoring {day.describe}", ScoringError):
+        source_schema = to_arrow_schema(day.frame.schema, timezone="UTC")
+        schema = output_schema(
+            [source_schema.field(n) for n in task.id_columns],
+            [source_schema.field(n) for n in task.passthrough],
+            task.spec.task,
+        )
+        accumulators = _accumulators(day.frame.sparkSession.sparkContext, task.histogram_edges, monitor.empty_copy(), shadows.edges)
+        stats, checks, tallies = accumulators
+        scorer = partition_scorer(
+            model, task, source_schema, schema, stats, checks, monitor, (shadows.shipped, tallies),
+            duplicates=rejects.duplicates if rejects else None,
+        )
+        # mapInArrow hands the partition's Arrow batches over as they are: mapInPandas would
+        # convert every chunk to pandas and back on the way in and again on the way out.
+        scored = day.frame.mapInArrow(scorer, from_arrow_schema(schema, prefer_timestamp_ntz=False))
+    return schema, scored, accumulators
 
 
 def _accumulators(sc, edges, empty, shadow_edges):
@@ -156,10 +173,10 @@ def _accumulators(sc, edges, empty, shadow_edges):
     return stats, checks, tallies
 
 
-def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor, shadows=((), None)):
+def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, checks, monitor, shadows=((), None), duplicates=None):
     """The function each Spark partition runs: Arrow batches in, scored Arrow batches out.
     ``shadows``: (the shipped shadow models, the accumulator of their tallies); each chunk's
-    shadow rows follow its main rows."""
+    shadow rows follow its main rows. ``duplicates``: ids whose rows are left out (rejects)."""
     version, spec, positive, lineage = task.model, task.spec, task.positive, task.lineage
     edges = task.histogram_edges
     shipped, shadow_tallies = shadows
@@ -173,10 +190,11 @@ def partition_scorer(model, task: ScoringTask, source_schema, schema, stats, che
             if shipped:
                 shadow_scorer, tallies = executor_shadows(shipped, shadow_edges, task_part())
             for batch in batches:
-                if batch.num_rows == 0:
-                    continue  # nothing to score
                 if batch.schema != source_schema:  # should Spark hand over other Arrow types
                     batch = batch.cast(source_schema)
+                batch = without(batch, duplicates)  # the driver's rejects
+                if batch.num_rows == 0:
+                    continue  # nothing to score
                 result = score_chunk(pipeline, batch, spec, positive, schema, lineage, monitor=observed)
                 seen.update(result.scores)
                 yield result.output

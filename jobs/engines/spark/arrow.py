@@ -22,6 +22,7 @@ import warnings
 
 from jobs.engines.task import EngineResult, Progress, ScoringTask, StageTimer, driver_monitor, id_reader
 from pipelines.model import ModelHandle
+from jobs.engines.spark.rejects import day_rejects, without
 from jobs.engines.spark.worker import executor_pipeline
 from jobs.engines.spark.session import PANDAS_WARNING, marked, spark_errors
 from jobs.engines.spark.shadow import ShadowFiles, executor_shadows, version_of
@@ -52,7 +53,8 @@ def _is_file_path(path: str) -> bool:
 
 def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer, progress: Progress | None) -> EngineResult:
     """Score the day in Spark tasks that read, score and write with pyarrow (the shadows'
-    rows into files of their own, ``<path>_shadow``); swap it in."""
+    rows into files of their own, ``<path>_shadow``; the rejects of duplicated ids, found on
+    the driver, into ``<path>_rejects``); swap it in."""
     model, shadows = models
     sc = spark.sparkContext
     shares = task.spark.read_partitions or sc.defaultParallelism
@@ -64,45 +66,67 @@ def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer
         [columns.field(n) for n in task.id_columns], [columns.field(n) for n in task.passthrough], task.spec.task
     )
     monitor = driver_monitor(task, handle, timer)
+    with timer.stage("duplicate_ids"):
+        rejects = day_rejects(task)  # on_duplicate_ids: reject (jobs.engines.spark.rejects)
+    asides = [rejects.aside(_local(task.output))] if rejects else []
     # The tasks get the task without the pipeline (each worker unpickles the broadcast once).
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
     finals = [final, day_dir(shadow_name(_local(task.output)), task.day)] if shadows else [final]
-    stagings = [staging_dir(f) for f in finals]
-    for day in finals:
-        restore_day(dirs, day)  # a day a killed swap left absent, first
-        clear_leftovers(dirs, day)  # a killed run's, of this day (we hold its lock)
-    for staging in stagings:
-        os.makedirs(staging)
+    days = [*finals, *(day_dir(a.name, task.day) for a in asides)]
+    stagings = _prepared(dirs, days)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
-            scorer = _scorer((model, shadows.shipped, shadows.edges), task, schema, monitor.empty_copy(), stagings, shares)
+            scorer = _scorer((model, shadows.shipped, shadows.edges), task, schema, monitor.empty_copy(), stagings[:len(finals)], shares,
+                             rejects.duplicates if rejects else None)
             parts = sc.parallelize(range(shares), shares).mapPartitions(scorer).collect()
         pause_point(AFTER_STAGE)  # the day's files are in the staging directory, not swapped in
-        stats, rows = ScoreStats(task.histogram_edges), 0
-        for part_rows, part_stats, part_monitor, part_shadows in parts:
-            rows += part_rows
-            stats.merge(part_stats)
-            monitor.merge(part_monitor)
-            shadows.merge(part_shadows)
-        if rows == 0:
+        stats, rows = _merged(parts, task, monitor, shadows)
+        set_aside = rejects.rows if rejects else 0
+        if rows + set_aside == 0:
             raise NoInputRows.in_source(source.describe())
         if progress is not None:
-            progress(rows)
+            progress(rows + set_aside)
+        monitor.add_rejected(set_aside, scored=False)
         figures = monitor.finish(stats.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
             if shadows:
                 _keep_only(dirs, stagings[1], shadows.ok())
-            # As the pandas sink: the shadow day just before the scores'.
-            for staging, day in reversed(list(zip(stagings, finals))):
+            for aside, staging in zip(asides, stagings[len(finals):], strict=True):
+                write_file(posixpath.join(staging, "part-0.parquet"), aside.schema, aside.batches, always=True)
+            # As the pandas sink: the rejects' and shadow days just before the scores'.
+            for staging, day in reversed(list(zip(stagings, days, strict=True))):
                 dirs.sync(staging)
                 swap_in(dirs, staging, day)
     finally:
         for staging in stagings:
             dirs.remove(staging)
     return EngineResult(
-        rows_read=rows, rows_written=rows, rows_rejected=0, scores=stats.summary(),
+        rows_read=rows + set_aside, rows_written=rows, rows_rejected=monitor.rejected, scores=stats.summary(),
         checks=figures, warnings=monitor.warnings(),
     )
+
+
+def _prepared(dirs: LocalDirs, finals: list[str]) -> list[str]:
+    """The days' staging directories, made empty, after restoring a day a killed swap left
+    absent and clearing a killed run's leftovers (we hold the day's lock)."""
+    for day in finals:
+        restore_day(dirs, day)
+        clear_leftovers(dirs, day)
+    stagings = [staging_dir(f) for f in finals]
+    for staging in stagings:
+        os.makedirs(staging)
+    return stagings
+
+
+def _merged(parts, task: ScoringTask, monitor: RunMonitor, shadows) -> tuple[ScoreStats, int]:
+    """The tasks' score summaries, check counts and shadow tallies, merged; the rows scored."""
+    stats, rows = ScoreStats(task.histogram_edges), 0
+    for part_rows, part_stats, part_monitor, part_shadows in parts:
+        rows += part_rows
+        stats.merge(part_stats)
+        monitor.merge(part_monitor)
+        shadows.merge(part_shadows)
+    return stats, rows
 
 
 def _local(config):
@@ -120,9 +144,9 @@ def _keep_only(dirs: LocalDirs, staging: str, versions) -> None:
             os.remove(posixpath.join(staging, name))
 
 
-def _scorer(models, task: ScoringTask, schema, monitor: RunMonitor, stagings: list[str], shares: int):
+def _scorer(models, task: ScoringTask, schema, monitor: RunMonitor, stagings: list[str], shares: int, duplicates=None):
     """What each Spark task runs: its shares of the day read, scored and written to a file
-    (each shadow version's rows to a file of its own)."""
+    (each shadow version's rows to a file of its own), the rows of ``duplicates`` left out."""
     model, shipped, shadow_edges = models
 
     def score_shares(indexes):
@@ -137,6 +161,9 @@ def _scorer(models, task: ScoringTask, schema, monitor: RunMonitor, stagings: li
 
                 def outputs():
                     for batch in source.iter_batches(task.day, share=(k, shares)):
+                        batch = without(batch, duplicates)  # the driver's rejects
+                        if duplicates and not batch.num_rows:
+                            continue
                         result = score_chunk(pipeline, batch, task.spec, task.positive, schema, task.lineage, monitor=seen)
                         stats.update(result.scores)
                         if files is not None:

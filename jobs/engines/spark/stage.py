@@ -2,9 +2,11 @@
 (``stage_day``) -- Parquet into a hidden directory beside ``score_date=D``, SQL into a staging
 table -- and, once the run's checks pass, swapped in on the driver (``StagedDay.commit``) by
 the sinks' own swaps: ``jobs.sinks.parquet.swap_in`` (two renames on Hadoop's file system) and
-``jobs.sinks.sql.swap_day`` (lock, delete, insert-select in ONE transaction). What a killed run
-left aside is cleared by the next run: the day's hidden directories (Parquet), the output
-table's staging tables no live run owns (SQL, ``jobs.engines.spark.staging``).
+``jobs.sinks.sql.swap_day`` (lock, delete, insert-select in ONE transaction), with the rows
+the driver holds aside (the rejects of duplicated ids: in that transaction, or a directory
+swapped in just before the scores'). What a killed run left aside is cleared by the next
+run: the day's hidden directories (Parquet), the output table's staging tables no live run
+owns (SQL, ``jobs.engines.spark.staging``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from jobs import db
@@ -25,8 +28,9 @@ from jobs.engines.spark.staging import StageLock, clear_stale_stages, stage_name
 from jobs.errors import SinkError, TransientError
 from jobs.output import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
 from jobs.faults import BEFORE_COMMIT, pause_point
-from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in
-from jobs.sinks.sql import swap_day, table_for
+from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
+from jobs.sinks.base import Aside
+from jobs.sinks.sql import swap_aside, swap_day, table_for
 from jobs.vocabulary import PARQUET
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,11 @@ def sink_errors(what: str):
 class StagedDay(Protocol):
     """A day's scores written aside by Spark, not yet visible in the output."""
 
-    def commit(self, shadows: Sequence[int] = ()) -> int | None:
+    def commit(self, shadows: Sequence[int] = (), asides: Sequence[Aside] = ()) -> int | None:
         """Swap the day in (the old day out) on the driver, with the day of the shadow
         versions ``shadows`` (the others' rows are left out) when it was staged with a shadow
-        output; returns the rows written, or None when they are the rows scored (files hold
+        output, and the day of each aside the driver holds (the rejects), just before the
+        scores; returns the rows written, or None when they are the rows scored (files hold
         what the tasks wrote)."""
 
     def discard(self) -> None:
@@ -97,6 +102,14 @@ class HadoopDirs:
     def exchange(self, a: str, b: str) -> bool:
         return False  # Hadoop's FileSystem has no exchange: swap_in takes its two renames
 
+    def write(self, path: str, data: bytes) -> None:
+        """A small file written from the driver (an aside's day)."""
+        stream = self._fs.create(self._path(path), True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
+
 
 @dataclass
 class _ParquetStage:
@@ -106,7 +119,9 @@ class _ParquetStage:
     shadow_final: str | None = None  # <path>_shadow/score_date=D: staging holds one directory per version
     main_version: int | None = None
 
-    def commit(self, shadows: Sequence[int] = ()) -> None:
+    def commit(self, shadows: Sequence[int] = (), asides: Sequence[Aside] = ()) -> None:
+        for aside in asides:
+            self._swap_aside(aside)
         if self.shadow_final is None:
             swap_in(self.dirs, self.staging, self.final)
             return
@@ -126,6 +141,27 @@ class _ParquetStage:
 
     def discard(self) -> None:
         self.dirs.remove(self.staging)
+
+    def _swap_aside(self, aside: Aside) -> None:
+        """An aside's day (``<path>_rejects/score_date=D``), written and swapped in as the
+        pandas sink does: one file, ``part-0.parquet``, even without rows."""
+        root = aside.name.removeprefix("file://") if isinstance(self.dirs, LocalDirs) else aside.name
+        final = posixpath.join(root.rstrip("/"), posixpath.basename(self.final))
+        restore_day(self.dirs, final)
+        clear_leftovers(self.dirs, final)
+        staging = staging_dir(final)
+        self.dirs.makedirs(staging)
+        try:
+            path = posixpath.join(staging, "part-0.parquet")
+            if isinstance(self.dirs, LocalDirs):
+                write_file(path, aside.schema, aside.batches, always=True)
+            else:
+                buffer = pa.BufferOutputStream()
+                write_file(buffer, aside.schema, aside.batches, always=True)
+                self.dirs.write(path, buffer.getvalue().to_pybytes())
+            swap_in(self.dirs, staging, final)
+        finally:
+            self.dirs.remove(staging)
 
 
 def _stage_parquet(scored, output: ParquetOutput, lineage: Lineage, shadow: str | None) -> _ParquetStage:
@@ -182,8 +218,8 @@ class _SqlStage:
     run: str
     shadow: sa.Table | None = None  # <table>_shadow: the stage holds shadow rows too
 
-    def commit(self, shadows: Sequence[int] = ()) -> int:
-        return _swap(self.engine, (self.target, self.shadow), self.stage, self.lineage, self.what, shadows)
+    def commit(self, shadows: Sequence[int] = (), asides: Sequence[Aside] = ()) -> int:
+        return _swap(self.engine, (self.target, self.shadow), self.stage, self.lineage, self.what, (shadows, asides))
 
     def discard(self) -> None:
         try:
@@ -257,11 +293,13 @@ def _stage_column(F, field, backend: str):
     return F.col(field.name)
 
 
-def _swap(engine: sa.Engine, targets: tuple, stage: sa.Table, lineage: Lineage, what: str, shadows: Sequence[int]) -> int:
+def _swap(engine: sa.Engine, targets: tuple, stage: sa.Table, lineage: Lineage, what: str, kept: tuple) -> int:
     """The day's rows from the stage into the output table and (``targets``: (output table,
-    shadow table or None)) the shadow versions' rows into the shadow table, in ONE transaction,
-    as the pandas sink writes its asides; the output table's rows are counted."""
+    shadow table or None)) the shadow versions' rows into the shadow table, and (``kept``:
+    (shadow versions, asides)) each aside's rows into its table, in ONE transaction, as the
+    pandas sink writes its asides; the output table's rows are counted."""
     target, shadow = targets
+    shadows, asides = kept
     main = None if shadow is None else stage.c[MODEL_VERSION] == lineage.model_version
     with db.connect(engine, "output") as conn, sink_errors(what), conn.begin():
         lock = db.is_postgres(engine.url)
@@ -269,6 +307,8 @@ def _swap(engine: sa.Engine, targets: tuple, stage: sa.Table, lineage: Lineage, 
         if shadow is not None:
             rows = _staged_rows(shadow, stage, lineage, stage.c[MODEL_VERSION].in_(list(shadows)), own_version=True)
             swap_day(conn, shadow, rows, lineage.day, lock=lock)
+        for aside in asides:
+            swap_aside(conn, aside, lineage.day, lock=lock)
         # Counted, as drivers do not all report an INSERT ... SELECT's rowcount.
         counted = sa.select(sa.func.count()).select_from(stage)
         count = int(conn.execute(counted if main is None else counted.where(main)).scalar_one())

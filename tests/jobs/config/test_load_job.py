@@ -104,8 +104,8 @@ def test_a_shadow_that_is_not_a_list_is_named_in_one_line(tmp_path):
         load_job(path)
 
 
-@pytest.mark.parametrize("key", ["on_bad_rows", "on_duplicate_ids"])
-def test_a_spark_job_in_reject_mode_is_refused_at_load_naming_the_key_and_the_fix(tmp_path, key):
+def test_a_spark_job_rejecting_bad_rows_is_refused_at_load_naming_the_key_and_the_fix(tmp_path):
+    key = "on_bad_rows"
     path = _write(tmp_path, dict(MINIMAL, engine="spark", quality={key: "reject"}))
     with pytest.raises(ConfigError) as refused:
         load_job(path)
@@ -113,3 +113,8 @@ def test_a_spark_job_in_reject_mode_is_refused_at_load_naming_the_key_and_the_fi
     assert f"quality.{key}: reject is not supported by the spark engine (use engine: pandas for this job, or {key}: fail)" in str(
         refused.value)
     assert load_job(_write(tmp_path, dict(MINIMAL, quality={key: "reject"}))).quality.model_dump()[key] == "reject"  # pandas runs it
+
+
+def test_a_spark_job_rejecting_duplicate_ids_loads(tmp_path):
+    job = load_job(_write(tmp_path, dict(MINIMAL, engine="spark", quality={"on_duplicate_ids": "reject"})))
+    assert job.quality.on_duplicate_ids == "reject" and job.unsupported_by("spark") is None

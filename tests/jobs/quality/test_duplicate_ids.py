@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.quality import duplicates as dup_mod
@@ -248,9 +249,81 @@ def test_spark_fails_a_day_with_duplicate_ids_like_pandas(project, spark):
     assert lines["spark"] == lines["pandas"]
 
 
+ROUTES = {
+    # Spark's own path: JDBC read, JDBC staging table, the SQL day swap
+    "sql_to_sql": (None, {"kind": "sql", "url": "sqlite:///data/warehouse.db", "table": "churn_scores"}),
+    # Spark's own path: JDBC read, a staged Parquet day swapped in
+    "sql_to_parquet": (None, {"kind": "parquet", "path": "data/scores"}),
+    # the Arrow path: tasks read, score and write with pyarrow
+    "parquet_to_parquet": ({"kind": "parquet", "path": "data/raw", "date_column": "snapshot_date"},
+                           {"kind": "parquet", "path": "data/scores"}),
+}
+
+
+def _stored(project, output: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's score rows and rejects rows, sorted, without run_id and scored_at."""
+    if output["kind"] == "sql":
+        scores, rejects = project.scores(DAY), _rejects(project)
+    else:
+        def read(path):
+            return pq.read_table(project.root / path / f"score_date={DAY.isoformat()}").to_pandas()
+        scores, rejects = read(output["path"]), read(output["path"] + "_rejects")
+    return tuple(
+        frame.drop(columns=[c for c in ("run_id", "scored_at") if c in frame]).sort_values(
+            [*frame.columns.intersection(["customer_id", "reason"])], kind="stable").reset_index(drop=True)
+        for frame in (scores, rejects)
+    )
+
+
+def _run_ids(project, output: dict) -> set[str]:
+    if output["kind"] == "sql":
+        return set(project.scores(DAY)["run_id"]) | set(_rejects(project)["run_id"])
+    return {
+        run_id for path in (output["path"], output["path"] + "_rejects")
+        for run_id in pq.read_table(project.root / path / f"score_date={DAY.isoformat()}").column("run_id").to_pylist()
+    }
+
+
 @pytest.mark.spark
-def test_spark_refuses_duplicate_id_reject_mode(project):
-    project.write_job(quality={"on_duplicate_ids": "reject"})
-    result = project.cli("run", "churn", "--date", DAY.isoformat(), "--engine", "spark")
-    assert result.code == 2
-    assert "on_duplicate_ids: reject is not supported by the spark engine" in result.last_err_line
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_spark_rejects_duplicate_ids_as_pandas_does(project, spark, route):
+    source, output = ROUTES[route]
+    _duplicate(project)
+    if source is not None:  # the raw table, day and duplicates included, as Parquet
+        (project.root / "data" / "raw").mkdir()
+        with contextlib.closing(sqlite3.connect(project.warehouse)) as conn:
+            raw = pd.read_sql_query("SELECT * FROM features_raw", conn)
+        pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), project.root / "data" / "raw" / "part-0.parquet",
+                       row_group_size=200)
+    job = {"chunk_size": 128, "output": output, "spark": {"read_partitions": 2}, **({"source": source} if source else {})}
+    project.write_job(**job, quality={"on_duplicate_ids": "reject", "max_reject_fraction": 0.01})
+    stored, codes = {}, {}
+    for engine in ("pandas", "spark"):  # spark's run replaces pandas's day: scores and rejects
+        result = project.cli("run", "churn", "--date", DAY.isoformat(), "--engine", engine, "--force")
+        codes[engine] = result.code
+        assert result.code == 0, result.err
+        stored[engine] = _stored(project, output)
+    assert codes["spark"] == codes["pandas"] == 0
+    for pandas_frame, spark_frame in zip(stored["pandas"], stored["spark"], strict=True):
+        pd.testing.assert_frame_equal(spark_frame, pandas_frame)
+    scores, rejects = stored["spark"]
+    assert len(scores) == N_CUSTOMERS - 2 and scores["customer_id"].is_unique
+    assert rejects["customer_id"].tolist() == [COPIED, COPIED, CHANGED, CHANGED]
+    assert set(rejects["reason"]) == {"duplicate id"}
+    ledger = project.ledger()
+    pandas_run, spark_run = ledger.iloc[-2], ledger.iloc[-1]
+    assert _run_ids(project, output) == {spark_run["run_id"]}  # both replaced, nothing of pandas's run left
+    for column in ("rows_read", "rows_rejected", "rows_written"):
+        assert spark_run[column] == pandas_run[column], column
+    assert (spark_run["rows_rejected"], spark_run["rows_read"]) == (4, N_CUSTOMERS + 2)
+
+    # Over max_reject_fraction (4 of 502 > 0.001): the same line, nothing commits.
+    project.write_job(**job, quality={"on_duplicate_ids": "reject"})
+    lines = {}
+    for engine in ("pandas", "spark"):
+        result = project.cli("run", "churn", "--date", DAY.isoformat(), "--engine", engine, "--force")
+        assert result.code == 1, result.err
+        lines[engine] = result.last_err_line
+        assert _run_ids(project, output) == {spark_run["run_id"]}  # the previous day, whole
+    assert "reject_fraction" in lines["spark"] and "nothing was written" in lines["spark"]
+    assert lines["spark"] == lines["pandas"]
