@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from jobs.quality import duplicates as dup_mod
 from jobs.quality.duplicates import IdTracker, find_duplicates
@@ -252,6 +253,8 @@ def test_spark_fails_a_day_with_duplicate_ids_like_pandas(project, spark):
 ROUTES = {
     # Spark's own path: JDBC read, JDBC staging table, the SQL day swap
     "sql_to_sql": (None, {"kind": "sql", "url": "sqlite:///data/warehouse.db", "table": "churn_scores"}),
+    # the same into PostgreSQL: its JDBC staging table, its day lock and swap (the URL: pg_database)
+    "sql_to_postgres": (None, {"kind": "sql", "url": "pg_database", "table": "churn_scores"}),
     # Spark's own path: JDBC read, a staged Parquet day swapped in
     "sql_to_parquet": (None, {"kind": "parquet", "path": "data/scores"}),
     # the Arrow path: tasks read, score and write with pyarrow
@@ -260,9 +263,25 @@ ROUTES = {
 }
 
 
+def _sql_day(output: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's score rows and rejects rows of a SQL output in another database."""
+    engine = sa.create_engine(output["url"])
+    try:
+        with engine.connect() as conn:
+            return tuple(
+                pd.read_sql_query(sa.text(f"SELECT * FROM {table} WHERE score_date = :d ORDER BY customer_id"), conn,
+                                  params={"d": DAY})
+                for table in (output["table"], output["table"] + "_rejects")
+            )
+    finally:
+        engine.dispose()
+
+
 def _stored(project, output: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The day's score rows and rejects rows, sorted, without run_id and scored_at."""
-    if output["kind"] == "sql":
+    if output["kind"] == "sql" and not output["url"].startswith("sqlite"):
+        scores, rejects = _sql_day(output)
+    elif output["kind"] == "sql":
         scores, rejects = project.scores(DAY), _rejects(project)
     else:
         def read(path):
@@ -276,6 +295,8 @@ def _stored(project, output: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _run_ids(project, output: dict) -> set[str]:
+    if output["kind"] == "sql" and not output["url"].startswith("sqlite"):
+        return {run_id for frame in _sql_day(output) for run_id in frame["run_id"]}
     if output["kind"] == "sql":
         return set(project.scores(DAY)["run_id"]) | set(_rejects(project)["run_id"])
     return {
@@ -285,9 +306,11 @@ def _run_ids(project, output: dict) -> set[str]:
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("route", sorted(ROUTES))
-def test_spark_rejects_duplicate_ids_as_pandas_does(project, spark, route):
+@pytest.mark.parametrize("route", [pytest.param(r, marks=pytest.mark.postgres) if "postgres" in r else r for r in sorted(ROUTES)])
+def test_spark_rejects_duplicate_ids_as_pandas_does(project, spark, route, request):
     source, output = ROUTES[route]
+    if output.get("url") == "pg_database":
+        output = {**output, "url": request.getfixturevalue("pg_database")}
     _duplicate(project)
     if source is not None:  # the raw table, day and duplicates included, as Parquet
         (project.root / "data" / "raw").mkdir()
