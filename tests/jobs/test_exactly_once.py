@@ -1,7 +1,8 @@
 """kill -9 at a named point of the write (``BATCHSCORE_PAUSE_AT``), with a reader polling the
 day's output the whole time: it only ever sees the complete old day (or no day, before a
 first run) or the complete new one; the re-run is not blocked by the dead run and completes
-the day. Run with ``pytest -s`` to see what the reader saw."""
+the day. Run with ``pytest -s`` to see, for each case, what the reader saw (rows per observed
+state) and what the re-run did."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from jobs.engines.spark.staging import PREFIX as STAGE_PREFIX
 from jobs.faults import AFTER_FIRST_CHUNK, AFTER_STAGE, BEFORE_COMMIT, PAUSE_ENV
 from jobs.ledger import Ledger
+from jobs.sinks.parquet import OLD, STAGING
 from tests.jobs.helpers import DAY, N_CUSTOMERS
 from tests.pgserver import terminate_backends
 
@@ -156,11 +159,17 @@ def _rerun(project, *args: str):
 
 
 def _summary(label: str, reader: DayReader, old, new) -> str:
+    """What the reader saw: rows per observed state (the assertion message until it is checked)."""
     names = {old: "old", new: "new", EMPTY: "no day"}
     parts = [f"{names.get(state, f'OTHER {state}')} {state[0]} x{n} polls" for state, n in reader.seen.most_common()]
-    text = f"{label}: reader saw " + ", ".join(parts) + f" ({reader.retries} polls busy)"
-    print(text)
-    return text
+    return f"{label}: reader saw " + ", ".join(parts) + f" ({reader.retries} polls busy)"
+
+
+def _rerun_line(new, history: list[dict], *checks: str) -> str:
+    """The re-run's outcome, as asserted: exit 0 (``_rerun``), the new day's rows under its one
+    run id, the ledger's rows of the day oldest first (a dead run's as ``failed(died)``)."""
+    statuses = [f"{r['status']}(died)" if "died" in (r["error"] or "") else r["status"] for r in reversed(history)]
+    return "re-run: " + "; ".join([f"exit 0, {new[0]} rows, one run_id", f"ledger {','.join(statuses)}", *checks])
 
 
 def _check_seen(reader: DayReader, allowed: set, text: str) -> None:
@@ -185,32 +194,63 @@ def _frame(project, backend: str, pg_url: str | None) -> pd.DataFrame:
     return pd.read_parquet(path).sort_values("customer_id").reset_index(drop=True) if path.exists() else pd.DataFrame()
 
 
-def _integrity(project, backend: str) -> None:
-    if backend == "sqlite":
-        assert project.sql("PRAGMA integrity_check") == [("ok",)]
-
-
-def _leftovers(project, backend: str) -> list[str]:
-    if backend != "parquet":
+def _integrity(project, backend: str) -> list[str]:
+    """PRAGMA integrity_check on SQLite; what was checked, for the summary."""
+    if backend != "sqlite":
         return []
-    return sorted(p.name for p in (project.root / "data" / "scores").iterdir() if p.name.startswith("."))
+    assert project.sql("PRAGMA integrity_check") == [("ok",)]
+    return ["integrity_check ok"]
 
 
-def _prove(project, monkeypatch, backend: str, point: str, first: bool, pg_url: str | None, label: str, args=()) -> None:
+def _leftovers(project, backend: str, pg_url: str | None) -> list[str]:
+    """What a run writes aside before its commit: hidden directories beside the day (Parquet);
+    Spark's staging tables (SQL) and, on SQLite, their lock files beside the database."""
+    if backend == "parquet":
+        return sorted(p.name for p in (project.root / "data" / "scores").iterdir() if p.name.startswith("."))
+    if backend == "sqlite":
+        tables = [n for (n,) in project.sql("SELECT name FROM sqlite_master WHERE type = 'table'") if n.startswith(STAGE_PREFIX)]
+        lead = f".{project.warehouse.name}.{STAGE_PREFIX}"
+        return sorted(tables + [p.name for p in project.warehouse.parent.iterdir() if p.name.startswith(lead)])
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            return sorted(n for n in sa.inspect(conn).get_table_names() if n.startswith(STAGE_PREFIX))
+    finally:
+        engine.dispose()
+
+
+def _kinds(names: list[str]) -> str:
+    """``_leftovers`` names counted by kind, for the summary."""
+    kinds = Counter(
+        "lock file" if n.endswith(".lock") else "staging table" if n.startswith(STAGE_PREFIX)
+        else "staging directory" if n.startswith(STAGING) else "old day directory" if n.startswith(OLD) else n
+        for n in names
+    )
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+
+
+def _prove(
+    project, monkeypatch, backend: str, point: str, first: bool, pg_url: str | None, label: str, *, staged: bool = False
+) -> None:
     """The whole proof for one point: previous day (unless ``first``), reader on, pause, kill -9,
-    old day still whole, integrity, re-run, new day whole, reader saw nothing else."""
+    old day still whole, integrity, re-run, new day whole, reader saw nothing else.
+    ``staged``: the run writes the day aside before the point (Spark; Parquet), so the kill
+    must leave it there, and the re-run must clear it."""
     old = EMPTY
     reader = DayReader(backend, project, pg_url)
     if not first:
-        done = project.cli("run", "churn", "--date", DAY.isoformat(), *args)
+        done = project.cli("run", "churn", "--date", DAY.isoformat())
         assert done.code == 0, done.err
         old = reader.observe()
         assert old[0] == N_CUSTOMERS and len(old[1]) == 1, old
     before = _frame(project, backend, pg_url)
     reader.start()
     try:
-        child, _ = _pause(project, monkeypatch, point, *args)
+        child, _ = _pause(project, monkeypatch, point)
         _kill_9(child)
+        aside = _leftovers(project, backend, pg_url)
+        if staged:  # the kill landed after the day was written aside
+            assert aside, aside
         assert reader.observe() == old  # the killed run left nothing: the old day, whole
         after = _frame(project, backend, pg_url)
         if first:  # no day (PostgreSQL: an empty table may exist, committed on its own)
@@ -220,7 +260,7 @@ def _prove(project, monkeypatch, backend: str, point: str, first: bool, pg_url: 
         _integrity(project, backend)
         history = Ledger(f"sqlite:///{project.state_db}").history("churn")
         assert history[0]["status"] == "running"  # the dead run's row, still open
-        _rerun(project, *args)  # not blocked by the dead run's lock
+        _rerun(project)  # not blocked by the dead run's lock
         new = reader.observe()
         time.sleep(0.3)  # the reader goes on reading the new day a little
     finally:
@@ -232,8 +272,11 @@ def _prove(project, monkeypatch, backend: str, point: str, first: bool, pg_url: 
     assert new[0] == N_CUSTOMERS and new[1] == (history[0]["run_id"],), new
     assert _frame(project, backend, pg_url)["customer_id"].is_unique
     _check_seen(reader, {old, new}, text)
-    _integrity(project, backend)
-    assert _leftovers(project, backend) == []  # the killed run's hidden directories are gone
+    checks = _integrity(project, backend)
+    assert _leftovers(project, backend, pg_url) == []  # what the killed run wrote aside is gone
+    if aside:
+        checks.append(f"cleared what the killed run left aside ({_kinds(aside)})")
+    print(f"{text} | {_rerun_line(new, history, *checks)}")
 
 
 @pytest.mark.slow
@@ -245,38 +288,48 @@ def test_kill_9_at_a_fault_point_leaves_the_whole_old_day_and_the_rerun_complete
 ):
     pg_url = request.getfixturevalue("pg_database") if backend == "postgres" else None
     project.write_job(chunk_size=CHUNK, output=_output(backend, pg_url))
-    _prove(project, monkeypatch, backend, point, first, pg_url, f"pandas {backend} {point} {'first' if first else 'replace'}")
+    label = f"pandas {backend} {point} {'first' if first else 'replace'}"
+    _prove(project, monkeypatch, backend, point, first, pg_url, label, staged=backend == "parquet")
+
+
+# The run's open write transaction: the session holding the day's lock (an advisory
+# transaction lock, jobs.sinks.sql.day_lock) or a transaction id (it has deleted the old day,
+# or COPY has begun to insert; it may be between chunks or inside its COPY). The reader's
+# sessions hold neither.
+WRITER = "backend_xid IS NOT NULL OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
 
 
 @pytest.mark.slow
-def test_postgres_connection_terminated_mid_write_fails_the_run_and_leaves_the_old_day(project, monkeypatch, pg_database):
+@pytest.mark.parametrize("first", [False, True], ids=["replace", "first"])
+def test_postgres_connection_terminated_mid_write_fails_the_run_and_leaves_the_old_day(project, monkeypatch, pg_database, first):
     project.write_job(chunk_size=CHUNK, output=_output("postgres", pg_database))
-    assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
     reader = DayReader("postgres", project, pg_database)
-    old = reader.observe()
+    old = EMPTY
+    if not first:
+        assert project.cli("run", "churn", "--date", DAY.isoformat()).code == 0
+        old = reader.observe()
+        assert old[0] == N_CUSTOMERS and len(old[1]) == 1, old
     reader.start()
     try:
         child, lines = _pause(project, monkeypatch, AFTER_FIRST_CHUNK)
-        # The run's open write transaction: the only session holding a transaction id (it has
-        # deleted the old day; it may be between chunks or inside its COPY).
-        killed = terminate_backends(pg_database, "backend_xid IS NOT NULL")
+        killed = terminate_backends(pg_database, WRITER)
         assert killed and all(killed)
         child.send_signal(signal.SIGUSR1)  # let it go on, into the dead connection
         assert child.wait(timeout=60) == 1
-        assert reader.observe() == old
+        assert reader.observe() == old  # first: no day (at most the empty table, committed on its own)
         _rerun(project)
         new = reader.observe()
         time.sleep(0.3)
     finally:
         reader.stop()
-    text = _summary("pandas postgres pg_terminate_backend", reader, old, new)
-    err_line = [line for line in lines if line.strip()][-1]
-    print(f"  the terminated run's last line: {err_line.strip()}")
+    text = _summary(f"pandas postgres pg_terminate_backend {'first' if first else 'replace'}", reader, old, new)
+    err_line = [line for line in lines if line.strip()][-1].strip()
     assert err_line.startswith("error: churn") and "nothing was committed" in err_line, "".join(lines)
     history = Ledger(f"sqlite:///{project.state_db}").history("churn")
-    assert [r["status"] for r in history] == ["succeeded", "failed", "succeeded"]
+    assert [r["status"] for r in history] == ["succeeded", "failed"] + ([] if first else ["succeeded"])
     assert new[0] == N_CUSTOMERS and new[1] == (history[0]["run_id"],)
     _check_seen(reader, {old, new}, text)
+    print(f"{text} | the terminated run: exit 1, {err_line} | {_rerun_line(new, history)}")
 
 
 def _spark_job(project, source: str, output: dict) -> None:
@@ -290,18 +343,35 @@ def _spark_job(project, source: str, output: dict) -> None:
     )
 
 
+def _spark_cases():
+    """Every route at both points over a previous day; a first run (no previous day) on the
+    PostgreSQL route only: each case starts Spark three times, and the swaps of a first day
+    are those the pandas cases prove on every backend."""
+    routes = ["sql-to-sqlite", "sql-to-postgres", "sql-to-parquet", "parquet-to-parquet"]
+    cases = [(route, point, False) for route in routes for point in (AFTER_STAGE, BEFORE_COMMIT)]
+    cases += [("sql-to-postgres", point, True) for point in (AFTER_STAGE, BEFORE_COMMIT)]
+    return [
+        pytest.param(
+            route, point, first, id=f"{route}-{point}-{'first' if first else 'replace'}",
+            marks=[pytest.mark.postgres] if route.endswith("postgres") else [],
+        )
+        for route, point, first in cases
+    ]
+
+
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("point", [AFTER_STAGE, BEFORE_COMMIT])
-@pytest.mark.parametrize(
-    "route", ["sql-to-sqlite", "sql-to-parquet", "parquet-to-parquet"],
-)
+@pytest.mark.parametrize("route, point, first", _spark_cases())
 def test_spark_kill_9_at_a_fault_point_leaves_the_whole_old_day_and_the_rerun_completes_it(
-    project, monkeypatch, route, point
+    project, monkeypatch, request, route, point, first
 ):
-    """sql-to-sqlite: Spark's staging table and the SQL swap; sql-to-parquet: Spark's staging
-    directory swapped on Hadoop's file system (two renames); parquet-to-parquet: the pyarrow
-    tasks' directory, exchanged in one step."""
+    """sql-to-sqlite: Spark's staging table (JDBC) and the SQL swap; sql-to-postgres: the
+    same on PostgreSQL (an UNLOGGED staging table, the swap under the day's advisory lock);
+    sql-to-parquet: Spark's staging directory, exchanged with the old day in one step
+    (``renameat2``: a local path under a local master); parquet-to-parquet: the pyarrow
+    tasks' directory, exchanged in one step likewise."""
     source, _, backend = route.partition("-to-")
-    _spark_job(project, source, _output(backend, None))
-    _prove(project, monkeypatch, backend, point, False, None, f"spark {route} {point} replace")
+    pg_url = request.getfixturevalue("pg_database") if backend == "postgres" else None
+    _spark_job(project, source, _output(backend, pg_url))
+    label = f"spark {route} {point} {'first' if first else 'replace'}"
+    _prove(project, monkeypatch, backend, point, first, pg_url, label, staged=True)
