@@ -5,19 +5,23 @@ is ticked at chosen instants (``Daemon.tick``), its fires run real child process
 - a fire that comes while the job's previous fire still runs is skipped, and logged;
 - a fire later than ``misfire_grace_s`` is dropped, logged, and caught up (``catchup: true``);
 - two daemons on one PostgreSQL state database both work and never score a day twice; the
-  race one of them lost is logged.
+  race one of them lost (the day held by the other's live run) is logged.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import re
+import signal
 import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
+from jobs.faults import BEFORE_COMMIT, PAUSE_ENV
 from jobs.ledger import Ledger
 from jobs.schedule.daemon import Daemon
 from pipelines.registry import Registry
@@ -158,39 +162,74 @@ def test_a_fire_later_than_the_grace_is_dropped_logged_and_caught_up(tmp_path, l
 # --- two daemons, one PostgreSQL state database ------------------------------------------------
 
 @pytest.mark.postgres
-def test_two_daemons_on_postgresql_share_the_days_and_never_score_one_twice(tmp_path, logs, daemons, pg_database):
+def test_two_daemons_on_postgresql_share_the_days_and_never_score_one_twice(
+    tmp_path, logs, daemons, pg_database, capfd, monkeypatch
+):
+    """Both daemons fire the same catch-up at the same instant of their clocks. The first's
+    child is made to hold the oldest day (``BATCHSCORE_PAUSE_AT=before_commit``: claimed,
+    every row written, not committed) until the second's child has met it, so the race is
+    real whatever the machine's speed: the second leaves that day to the live run and scores
+    the others; released, the first commits its day and finds the rest done."""
     base = make_project(tmp_path, end=END, days=6, n_customers=200)
     settings = dataclasses.replace(base, state_url=pg_database)
-    # About 2 s a day (4 chunks of 0.5 s): both daemons' children are busy at the same time.
-    register_slow(Registry(settings.models_root), delay_s=0.5, alias="production")
-    write_job(tmp_path, schedule="0 2 * * *", catchup=True, max_catchup_days=5, chunk_size=50)
+    # The scores on PostgreSQL too: its per-day locks let the second write its days while the
+    # first holds its own transaction open (SQLite's one write lock would queue them).
+    write_job(tmp_path, schedule="0 2 * * *", catchup=True, max_catchup_days=5, chunk_size=50,
+              output={"kind": "sql", "url": pg_database, "table": "churn_scores"})
     window = [date(2026, 11, d) for d in range(22, 28)][-5:]
     now = FIRE + timedelta(minutes=30)
     first, second = daemons(settings, Clock(now)), daemons(settings, Clock(now))
 
-    # Both start up at the same instant and catch up the same five days, oldest first.
-    fires = [started(first, now), started(second, now)]
-    pids = {}
-    for name, daemon in (("first", first), ("second", second)):
-        pids[name] = set(wait_for(daemon.children, 60, f"the {name} daemon's child"))
-    for thread in fires:
-        finish(thread)
+    # The first daemon's fire: its child claims the oldest day and stops before the commit.
+    monkeypatch.setenv(PAUSE_ENV, BEFORE_COMMIT)  # read by the child it spawns, not by the daemon
+    holding = started(first, now)
+    err: list[str] = []
+    wait_for(lambda: err.append(capfd.readouterr().err) or f"paused at {BEFORE_COMMIT}\n" in "".join(err),
+             CHILD_S, "the first daemon's child to pause holding the oldest day")
+    monkeypatch.delenv(PAUSE_ENV)  # the child is spawned (it paused): the second's runs do not pause
+    [holder] = first.children()
+    [held] = [r for r in ledger_rows(settings) if r["status"] == "running"]
+    assert held["score_date"] == window[0], held
+
+    # The second daemon's fire, at the same instant: the oldest day is still to score for it.
+    finish(started(second, now))
+    # Released, the first commits its day and moves on.
+    os.kill(holder, signal.SIGUSR1)
+    finish(holding)
+    assert "paused at" not in capfd.readouterr().err  # no other run of the first child paused
 
     rows = ledger_rows(settings)
-    done = [r for r in rows if r["status"] == "succeeded"]
     seen = [(r["score_date"], r["status"], r["error"]) for r in rows]
-    assert sorted(r["score_date"] for r in done) == window, (seen, messages(logs))  # every day once
+    assert sorted(r["score_date"] for r in rows if r["status"] == "succeeded") == window, (seen, messages(logs))
     assert [r for r in rows if r["status"] != "succeeded"] == [], (seen, messages(logs))  # a lost race is no failed run
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}")
-    with engine.connect() as conn:
-        per_day = conn.execute(sa.text("SELECT score_date, COUNT(*), COUNT(DISTINCT run_id) FROM churn_scores "
-                                       "GROUP BY score_date ORDER BY score_date")).all()
-    assert [(str(d), n, r) for d, n, r in per_day] == [(str(d), 200, 1) for d in window]
+    engine = sa.create_engine(pg_database)
+    try:
+        with engine.connect() as conn:
+            per_day = conn.execute(sa.text("SELECT score_date, COUNT(*), COUNT(DISTINCT run_id) FROM churn_scores "
+                                           "GROUP BY score_date ORDER BY score_date")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in per_day] == [(d, 200, 1) for d in window]  # every day once
 
-    # Both did work: each daemon's child scored at least one day.
-    scored_by = {r.process for r in logs.records if "succeeded," in r.getMessage() and "rows written" in r.getMessage()}
-    assert scored_by & pids["first"] and scored_by & pids["second"], (scored_by, pids)
-    # Contention: both tried the same days; the loser of each race logged it and moved on.
-    lost = [r.getMessage() for r in logs.records
-            if "leaving the day to that run" in r.getMessage() or "skipped, the day already succeeded" in r.getMessage()]
-    assert lost, messages(logs)
+    # Which child is which: the daemons log the pid of each child they start.
+    children = {int(m) for r in logs.records for m in re.findall(r"in child pid (\d+)", r.getMessage())}
+    [loser] = children - {holder}
+
+    def lines(pid: int, needle: str) -> list[str]:
+        return [r.getMessage() for r in logs.records if r.process == pid and needle in r.getMessage()]
+
+    # The lost race: the second's child met the first's live run on the oldest day, left it.
+    lost = lines(loser, "leaving the day to that run")
+    assert len(lost) == 1, messages(logs)
+    assert lost[0].startswith(f"churn {window[0]}: already being scored by run {held['run_id']} (pid {holder} on "), lost
+    # Both did work: the first scored the day it held, the second every other day.
+    assert [m.split(":")[0] for m in lines(holder, "rows written")] == [f"churn {window[0]}"], messages(logs)
+    assert [m.split(":")[0] for m in lines(loser, "rows written")] == [f"churn {d}" for d in window[1:]], messages(logs)
+    # ... and the first, released, found those done: skipped, not scored again.
+    assert [m.split(":")[0] for m in lines(holder, "skipped, the day already succeeded")] == [
+        f"churn {d}" for d in window[1:]
+    ], messages(logs)
+    print(f"two daemons: the second's child (pid {loser}) lost the race for {window[0]}: {lost[0]}")
+    print(f"  the first's child (pid {holder}) scored {window[0]}, then skipped {', '.join(map(str, window[1:]))} "
+          f"(already succeeded); the second's scored {', '.join(map(str, window[1:]))}; "
+          f"churn_scores: {len(per_day)} days of 200 rows, one run_id each; ledger: {len(rows)} runs, all succeeded")
