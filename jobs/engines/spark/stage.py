@@ -1,8 +1,9 @@
 """The spark engine's writing: the day is scored and written aside in one Spark job
 (``stage_day``) -- Parquet into a hidden directory beside ``score_date=D``, SQL into a staging
 table -- and, once the run's checks pass, swapped in on the driver (``StagedDay.commit``) by
-the sinks' own swaps: ``jobs.sinks.parquet.swap_in`` (two renames on Hadoop's file system) and
-``jobs.sinks.sql.swap_day`` (lock, delete, insert-select in ONE transaction), with the rows
+the sinks' own swaps: ``jobs.sinks.parquet.swap_in`` (one renameat2 exchange at a local
+path, two renames on Hadoop's file system) and ``jobs.sinks.sql.swap_day`` (lock, delete,
+insert-select in ONE transaction), with the rows
 the driver holds aside (the rejects of duplicated ids: in that transaction, or a directory
 swapped in just before the scores'). What a killed run left aside is cleared by the next
 run: the day's hidden directories (Parquet), the output table's staging tables no live run
