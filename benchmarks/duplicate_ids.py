@@ -147,7 +147,7 @@ def main() -> None:
         configs.mkdir()
         for name, mode in (("dup_fail", "fail"), ("dup_reject", "reject")):
             job = {
-                "name": name, "pipeline": {"name": "bench", "version": "production"}, "id_columns": ["customer_id"],
+                "name": name, "pipeline": {"name": "bench_lr", "version": "production"}, "id_columns": ["customer_id"],
                 "source": {"kind": "parquet", "path": str(workdir / "features"), "date_column": "snapshot_date"},
                 "output": {"kind": "parquet", "path": str(workdir / f"scores_{name}")},
             }
