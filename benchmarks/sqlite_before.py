@@ -15,7 +15,7 @@ from jobs.db import sqlite_adbc
 from jobs.sinks import sql as sql_sink, sqlite_stage
 
 # What is replaced must exist: a renamed function would leave the "before" run silently faster.
-PATCHED = ((sqlite_adbc, "available"), (sqlite_stage, "_one_value"), (sql_sink, "SQLITE_CACHE_KIB"))
+PATCHED = ((sqlite_adbc, "available"), (sqlite_stage, "one_value"), (sql_sink, "SQLITE_CACHE_KIB"))
 SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (PRAGMA cache_size = -2000)
 
 if __name__ == "__main__":
@@ -23,7 +23,7 @@ if __name__ == "__main__":
         if not hasattr(module, name):
             raise SystemExit(f"benchmarks.sqlite_before: {module.__name__}.{name} no longer exists; update the patch")
     sqlite_adbc.available = lambda url: False
-    sqlite_stage._one_value = lambda column: False
+    sqlite_stage.one_value = lambda column: False
     sql_sink.SQLITE_CACHE_KIB = SQLITE_DEFAULT_CACHE_KIB
     sys.argv[0] = "batchscore"
     from jobs.__main__ import console
