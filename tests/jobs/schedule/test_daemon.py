@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobs.config import load_named
+from jobs.faults import AFTER_FIRST_CHUNK, PAUSE_ENV
 from jobs.ledger import Ledger
 from jobs.runner import run_day
 from jobs.schedule.cron import catchup_days, scored_day
@@ -79,17 +80,20 @@ def test_a_missed_window_is_caught_up_oldest_first_on_start(tmp_path):
     assert f"scoring {missed} in child pid" in log_of(tmp_path)
 
 
-def test_sigterm_during_a_run_rolls_the_day_back_and_the_daemon_exits_0(tmp_path):
+def test_sigterm_during_a_run_rolls_the_day_back_and_the_daemon_exits_0(tmp_path, monkeypatch):
     now = now_utc()
     settings = make_project(tmp_path, end=now.date(), days=3, n_customers=4000)
-    # 200 chunks of 20 rows: a run of several seconds.
     write_job(tmp_path, schedule="0 2 * * *", catchup=True, max_catchup_days=1, chunk_size=20)
     [day] = catchup_days("0 2 * * *", UTC, "yesterday", now, 1, [])
+    # The run holds itself once its first chunk reached the sink, nothing committed, until
+    # it is stopped: a run in the middle of its write whatever the machine's speed.
+    monkeypatch.setenv(PAUSE_ENV, AFTER_FIRST_CHUNK)  # read by the daemon's child
     daemon = start_daemon(tmp_path, "--grace", "0.5")
     ledger = Ledger(settings.state_url)
     try:
         wait_for(lambda: [r for r in ledger.history("churn") if r["status"] == "running"], 60, "the run to start")
-        time.sleep(1.0)  # well into the day's chunks
+        wait_for(lambda: f"paused at {AFTER_FIRST_CHUNK}" in (tmp_path / "daemon.err").read_text(), 60,
+                 "the run to hold its first chunk")
     finally:
         code = stop_daemon(daemon)
     assert code == 0
