@@ -124,7 +124,8 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
         log.info("%s %s: Spark scored %d rows", task.job, task.day, rows)
         seen = checks.value
         seen.add_rejected(set_aside, scored=False)
-        figures = seen.finish(summary.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
+        scores = summary.summary()
+        figures = seen.finish(scores, id_reader(task))  # a failed check raises: the day is not swapped in
         shadows.merge(tallies.value)
         with timer.stage("write"):
             written = staged.commit(shadows.ok(), [rejects.aside(task.output)] if rejects else [])
@@ -134,7 +135,7 @@ def _run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTime
             with spark_errors("removing the scores written aside"):
                 staged.discard()
     return EngineResult(
-        rows_read=rows + set_aside, rows_written=written, rows_rejected=seen.rejected, scores=summary.summary(),
+        rows_read=rows + set_aside, rows_written=written, rows_rejected=seen.rejected, scores=scores,
         checks=figures, warnings=seen.warnings(),
     )
 

@@ -87,7 +87,8 @@ def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer
         if progress is not None:
             progress(rows + set_aside)
         monitor.add_rejected(set_aside, scored=False)
-        figures = monitor.finish(stats.summary(), id_reader(task))  # a failed check raises: the day is not swapped in
+        scores = stats.summary()
+        figures = monitor.finish(scores, id_reader(task))  # a failed check raises: the day is not swapped in
         with timer.stage("write"):
             if shadows:
                 _keep_only(dirs, stagings[1], shadows.ok())
@@ -101,7 +102,7 @@ def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer
         for staging in stagings:
             dirs.remove(staging)
     return EngineResult(
-        rows_read=rows + set_aside, rows_written=rows, rows_rejected=monitor.rejected, scores=stats.summary(),
+        rows_read=rows + set_aside, rows_written=rows, rows_rejected=monitor.rejected, scores=scores,
         checks=figures, warnings=monitor.warnings(),
     )
 
