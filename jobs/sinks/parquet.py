@@ -170,6 +170,18 @@ def swap_in(dirs: Dirs, staging: str, final: str) -> None:
     clear_leftovers(dirs, final, OLD)
 
 
+def prepare_days(dirs: Dirs, finals: Sequence[str]) -> list[str]:
+    """An empty staging directory for each day of ``finals``, after putting back a day a killed
+    swap left absent and clearing a killed run's leftovers (the caller holds the day's lock)."""
+    for final in finals:
+        restore_day(dirs, final)
+        clear_leftovers(dirs, final)
+    stagings = [staging_dir(final) for final in finals]
+    for staging in stagings:
+        dirs.makedirs(staging)
+    return stagings
+
+
 def restore_day(dirs: Dirs, final: str) -> bool:
     """Put back a day a crash left absent between ``swap_in``'s two renames: the newest
     aside copy becomes the day again. Every run of a day calls this first, under the day's

@@ -33,7 +33,7 @@ from jobs.output import output_schema
 from jobs.scoring import score_chunk
 from jobs.sinks.base import shadow_name
 from jobs.faults import AFTER_STAGE, pause_point
-from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
+from jobs.sinks.parquet import LocalDirs, day_dir, prepare_days, swap_in, write_file
 from jobs.sources.parquet import ParquetDaySource
 from jobs.vocabulary import PARQUET
 from pipelines.distribution import ScoreStats
@@ -73,7 +73,7 @@ def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer
     dirs, final = LocalDirs(), day_dir(_local(task.output).path, task.day)
     finals = [final, day_dir(shadow_name(_local(task.output)), task.day)] if shadows else [final]
     days = [*finals, *(day_dir(a.name, task.day) for a in asides)]
-    stagings = _prepared(dirs, days)
+    stagings = prepare_days(dirs, days)
     try:
         with timer.stage("score"), spark_errors(f"scoring {source.describe()}", ScoringError):
             scorer = _scorer((model, shadows.shipped, shadows.edges), task, schema, monitor.empty_copy(), stagings[:len(finals)], shares,
@@ -105,18 +105,6 @@ def run(spark, task: ScoringTask, handle: ModelHandle, models, timer: StageTimer
         rows_read=rows + set_aside, rows_written=rows, rows_rejected=monitor.rejected, scores=scores,
         checks=figures, warnings=monitor.warnings(),
     )
-
-
-def _prepared(dirs: LocalDirs, finals: list[str]) -> list[str]:
-    """The days' staging directories, made empty, after restoring a day a killed swap left
-    absent and clearing a killed run's leftovers (we hold the day's lock)."""
-    for day in finals:
-        restore_day(dirs, day)
-        clear_leftovers(dirs, day)
-    stagings = [staging_dir(f) for f in finals]
-    for staging in stagings:
-        os.makedirs(staging)
-    return stagings
 
 
 def _merged(parts, task: ScoringTask, monitor: RunMonitor, shadows) -> tuple[ScoreStats, int]:

@@ -29,7 +29,7 @@ from jobs.engines.spark.staging import StageLock, clear_stale_stages, stage_name
 from jobs.errors import SinkError, TransientError
 from jobs.output import MODEL_NAME, MODEL_VERSION, RUN_ID, SCORE_DATE, SCORED_AT, Lineage
 from jobs.faults import BEFORE_COMMIT, pause_point
-from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, restore_day, staging_dir, swap_in, write_file
+from jobs.sinks.parquet import LocalDirs, clear_leftovers, day_dir, prepare_days, restore_day, staging_dir, swap_in, write_file
 from jobs.sinks.base import Aside
 from jobs.sinks.sql import swap_aside, swap_day, table_for
 from jobs.vocabulary import PARQUET
@@ -148,10 +148,7 @@ class _ParquetStage:
         pandas sink does: one file, ``part-0.parquet``, even without rows."""
         root = aside.name.removeprefix("file://") if isinstance(self.dirs, LocalDirs) else aside.name
         final = posixpath.join(root.rstrip("/"), posixpath.basename(self.final))
-        restore_day(self.dirs, final)
-        clear_leftovers(self.dirs, final)
-        staging = staging_dir(final)
-        self.dirs.makedirs(staging)
+        [staging] = prepare_days(self.dirs, [final])
         try:
             path = posixpath.join(staging, "part-0.parquet")
             if isinstance(self.dirs, LocalDirs):
