@@ -323,6 +323,17 @@ def test_reject_mode_is_refused_before_spark_starts(project, warehouse):
     assert "reject_scores" not in table_names(url)
 
 
+def test_engine_spark_on_a_job_in_reject_mode_is_one_line_and_exit_2_with_no_ledger_row(project, warehouse, capsys):
+    url = warehouse.sqlite_url
+    write_job(project, "rejecting", sql_source(url), {"kind": "sql", "url": url, "table": "reject_scores"},
+              quality={"on_bad_rows": "reject"})
+    code, line = cli_run(project, capsys, "rejecting", END.isoformat(), "spark")
+    assert code == ConfigError.exit_code == 2
+    assert line == (f"error: rejecting {END.isoformat()}: quality.on_bad_rows: reject is not supported by the spark engine "
+                    "(use engine: pandas for this job, or on_bad_rows: fail)")
+    assert Ledger(project.state_url).history("rejecting") == []  # refused before the day was claimed
+
+
 def cli_run(project, capsys, job: str, day: str, engine: str) -> tuple[int, str]:
     code = cli.main([
         "run", job, "--date", day, "--engine", engine, "--force",
